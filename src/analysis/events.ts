@@ -40,7 +40,8 @@ export interface ExchangeEvent extends WhoFields {
   messageType?: string;
   status?: string;
   commandUUID?: string;
-  /** RequestType of the command the server replied with (command channel). */
+  /** CommandUUID and RequestType of the command the server replied with (command channel). */
+  replyCommandUUID?: string;
   requestType?: string;
   /** RequestType of the command this report answers, when the analyzer saw it being sent. */
   answersRequestType?: string;
@@ -50,6 +51,12 @@ export interface ExchangeEvent extends WhoFields {
   httpStatus: number;
   /** Only on command-channel exchanges. */
   sessionId?: string;
+  /** Set when the report carried UserConfiguration=true (Setup Assistant on the user channel). */
+  userConfiguration?: boolean;
+  /** Platform when known (from Authenticate / DeviceInformation), so a replay of events can judge iOS rules. */
+  platform?: string;
+  /** Token prefix on TokenUpdate check-ins (never the token). */
+  tokenHex?: string;
 }
 
 export interface SessionEvent extends WhoFields {
