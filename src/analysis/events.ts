@@ -48,6 +48,8 @@ export interface ExchangeEvent extends WhoFields {
   errorChain?: ErrorChainItem[];
   /** What the server replied: a command, the empty end-of-session body, an HTTP error, or nothing. */
   reply?: 'command' | 'end' | 'http-error' | 'failed' | 'invalid';
+  /** Why there was no response, when reply is 'failed'. */
+  error?: string;
   httpStatus: number;
   /** Only on command-channel exchanges. */
   sessionId?: string;

@@ -21,6 +21,8 @@ export interface Identity {
 
 /** Device facts gathered from Authenticate check-ins and DeviceInformation responses. */
 export interface DeviceFacts {
+  /** Known platform, when the source says so directly (e.g. a re-read event stream) rather than by model. */
+  platform?: Platform;
   productName?: string;
   model?: string;
   modelName?: string;
@@ -97,6 +99,8 @@ export interface CommandMessage extends MessageBase {
   /** From a DeviceInformation response's QueryResponses. */
   device?: DeviceFacts;
   reply: CommandReply;
+  /** Set when the reply body claimed to be a command but could not be decoded or understood (reply 'invalid'). */
+  malformedResponse?: { reason: string; offset?: number };
 }
 
 /** A body that claims to be MDM (content type, or plist-looking) but could not be decoded or understood. */

@@ -1,0 +1,38 @@
+/**
+ * The one-line explanations shown to people: what the server did, and what it should do instead. Kept together
+ * so the wording stays consistent across the report, the dashboard and the JSON events.
+ */
+import { formatDuration } from '../util/duration.js';
+
+export function commandList(uuids: string[], requestType: (u: string) => string | undefined): string {
+  const names = uuids.map((u) => requestType(u) ?? `command ${u.slice(0, 8)}`);
+  return names.length ? names.join(', ') : 'the refused command';
+}
+
+export const explain = {
+  notNowNoPush: (commands: string, graceMs: number) =>
+    `The server kept sending commands after NotNow for ${commands} and sent no push within ${formatDuration(graceMs)}: ` +
+    `the device will not come back for it on its own. After a session that does not end on NotNow, push.`,
+  interruptedNoPush: (reason: string, graceMs: number) =>
+    `The session was interrupted (${reason}) without NotNow as the last status, and no push came within ${formatDuration(graceMs)}: ` +
+    `the device will not poll on its own. Push after an interrupted session.`,
+  notResent: (commands: string) =>
+    `${commands} got NotNow and was not sent again in the device's next session: the device does not keep refused commands. ` +
+    `Resend a NotNow'd command when the device next polls.`,
+  retryStorm: (command: string, n: number) =>
+    `The server re-sent ${command} right after its NotNow ${n} times in one session: the device is busy. ` +
+    `Stop with an empty reply after NotNow and let the device poll when ready.`,
+  unexpected: (command: string) =>
+    `An iOS device answered NotNow to ${command}, which Apple documents as never NotNow on iOS: check the device and anything between it and the server.`,
+  chronic: (n: number) =>
+    `This channel answered NotNow in ${n} sessions in a row: the device stays busy (locked, updating, low storage). Look at the device, not the server.`,
+  malformed: (side: string, reason: string) =>
+    `A ${side} body that claims to be MDM could not be decoded (${reason}); it was forwarded unchanged.`,
+  pushRejected: (status: number, reason: string | undefined) =>
+    `APNs rejected the push (${status}${reason ? ` ${reason}` : ''}): the device was not woken. ` +
+    `A stale token needs the device's next TokenUpdate; a bad certificate or topic needs fixing on the server.`,
+  pushUnknownToken: (prefix: string) =>
+    `The server pushed to token ${prefix}…, which no TokenUpdate seen by mdmtap announced: a stale token, or a device enrolled before the capture began.`,
+  pushMagicMismatch: () =>
+    `The push's mdm value is not the PushMagic from the device's last TokenUpdate: the device will ignore it. Use the PushMagic of the latest TokenUpdate.`,
+};

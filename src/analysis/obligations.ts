@@ -1,0 +1,106 @@
+/**
+ * Push obligations: a session that leaves the device with no reason to poll owes a push within the grace period.
+ * This is where `notnow-no-push` and `interrupted-no-push` are raised (at the deadline) and resolved (when a
+ * push or the device's return finally comes).
+ */
+import type { AnalyzerEvent, DischargeBy, ObligationEvent, Outcome, RuleId, WhoFields } from './events.js';
+import { iso } from './events.js';
+import type { Timer, TimerQueue } from './timers.js';
+import { explain } from './messages.js';
+
+export interface Obligation {
+  sessionId: string;
+  key: string;
+  who: WhoFields;
+  openedAt: number;
+  deadline: number;
+  outcome: Outcome;
+  /** Refused commands still without a final status (stranded sessions). */
+  commandUUIDs: string[];
+  /** Human description of the stranded commands or the interruption. */
+  what: string;
+  timer?: Timer;
+}
+
+interface Raised {
+  sessionId: string;
+  rule: RuleId;
+  who: WhoFields;
+}
+
+export class ObligationBook {
+  private readonly open = new Map<string, Obligation>();
+  private readonly raised = new Map<string, Raised[]>();
+
+  constructor(
+    private readonly timers: TimerQueue,
+    private readonly emit: (ev: AnalyzerEvent) => void,
+    private readonly graceMs: number,
+  ) {}
+
+  /** Opens an obligation (replacing none: a channel owes at most one push at a time). */
+  add(ob: Omit<Obligation, 'timer'>, announce = true): void {
+    const o: Obligation = { ...ob };
+    this.open.set(o.key, o);
+    o.timer = this.timers.add(o.deadline, () => this.expire(o));
+    if (announce) this.emit(this.obligationEvent(o, o.openedAt, 'open'));
+  }
+
+  /** A push or the device's return: discharge what is open and resolve what was already raised. */
+  discharge(key: string, by: DischargeBy, ts: number): void {
+    const o = this.open.get(key);
+    if (o) {
+      o.timer!.cancelled = true;
+      this.open.delete(key);
+      this.emit({ ...this.obligationEvent(o, ts, 'discharged'), by });
+    }
+    const r = this.raised.get(key);
+    if (r) {
+      this.raised.delete(key);
+      for (const w of r) this.emit({ type: 'resolved', ts: iso(ts), rule: w.rule, sessionId: w.sessionId, ...w.who, by });
+    }
+  }
+
+  /** Re-arm a warning raised before a restart, so a later push or return still resolves it. */
+  restoreRaised(key: string, w: Raised): void {
+    const list = this.raised.get(key) ?? [];
+    list.push(w);
+    this.raised.set(key, list);
+  }
+
+  /** Everything still open, for `finish()`: reported as pending. */
+  pending(ts: number): ObligationEvent[] {
+    return [...this.open.values()].map((o) => this.obligationEvent(o, ts, 'pending'));
+  }
+
+  openFor(key: string): Obligation | undefined {
+    return this.open.get(key);
+  }
+
+  get openCount(): number {
+    return this.open.size;
+  }
+
+  private expire(o: Obligation): void {
+    if (this.open.get(o.key) !== o) return;
+    this.open.delete(o.key);
+    const rule: RuleId = o.outcome === 'stranded' ? 'notnow-no-push' : 'interrupted-no-push';
+    const message = o.outcome === 'stranded' ? explain.notNowNoPush(o.what, this.graceMs) : explain.interruptedNoPush(o.what, this.graceMs);
+    this.emit({
+      type: 'warning',
+      ts: iso(o.deadline),
+      rule,
+      severity: 'warning',
+      sessionId: o.sessionId,
+      ...o.who,
+      ...(o.commandUUIDs.length ? { commandUUIDs: o.commandUUIDs } : {}),
+      message,
+      detail: { deadline: iso(o.deadline), sessionEnded: iso(o.openedAt), outcome: o.outcome },
+    });
+    this.restoreRaised(o.key, { sessionId: o.sessionId, rule, who: o.who });
+  }
+
+  private obligationEvent(o: Obligation, ts: number, event: ObligationEvent['event']): ObligationEvent {
+    return { type: 'obligation', ts: iso(ts), event, sessionId: o.sessionId, ...o.who, deadline: iso(o.deadline), outcome: o.outcome };
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * One command-channel session: from the report that opens it (normally Idle) to the server's zero-length reply,
+ * and the outcome Apple's NotNow rule gives it.
+ */
+import { createHash } from 'node:crypto';
+import type { Outcome, WhoFields } from './events.js';
+
+export const FINAL_STATUSES: ReadonlySet<string> = new Set(['Acknowledged', 'Error', 'CommandFormatError']);
+
+export interface Session {
+  id: string;
+  key: string;
+  who: WhoFields;
+  startTs: number;
+  lastTs: number;
+  exchanges: number;
+  lastStatus?: string;
+  /** NotNow'd CommandUUIDs in the order first refused. */
+  notNow: string[];
+  /** CommandUUIDs that reached a final status in this session. */
+  finals: Set<string>;
+  /** Commands the server sent in this session: CommandUUID → RequestType. */
+  sent: Map<string, string>;
+  userConfiguration: boolean;
+}
+
+/** Deterministic, so a replay of a capture names sessions exactly as the live run did. */
+export function sessionId(key: string, startTs: number): string {
+  return 's-' + createHash('sha256').update(`${key}|${startTs}`).digest('hex').slice(0, 12);
+}
+
+export function newSession(key: string, who: WhoFields, ts: number): Session {
+  return {
+    id: sessionId(key, ts),
+    key,
+    who,
+    startTs: ts,
+    lastTs: ts,
+    exchanges: 0,
+    notNow: [],
+    finals: new Set(),
+    sent: new Map(),
+    userConfiguration: false,
+  };
+}
+
+/** The outcome of a session the server ended with a zero-length reply. */
+export function endedOutcome(s: Session): Outcome {
+  if (s.notNow.length === 0) return 'clean';
+  return s.lastStatus === 'NotNow' ? 'ended-on-notnow' : 'stranded';
+}
+
+/** Apple: the device polls again by itself only when NotNow was its last status; otherwise a push is owed. */
+export function owesPush(outcome: Outcome, s: Session): boolean {
+  if (s.userConfiguration) return false;
+  if (outcome === 'stranded') return true;
+  return outcome === 'interrupted' && s.lastStatus !== 'NotNow';
+}
+
+/** NotNow'd commands that never reached a final status in the session. */
+export function refusedOutstanding(s: Session): string[] {
+  return s.notNow.filter((u) => !s.finals.has(u));
+}

@@ -1,0 +1,50 @@
+/**
+ * Push token → device channel, learned from TokenUpdate check-ins (tokens only as hashes). It is how a push seen
+ * on the way to APNs is tied to the device and channel it wakes.
+ */
+import type { WhoFields } from './events.js';
+
+export interface TokenEntry {
+  tokenHash: string;
+  key: string;
+  who: WhoFields;
+  pushMagicHash?: string;
+}
+
+export class TokenMap {
+  private readonly byToken = new Map<string, TokenEntry>();
+  private readonly byKey = new Map<string, string>();
+
+  set(entry: TokenEntry): void {
+    const old = this.byKey.get(entry.key);
+    if (old !== undefined && old !== entry.tokenHash) this.byToken.delete(old);
+    const prevOwner = this.byToken.get(entry.tokenHash);
+    if (prevOwner && prevOwner.key !== entry.key) this.byKey.delete(prevOwner.key);
+    this.byToken.set(entry.tokenHash, entry);
+    this.byKey.set(entry.key, entry.tokenHash);
+  }
+
+  lookup(tokenHash: string): TokenEntry | undefined {
+    return this.byToken.get(tokenHash);
+  }
+
+  forKey(key: string): TokenEntry | undefined {
+    const h = this.byKey.get(key);
+    return h === undefined ? undefined : this.byToken.get(h);
+  }
+
+  /** CheckOut: every channel of the enrollment forgets its token. */
+  removeEnrollment(host: string | undefined, udid: string): void {
+    for (const [key, hash] of this.byKey) {
+      const e = this.byToken.get(hash);
+      if (e && e.who.udid === udid && e.who.host === host) {
+        this.byToken.delete(hash);
+        this.byKey.delete(key);
+      }
+    }
+  }
+
+  get size(): number {
+    return this.byToken.size;
+  }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+/** The `mdmtap` command line: one file per command under commands/, wired here. */
+import { Command, CommanderError } from 'commander';
+import { registerAnalyze } from './commands/analyze.js';
+import { reportAndExit } from './errors.js';
+import { VERSION } from '../version.js';
+
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('mdmtap')
+    .description('A man-in-the-middle proxy for Apple MDM that follows every device session and flags stranded NotNow commands.')
+    .version(VERSION)
+    .showHelpAfterError('(run mdmtap --help for usage)')
+    .exitOverride()
+    .configureOutput({
+      // Commander prints "error: …" itself; keep it to one line and let exitOverride set the status.
+      writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `mdmtap: ${s.slice(7)}` : s),
+    });
+  registerAnalyze(program);
+  return program;
+}
+
+async function main(): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(process.argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help and version exit 0; usage mistakes exit 2 like every other user mistake.
+      process.exitCode = e.exitCode === 0 ? 0 : 2;
+      return;
+    }
+    reportAndExit(e);
+  }
+}
+
+void main();

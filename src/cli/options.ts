@@ -1,0 +1,33 @@
+/** Option parsers shared by the commands, each turning a bad value into one clear UserError line. */
+import { parseDuration } from '../util/duration.js';
+import { UserError } from './errors.js';
+
+export function durationOption(flag: string) {
+  return (value: string): number => {
+    try {
+      return parseDuration(value);
+    } catch (e) {
+      throw new UserError(`${flag}: ${(e as Error).message}`);
+    }
+  };
+}
+
+export function portOption(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new UserError(`--port: "${value}" is not a port number (0-65535)`);
+  return n;
+}
+
+export function sizeOption(flag: string) {
+  return (value: string): number => {
+    const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(value.trim());
+    if (!m) throw new UserError(`${flag}: "${value}" is not a size (write it like 512k, 16m or 1g)`);
+    const unit = (m[2] ?? 'b').toLowerCase()[0];
+    const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
+    return Number(m[1]) * mult;
+  };
+}
+
+export function collect(value: string, previous: string[] = []): string[] {
+  return [...previous, value];
+}

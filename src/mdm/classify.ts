@@ -1,0 +1,247 @@
+/**
+ * classify(): what an Exchange means in MDM terms. Decided by the body, never by path or method (servers share
+ * one URL for check-in and commands, some use POST, some add query strings): `MessageType` = check-in,
+ * `Status` = command-channel report. Returns undefined for traffic that is not MDM at all.
+ */
+import type { Exchange } from '../capture/exchange.js';
+import type { DecodeResult, PlistDict, PlistValue } from '../plist/value.js';
+import { isDict } from '../plist/value.js';
+import { decodePlist } from '../plist/decode.js';
+import { sha256Hex, tokenHex } from './hash.js';
+import type {
+  CheckinMessage,
+  CommandMessage,
+  CommandReply,
+  DeviceFacts,
+  ErrorChainItem,
+  Identity,
+  MalformedMessage,
+  MdmMessage,
+} from './message.js';
+
+export interface ClassifyOptions {
+  /** The exchange is known to be MDM traffic (live: a decrypted --mdm-host), so undecodable bodies are flagged. */
+  assumeMdm?: boolean;
+  /** Decoder to use (the proxy passes one that may run elsewhere); defaults to decodePlist. */
+  decode?: (bytes: Uint8Array) => DecodeResult;
+}
+
+const MDM_CONTENT_TYPE = 'application/x-apple-aspen-mdm';
+
+export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage | undefined {
+  const decode = opts.decode ?? decodePlist;
+  const claimsMdm = opts.assumeMdm === true || (ex.requestHeaders['content-type'] ?? '').includes(MDM_CONTENT_TYPE);
+  const body = ex.requestBody;
+  if (body.length === 0) {
+    return claimsMdm && ex.method !== 'GET' ? malformed(ex, 'request', 'empty request body') : undefined;
+  }
+  if (!claimsMdm && !looksLikePlist(body)) return undefined;
+  if (ex.requestTruncated) {
+    // A cut body cannot be decoded, and the keys that identify the device usually come after the big arrays.
+    return malformed(ex, 'request', `request body larger than the capture limit (${body.length} bytes kept)`);
+  }
+  const decoded = decode(body);
+  if (!decoded.ok) {
+    return claimsMdm || looksLikePlist(body)
+      ? malformed(ex, 'request', decoded.error.message, decoded.error.offset)
+      : undefined;
+  }
+  const req = decoded.value;
+  if (!isDict(req)) return claimsMdm ? malformed(ex, 'request', 'body is a plist but not a dictionary') : undefined;
+
+  if (typeof req.MessageType === 'string') {
+    const identity = identityOf(req);
+    if (!identity) return malformed(ex, 'request', `${req.MessageType} check-in names no UDID or EnrollmentID`);
+    return checkin(ex, req, identity, decode);
+  }
+  if (typeof req.Status === 'string') {
+    const identity = identityOf(req);
+    if (!identity) return malformed(ex, 'request', 'command report names no UDID or EnrollmentID');
+    return command(ex, req, identity, decode);
+  }
+  return claimsMdm ? malformed(ex, 'request', 'plist has neither MessageType nor Status') : undefined;
+}
+
+function base(ex: Exchange) {
+  return { exchangeId: ex.id, ts: ex.endedAt, startedAt: ex.startedAt, host: ex.host, httpStatus: ex.status };
+}
+
+function malformed(
+  ex: Exchange,
+  side: 'request' | 'response',
+  reason: string,
+  offset?: number,
+  identity?: Identity,
+): MalformedMessage {
+  const m: MalformedMessage = { ...base(ex), endpoint: 'malformed', side, reason };
+  if (offset !== undefined) m.offset = offset;
+  if (identity) m.identity = identity;
+  return m;
+}
+
+function checkin(
+  ex: Exchange,
+  req: PlistDict,
+  identity: Identity,
+  decode: (b: Uint8Array) => DecodeResult,
+): CheckinMessage {
+  const msg: CheckinMessage = {
+    ...base(ex),
+    endpoint: 'checkin',
+    identity,
+    messageType: req.MessageType as string,
+    requestValue: req,
+  };
+  if (req.Token instanceof Uint8Array) {
+    const hex = tokenHex(req.Token);
+    msg.tokenHash = sha256Hex(hex);
+    msg.tokenPrefix = hex.slice(0, 8);
+  }
+  if (typeof req.PushMagic === 'string') msg.pushMagicHash = sha256Hex(req.PushMagic);
+  if (msg.messageType === 'Authenticate') {
+    const facts = factsOf(req);
+    if (facts) msg.device = facts;
+  }
+  if (typeof req.AwaitingConfiguration === 'boolean') msg.awaitingConfiguration = req.AwaitingConfiguration;
+  if (req.UserConfiguration === true) msg.userConfiguration = true;
+  if (ex.status === 200 && ex.responseBody.length > 0 && !ex.responseTruncated) {
+    const res = decode(ex.responseBody);
+    if (res.ok) msg.responseValue = res.value;
+  }
+  return msg;
+}
+
+function command(
+  ex: Exchange,
+  req: PlistDict,
+  identity: Identity,
+  decode: (b: Uint8Array) => DecodeResult,
+): CommandMessage | MalformedMessage {
+  const msg: CommandMessage = {
+    ...base(ex),
+    endpoint: 'command',
+    identity,
+    status: req.Status as string,
+    requestValue: req,
+    reply: { kind: 'end' },
+  };
+  if (typeof req.CommandUUID === 'string') msg.commandUUID = req.CommandUUID;
+  const chain = errorChainOf(req.ErrorChain);
+  if (chain) msg.errorChain = chain;
+  if (req.UserConfiguration === true) msg.userConfiguration = true;
+  if (isDict(req.QueryResponses)) {
+    const facts = factsOf(req.QueryResponses);
+    if (facts) msg.device = facts;
+  }
+  const { reply, responseValue, problem } = replyOf(ex, decode);
+  msg.reply = reply;
+  if (responseValue !== undefined) msg.responseValue = responseValue;
+  if (problem) msg.malformedResponse = problem;
+  return msg;
+}
+
+interface ReplyResult {
+  reply: CommandReply;
+  responseValue?: PlistValue;
+  problem?: { reason: string; offset?: number };
+}
+
+function replyOf(ex: Exchange, decode: (b: Uint8Array) => DecodeResult): ReplyResult {
+  if (ex.error) return { reply: { kind: 'failed', error: ex.error.kind } };
+  if (ex.status !== 200) return { reply: { kind: 'http-error', httpStatus: ex.status } };
+  // Apple: a zero-length body ends the session (an empty plist does not).
+  if (ex.responseBody.length === 0 && !ex.responseTruncated) return { reply: { kind: 'end' } };
+  if (ex.responseTruncated) {
+    // Too big to decode in full; it is a command all the same. Name it if its identifying keys were captured.
+    const text = Buffer.from(ex.responseBody).toString('latin1');
+    return {
+      reply: {
+        kind: 'command',
+        commandUUID: stringAfterKey(text, 'CommandUUID') ?? 'unknown',
+        requestType: stringAfterKey(text, 'RequestType') ?? 'unknown',
+      },
+    };
+  }
+  const res = decode(ex.responseBody);
+  if (!res.ok) {
+    const reason = `reply is not a plist: ${res.error.message}`;
+    return { reply: { kind: 'invalid', reason }, problem: { reason, offset: res.error.offset } };
+  }
+  const v = res.value;
+  if (isDict(v) && typeof v.CommandUUID === 'string' && isDict(v.Command) && typeof v.Command.RequestType === 'string') {
+    return { reply: { kind: 'command', commandUUID: v.CommandUUID, requestType: v.Command.RequestType }, responseValue: v };
+  }
+  const reason = 'reply is a plist but not a command (no CommandUUID / Command.RequestType)';
+  return { reply: { kind: 'invalid', reason }, responseValue: v, problem: { reason } };
+}
+
+function stringAfterKey(xml: string, key: string): string | undefined {
+  const m = new RegExp(`<key>${key}</key>\\s*<string>([^<]{1,200})</string>`).exec(xml);
+  return m?.[1];
+}
+
+/** UDID, or EnrollmentID on a User Enrollment; user channel when UserID / EnrollmentUserID is present. */
+export function identityOf(d: PlistDict): Identity | undefined {
+  const udid = typeof d.UDID === 'string' && d.UDID !== '' ? d.UDID : undefined;
+  const enrollmentId = typeof d.EnrollmentID === 'string' && d.EnrollmentID !== '' ? d.EnrollmentID : undefined;
+  const id = udid ?? enrollmentId;
+  if (!id) return undefined;
+  const userId =
+    typeof d.UserID === 'string' && d.UserID !== ''
+      ? d.UserID
+      : typeof d.EnrollmentUserID === 'string' && d.EnrollmentUserID !== ''
+        ? d.EnrollmentUserID
+        : undefined;
+  const identity: Identity = { udid: id, channel: userId ? 'user' : 'device' };
+  if (userId) identity.userId = userId;
+  if (typeof d.UserShortName === 'string') identity.userShortName = d.UserShortName;
+  if (!udid) identity.userEnrollment = true;
+  return identity;
+}
+
+const FACT_KEYS: Array<[Exclude<keyof DeviceFacts, 'platform'>, string]> = [
+  ['productName', 'ProductName'],
+  ['model', 'Model'],
+  ['modelName', 'ModelName'],
+  ['osVersion', 'OSVersion'],
+  ['buildVersion', 'BuildVersion'],
+  ['serialNumber', 'SerialNumber'],
+  ['deviceName', 'DeviceName'],
+];
+
+function factsOf(d: PlistDict): DeviceFacts | undefined {
+  const facts: DeviceFacts = {};
+  let any = false;
+  for (const [field, key] of FACT_KEYS) {
+    const v = d[key];
+    if (typeof v === 'string' && v !== '') {
+      facts[field] = v;
+      any = true;
+    }
+  }
+  return any ? facts : undefined;
+}
+
+function errorChainOf(v: PlistValue | undefined): ErrorChainItem[] | undefined {
+  if (!Array.isArray(v)) return undefined;
+  const out: ErrorChainItem[] = [];
+  for (const e of v) {
+    if (!isDict(e)) continue;
+    const item: ErrorChainItem = {};
+    if (typeof e.ErrorCode === 'number') item.errorCode = e.ErrorCode;
+    if (typeof e.ErrorDomain === 'string') item.errorDomain = e.ErrorDomain;
+    if (typeof e.LocalizedDescription === 'string') item.localizedDescription = e.LocalizedDescription;
+    if (typeof e.USEnglishDescription === 'string') item.usEnglishDescription = e.USEnglishDescription;
+    out.push(item);
+  }
+  return out.length > 0 ? out : undefined;
+}
+
+/** `<?xml`, `<plist` or `bplist` after optional BOM / whitespace. */
+export function looksLikePlist(b: Uint8Array): boolean {
+  let i = 0;
+  if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) i = 3;
+  while (i < b.length && (b[i] === 0x20 || b[i] === 0x0a || b[i] === 0x0d || b[i] === 0x09)) i++;
+  if (b[i] === 0x62) return b[i + 1] === 0x70 && b[i + 2] === 0x6c && b[i + 3] === 0x69; // "bpli"
+  return b[i] === 0x3c && (b[i + 1] === 0x3f || b[i + 1] === 0x70); // "<?" or "<p"
+}

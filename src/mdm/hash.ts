@@ -1,0 +1,24 @@
+/**
+ * Hashes that let secrets correlate without being kept: equal push tokens, PushMagic strings or PINs give equal
+ * tags, so an auditor can follow a device across a capture while the value itself never leaves memory.
+ */
+import { createHash } from 'node:crypto';
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** `<redacted:sha256:XXXXXXXX>`: strings hash as UTF-8, data as its raw bytes, numbers as their decimal text. */
+export function secretTag(value: unknown): string {
+  let bytes: string | Uint8Array;
+  if (typeof value === 'string' || value instanceof Uint8Array) bytes = value;
+  else if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') bytes = String(value);
+  else if (value instanceof Date) bytes = value.toISOString();
+  else bytes = JSON.stringify(value, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v)) ?? '';
+  return `<redacted:sha256:${sha256Hex(bytes).slice(0, 8)}>`;
+}
+
+/** Lower-case hex, the form APNs takes a device token in (the path of `POST /3/device/<hex>`). */
+export function tokenHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
+}

@@ -1,0 +1,16 @@
+/**
+ * A sink: one consumer of the pipeline's output (JSON lines, the SQLite store, the dashboard). Adding a sink is
+ * one new file implementing this; the pipeline never knows what a sink does with what it gets.
+ */
+import type { AnalyzerEvent } from '../analysis/events.js';
+import type { Exchange } from '../capture/exchange.js';
+import type { MdmMessage } from '../mdm/message.js';
+
+export interface Sink {
+  /** Every analyzer event, in order. */
+  event(ev: AnalyzerEvent): void;
+  /** Every exchange, with what it meant (undefined when it was not MDM) and its session. */
+  exchange?(ex: Exchange, msg: MdmMessage | undefined, sessionId: string | undefined): void;
+  /** Flush and release; called once on shutdown. */
+  close?(): void | Promise<void>;
+}

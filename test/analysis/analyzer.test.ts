@@ -1,0 +1,347 @@
+import { describe, expect, it } from 'vitest';
+import { Analyzer } from '../../src/analysis/analyzer.js';
+import type { AnalyzerEvent, SessionEvent, WarningEvent } from '../../src/analysis/events.js';
+import type { MdmMessage, PushSeen } from '../../src/mdm/message.js';
+import { Device, push } from '../helpers/messages.js';
+
+const GRACE = 120_000;
+const A: [string, string] = ['UUID-A', 'InstallProfile'];
+const B: [string, string] = ['UUID-B', 'DeviceInformation'];
+const C: [string, string] = ['UUID-C', 'ProfileList'];
+
+function run(items: Array<MdmMessage | PushSeen>, opts: { finishAt?: number } = {}, an = new Analyzer({ pushGraceMs: GRACE })): AnalyzerEvent[] {
+  const events: AnalyzerEvent[] = [];
+  for (const it of items) events.push(...('endpoint' in it ? an.feed(it) : an.feedPush(it)));
+  if (opts.finishAt !== undefined) events.push(...an.finish(opts.finishAt));
+  return events;
+}
+
+const warnings = (evs: AnalyzerEvent[]) => evs.filter((e): e is WarningEvent => e.type === 'warning');
+const ends = (evs: AnalyzerEvent[]) => evs.filter((e): e is SessionEvent => e.type === 'session' && e.event === 'end');
+const of = <T extends AnalyzerEvent['type']>(evs: AnalyzerEvent[], type: T) =>
+  evs.filter((e): e is Extract<AnalyzerEvent, { type: T }> => e.type === type);
+
+describe('session outcomes', () => {
+  it('clean: no NotNow, ended by the empty reply, nothing owed', () => {
+    const d = Device.device();
+    const evs = run([d.idle(A), d.report('Acknowledged', 'UUID-A', 'end')], { finishAt: d.t + 10 * GRACE });
+    expect(ends(evs)).toMatchObject([{ outcome: 'clean', lastStatus: 'Acknowledged', exchanges: 2 }]);
+    expect(of(evs, 'obligation')).toEqual([]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('the event order for a message: session start, exchange, session end', () => {
+    const d = Device.device();
+    const evs = run([d.idle('end')]);
+    expect(evs.map((e) => `${e.type}${'event' in e ? ':' + e.event : ''}`)).toEqual(['session:start', 'exchange', 'session:end']);
+    expect(evs[1]).toMatchObject({ endpoint: 'command', status: 'Idle', reply: 'end', httpStatus: 200, sessionId: (evs[0] as { sessionId: string }).sessionId });
+  });
+
+  it("Apple's stop-and-resend stays quiet: ended on NotNow, then the command is sent again", () => {
+    const d = Device.device();
+    const evs = run(
+      [d.idle(A), d.report('NotNow', 'UUID-A', 'end'), d.wait(600_000).idle(A), d.report('Acknowledged', 'UUID-A', 'end')],
+      { finishAt: d.t + 10 * GRACE },
+    );
+    expect(ends(evs).map((e) => 'outcome' in e && e.outcome)).toEqual(['ended-on-notnow', 'clean']);
+    expect(ends(evs)[0]).toMatchObject({ notNowCommands: ['UUID-A'], lastStatus: 'NotNow' });
+    expect(of(evs, 'obligation')).toEqual([]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('NanoMDM re-offering the refused command so the session ends on NotNow stays quiet', () => {
+    const d = Device.device();
+    const evs = run(
+      [d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', A), d.report('NotNow', 'UUID-A', 'end')],
+      { finishAt: d.t + 10 * GRACE },
+    );
+    expect(ends(evs)).toMatchObject([{ outcome: 'ended-on-notnow' }]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('a server that keeps going after NotNow strands the command: obligation, then notnow-no-push at the deadline, not before', () => {
+    const d = Device.device();
+    const an = new Analyzer({ pushGraceMs: GRACE });
+    const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end')], {}, an);
+    const end = d.t;
+    expect(ends(evs)).toMatchObject([{ outcome: 'stranded', lastStatus: 'Acknowledged', notNowCommands: ['UUID-A'] }]);
+    expect(of(evs, 'obligation')).toMatchObject([{ event: 'open', outcome: 'stranded', deadline: new Date(end + GRACE).toISOString() }]);
+    expect(an.advance(end + GRACE - 1)).toEqual([]);
+    const late = an.advance(end + GRACE);
+    expect(warnings(late)).toMatchObject([
+      { rule: 'notnow-no-push', severity: 'warning', udid: 'UDID-1', channel: 'device', commandUUIDs: ['UUID-A'], ts: new Date(end + GRACE).toISOString() },
+    ]);
+    expect(warnings(late)[0].message).toMatch(/InstallProfile/);
+    expect(warnings(late)[0].message).toMatch(/push/i);
+  });
+
+  it('a device returning within the grace discharges the obligation and nothing is raised', () => {
+    const d = Device.device();
+    const evs = run(
+      [d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end'), d.wait(GRACE / 2).idle(A), d.report('Acknowledged', 'UUID-A', 'end')],
+      { finishAt: d.t + 10 * GRACE },
+    );
+    expect(of(evs, 'obligation').map((o) => [o.event, o.by])).toEqual([['open', undefined], ['discharged', 'device-returned']]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('a device returning after the deadline resolves the raised warning', () => {
+    const d = Device.device();
+    const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end'), d.wait(GRACE * 3).idle(A), d.report('Acknowledged', 'UUID-A', 'end')]);
+    const w = warnings(evs);
+    expect(w.map((x) => x.rule)).toEqual(['notnow-no-push']);
+    expect(of(evs, 'resolved')).toMatchObject([{ rule: 'notnow-no-push', by: 'device-returned', sessionId: w[0].sessionId }]);
+    // The warning comes first, stamped with the deadline; the resolution with the return.
+    expect(evs.indexOf(w[0])).toBeLessThan(evs.indexOf(of(evs, 'resolved')[0]));
+  });
+
+  it('interrupted by an HTTP error after a final status owes a push', () => {
+    const d = Device.device();
+    const evs = run([d.idle(A), d.report('Acknowledged', 'UUID-A', { kind: 'http-error', httpStatus: 500 })], { finishAt: d.t + GRACE + 1 });
+    expect(ends(evs)).toMatchObject([{ outcome: 'interrupted', reason: 'HTTP 500 from the server' }]);
+    expect(warnings(evs).map((w) => w.rule)).toEqual(['interrupted-no-push']);
+  });
+
+  it('interrupted with NotNow as the last status owes nothing (the device polls)', () => {
+    const d = Device.device();
+    const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', { kind: 'failed', error: 'connection-reset' })], { finishAt: d.t + 10 * GRACE });
+    expect(ends(evs)).toMatchObject([{ outcome: 'interrupted', lastStatus: 'NotNow' }]);
+    expect(of(evs, 'obligation')).toEqual([]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('a session silent past the timeout ends interrupted at last exchange + timeout', () => {
+    const d = Device.device();
+    const an = new Analyzer({ pushGraceMs: GRACE, sessionTimeoutMs: 60_000 });
+    run([d.idle(A)], {}, an);
+    const evs = an.advance(d.t + 60_000);
+    expect(ends(evs)).toMatchObject([{ outcome: 'interrupted', ts: new Date(d.t + 60_000).toISOString() }]);
+    expect((ends(evs)[0] as { reason: string }).reason).toMatch(/timeout/);
+    expect(of(evs, 'obligation')).toMatchObject([{ event: 'open', outcome: 'interrupted' }]);
+  });
+
+  it('a new Idle before the empty reply interrupts the old session without owing a push', () => {
+    const d = Device.device();
+    const evs = run([d.idle(A), d.wait(1000).idle('end')], { finishAt: d.t + 10 * GRACE });
+    expect(ends(evs).map((e) => 'outcome' in e && e.outcome)).toEqual(['interrupted', 'clean']);
+    expect((ends(evs)[0] as { reason: string }).reason).toBe('new session began first');
+    expect(of(evs, 'obligation')).toEqual([]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('an invalid reply body interrupts the session and is flagged malformed', () => {
+    const d = Device.device();
+    const evs = run([d.idle({ kind: 'invalid', reason: 'undecodable' }, { malformedResponse: { reason: 'undecodable', offset: 3 } })]);
+    expect(ends(evs)).toMatchObject([{ outcome: 'interrupted' }]);
+    expect(warnings(evs)).toMatchObject([{ rule: 'malformed-body', severity: 'info', detail: { side: 'response', offset: 3 } }]);
+  });
+});
+
+describe('channels and identities', () => {
+  it('device and user channels of one UDID are separate sessions, interleaved', () => {
+    const d = Device.device();
+    const u = d.user('USER-7');
+    const evs = run(
+      [d.idle(A), u.at(d.t + 10).idle(C), d.report('NotNow', 'UUID-A', B), u.report('NotNow', 'UUID-C', 'end'), d.at(u.t + 10).report('Acknowledged', 'UUID-B', 'end')],
+      { finishAt: d.t + GRACE },
+    );
+    const e = ends(evs);
+    expect(e).toMatchObject([
+      { channel: 'user', userId: 'USER-7', outcome: 'ended-on-notnow' },
+      { channel: 'device', outcome: 'stranded' },
+    ]);
+    expect(e[0].sessionId).not.toBe(e[1].sessionId);
+    expect(warnings(evs)).toMatchObject([{ rule: 'notnow-no-push', channel: 'device' }]);
+  });
+
+  it('User Enrollment ids key sessions like UDIDs', () => {
+    const d = new Device({ udid: 'ENROLLMENT-ID-1', channel: 'device', userEnrollment: true });
+    const u = new Device({ udid: 'ENROLLMENT-ID-1', channel: 'user', userId: 'ENROLLMENT-USER-1', userEnrollment: true });
+    const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end'), u.at(d.t).idle('end')], { finishAt: d.t + GRACE });
+    expect(ends(evs)).toMatchObject([{ udid: 'ENROLLMENT-ID-1', outcome: 'stranded' }, { udid: 'ENROLLMENT-ID-1', userId: 'ENROLLMENT-USER-1', outcome: 'clean' }]);
+    // The user channel's session does not discharge the device channel's obligation.
+    expect(warnings(evs).map((w) => [w.rule, w.channel])).toEqual([['notnow-no-push', 'device']]);
+  });
+
+  it('Setup Assistant NotNow loops on the user channel (UserConfiguration) raise nothing', () => {
+    const u = Device.device().user();
+    const items: MdmMessage[] = [];
+    for (let i = 0; i < 6; i++) {
+      items.push(u.wait(1000).idle(A, { userConfiguration: true }));
+      items.push(u.report('NotNow', 'UUID-A', B, { userConfiguration: true }));
+      items.push(u.report('Acknowledged', 'UUID-B', 'end', { userConfiguration: true }));
+    }
+    const evs = run(items, { finishAt: u.t + 10 * GRACE });
+    expect(ends(evs)).toHaveLength(6);
+    expect(ends(evs)[0]).toMatchObject({ userConfiguration: true });
+    expect(of(evs, 'obligation')).toEqual([]);
+    expect(warnings(evs)).toEqual([]);
+  });
+});
+
+describe('pushes', () => {
+  const stranded = (d: Device) => [d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end')];
+
+  it('a push to the channel discharges its obligation at once', () => {
+    const d = Device.device();
+    const items = [d.tokenUpdate('tok-1'), ...stranded(d)];
+    const evs = run([...items, push(d.t + 1000, 'tok-1')], { finishAt: d.t + 10 * GRACE });
+    expect(of(evs, 'push')).toMatchObject([{ udid: 'UDID-1', channel: 'device', apnsStatus: 200 }]);
+    expect(of(evs, 'push')[0].tokenHex).toMatch(/^[0-9a-f]{8}…$/);
+    expect(of(evs, 'obligation').map((o) => [o.event, o.by])).toEqual([['open', undefined], ['discharged', 'push']]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('a push after the deadline resolves the warning', () => {
+    const d = Device.device();
+    const evs = run([d.tokenUpdate('tok-1'), ...stranded(d), push(d.t + GRACE * 2, 'tok-1')]);
+    expect(warnings(evs).map((w) => w.rule)).toEqual(['notnow-no-push']);
+    expect(of(evs, 'resolved')).toMatchObject([{ rule: 'notnow-no-push', by: 'push' }]);
+  });
+
+  it('a rejected push discharges nothing and raises push-rejected with the reason', () => {
+    const d = Device.device();
+    const evs = run([d.tokenUpdate('tok-1'), ...stranded(d), push(d.t + 1000, 'tok-1', { apnsStatus: 410, reason: 'Unregistered' })], { finishAt: d.t + GRACE + 1 });
+    expect(warnings(evs).map((w) => w.rule)).toEqual(['push-rejected', 'notnow-no-push']);
+    expect(warnings(evs)[0]).toMatchObject({ udid: 'UDID-1', detail: { apnsStatus: 410, reason: 'Unregistered' } });
+  });
+
+  it('a push to a token no TokenUpdate announced raises push-unknown-token', () => {
+    const evs = run([push(1000, 'never-seen')]);
+    expect(of(evs, 'push')[0].udid).toBeUndefined();
+    expect(warnings(evs)).toMatchObject([{ rule: 'push-unknown-token', severity: 'warning' }]);
+  });
+
+  it("a push whose mdm value is not the channel's PushMagic is flagged and does not discharge", () => {
+    const d = Device.device();
+    const evs = run([d.tokenUpdate('tok-1', 'magic-right'), ...stranded(d), push(d.t + 1000, 'tok-1', { pushMagic: 'magic-wrong' })], { finishAt: d.t + GRACE + 1 });
+    expect(warnings(evs).map((w) => [w.rule, w.severity])).toEqual([['push-magic-mismatch', 'info'], ['notnow-no-push', 'warning']]);
+  });
+
+  it('a new TokenUpdate replaces the old token; CheckOut forgets the device and cancels what it owed', () => {
+    const d = Device.device();
+    const evs = run([d.tokenUpdate('old'), d.tokenUpdate('new'), push(d.t + 1, 'old'), push(d.t + 2, 'new')]);
+    expect(warnings(evs).map((w) => w.rule)).toEqual(['push-unknown-token']);
+    const d2 = Device.device('UDID-2');
+    const evs2 = run([d2.tokenUpdate('t2'), ...stranded(d2), d2.checkin('CheckOut'), push(d2.t + 1, 't2')], { finishAt: d2.t + 10 * GRACE });
+    expect(of(evs2, 'obligation').map((o) => [o.event, o.by])).toEqual([['open', undefined], ['discharged', 'checked-out']]);
+    expect(warnings(evs2).map((w) => w.rule)).toEqual(['push-unknown-token']);
+  });
+});
+
+describe('rules', () => {
+  it('notnow-retry-storm fires at exactly 3 re-sends right after NotNow, once', () => {
+    const d = Device.device();
+    const two = run([d.idle(A), d.report('NotNow', 'UUID-A', A), d.report('NotNow', 'UUID-A', A), d.report('NotNow', 'UUID-A', 'end')]);
+    expect(warnings(two)).toEqual([]);
+    const e = Device.device('UDID-2');
+    const four = run([e.idle(A), e.report('NotNow', 'UUID-A', A), e.report('NotNow', 'UUID-A', A), e.report('NotNow', 'UUID-A', A), e.report('NotNow', 'UUID-A', A), e.report('NotNow', 'UUID-A', 'end')]);
+    expect(warnings(four)).toMatchObject([{ rule: 'notnow-retry-storm', commandUUIDs: ['UUID-A'], detail: { resends: 3 } }]);
+  });
+
+  it('chronic-notnow at the 5th NotNow session in a row, not the 4th, and re-armed by a quiet session', () => {
+    const d = Device.device();
+    const notNowSession = () => [d.wait(1000).idle(A), d.report('NotNow', 'UUID-A', 'end')];
+    const four = run([...notNowSession(), ...notNowSession(), ...notNowSession(), ...notNowSession()]);
+    expect(warnings(four)).toEqual([]);
+    const an = new Analyzer({ pushGraceMs: GRACE });
+    const seq = [1, 2, 3, 4, 5].flatMap(() => notNowSession());
+    const five = run(seq, {}, an);
+    expect(warnings(five).map((w) => [w.rule, w.severity])).toEqual([['chronic-notnow', 'info']]);
+    const more = run([...notNowSession(), d.wait(1000).idle(A), d.report('Acknowledged', 'UUID-A', 'end'), ...[1, 2, 3, 4, 5].flatMap(() => notNowSession())], {}, an);
+    expect(warnings(more).map((w) => w.rule)).toEqual(['chronic-notnow']);
+  });
+
+  it('notnow-not-resent: a refused command missing from the next completed session', () => {
+    const d = Device.device();
+    const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', 'end'), d.wait(5000).idle(B), d.report('Acknowledged', 'UUID-B', 'end')]);
+    expect(warnings(evs)).toMatchObject([{ rule: 'notnow-not-resent', commandUUIDs: ['UUID-A'] }]);
+    expect(warnings(evs)[0].message).toMatch(/InstallProfile/);
+  });
+
+  it('notnow-not-resent carries over an interrupted session and stays quiet when the command comes back', () => {
+    const d = Device.device();
+    const evs = run([
+      d.idle(A), d.report('NotNow', 'UUID-A', 'end'),
+      d.wait(5000).idle(B), d.report('Acknowledged', 'UUID-B', { kind: 'failed', error: 'connection-reset' }),
+      d.wait(5000).idle(A), d.report('Acknowledged', 'UUID-A', 'end'),
+    ], { finishAt: d.t + 1000 });
+    expect(warnings(evs).filter((w) => w.rule === 'notnow-not-resent')).toEqual([]);
+  });
+
+  it('notnow-unexpected: iOS refusing a never-NotNow command; nothing for macOS', () => {
+    const ios = Device.device('IOS-1');
+    const info: [string, string] = ['UUID-I', 'DeviceInformation'];
+    const evs = run([ios.checkin('Authenticate', { device: { productName: 'iPhone10,3' } }), ios.idle(info), ios.report('NotNow', 'UUID-I', 'end')]);
+    expect(warnings(evs)).toMatchObject([{ rule: 'notnow-unexpected', severity: 'info', commandUUIDs: ['UUID-I'] }]);
+    expect(of(evs, 'exchange').at(-1)).toMatchObject({ platform: 'iOS', answersRequestType: 'DeviceInformation' });
+    const mac = Device.device('MAC-1');
+    const evs2 = run([mac.checkin('Authenticate', { device: { model: 'iMac18,3' } }), mac.idle(info), mac.report('NotNow', 'UUID-I', 'end')]);
+    expect(warnings(evs2)).toEqual([]);
+  });
+
+  it('malformed-body for an undecodable request, with side and offset', () => {
+    const d = Device.device();
+    const evs = run([d.malformed('request')]);
+    expect(warnings(evs)).toMatchObject([{ rule: 'malformed-body', severity: 'info', udid: 'UDID-1', detail: { side: 'request', offset: 120 } }]);
+  });
+});
+
+describe('time and restarts', () => {
+  it('finish() reports open obligations as pending', () => {
+    const d = Device.device();
+    const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end')], { finishAt: d.t + 1000 });
+    expect(of(evs, 'obligation').map((o) => o.event)).toEqual(['open', 'pending']);
+    expect(warnings(evs)).toEqual([]);
+  });
+
+  it('is deterministic, and intermittent advance() calls change nothing', () => {
+    const build = () => {
+      const d = Device.device();
+      const u = d.user();
+      return [
+        d.tokenUpdate('t'), d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end'),
+        u.at(d.t + 50).idle(C), u.report('Acknowledged', 'UUID-C', { kind: 'http-error', httpStatus: 503 }),
+        d.at(u.t + GRACE * 2).idle(A), d.report('Acknowledged', 'UUID-A', 'end'),
+      ];
+    };
+    const msgs = build();
+    const once = run(msgs, { finishAt: 1_800_000_000_000 });
+    expect(run(msgs, { finishAt: 1_800_000_000_000 })).toEqual(once);
+    expect(warnings(once).length).toBeGreaterThan(0);
+    const an = new Analyzer({ pushGraceMs: GRACE });
+    const stepped: AnalyzerEvent[] = [];
+    for (const m of msgs) {
+      stepped.push(...an.advance(m.ts - 7), ...an.advance(m.ts - 3));
+      stepped.push(...an.feed(m));
+    }
+    stepped.push(...an.finish(1_800_000_000_000));
+    expect(stepped).toEqual(once);
+  });
+
+  it('restored obligations fire at their original deadline; restored tokens map pushes; restored warnings resolve', () => {
+    const an = new Analyzer({ pushGraceMs: GRACE });
+    const who = { udid: 'UDID-1', channel: 'device' as const, host: 'mdm.example.com' };
+    an.restoreObligation({ sessionId: 's-1', who, openedAt: 1000, deadline: 1000 + GRACE, outcome: 'stranded', commandUUIDs: ['UUID-A'] });
+    expect(an.advance(1000 + GRACE - 1)).toEqual([]);
+    expect(warnings(an.advance(1000 + GRACE))).toMatchObject([{ rule: 'notnow-no-push', sessionId: 's-1', ts: new Date(1000 + GRACE).toISOString() }]);
+
+    const an2 = new Analyzer({ pushGraceMs: GRACE });
+    const p = push(5000, 'tok-r');
+    an2.restoreToken(p.tokenHash, who, p.pushMagicHash);
+    an2.restoreWarning({ rule: 'notnow-no-push', sessionId: 's-0', who });
+    const evs = an2.feedPush(p);
+    expect(of(evs, 'push')).toMatchObject([{ udid: 'UDID-1' }]);
+    expect(of(evs, 'resolved')).toMatchObject([{ sessionId: 's-0', by: 'push' }]);
+  });
+
+  it('session ids are stable across runs and differ per session', () => {
+    const mk = () => {
+      const d = Device.device();
+      return run([d.idle('end'), d.wait(1000).idle('end')]);
+    };
+    const a = of(mk(), 'session').map((s) => s.sessionId);
+    expect(of(mk(), 'session').map((s) => s.sessionId)).toEqual(a);
+    expect(new Set(a).size).toBe(2);
+  });
+});

@@ -1,0 +1,275 @@
+import { describe, expect, it } from 'vitest';
+import * as plist from 'plist';
+import { decodePlist } from '../../src/plist/decode.js';
+import type { PlistValue } from '../../src/plist/value.js';
+import { fixture, fixtureFiles, plistOracle as oracle } from '../helpers/fixtures.js';
+import { rng } from '../helpers/rng.js';
+
+function decodeOk(bytes: Uint8Array | string): PlistValue {
+  const r = decodePlist(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
+  if (!r.ok) throw new Error(`decode failed: ${r.error.message}`);
+  return r.value;
+}
+
+const doc = (inner: string) =>
+  `<?xml version="1.0" encoding="UTF-8"?>\n<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n<plist version="1.0">${inner}</plist>\n`;
+
+describe('XML plists against the plist package', () => {
+  const files = fixtureFiles();
+  it('has the fixtures', () => {
+    expect(files.length).toBeGreaterThanOrEqual(45);
+  });
+  for (const f of files) {
+    it(`decodes ${f} exactly like plist.parse`, () => {
+      const bytes = fixture(f);
+      expect(decodeOk(bytes)).toStrictEqual(oracle(bytes.toString('utf8')));
+    });
+  }
+
+  it('equals plist on 400 generated documents', () => {
+    const next = rng(20261125);
+    for (let i = 0; i < 400; i++) {
+      const value = randomValue(next, 0);
+      const xml = plist.build(value as plist.PlistValue, { pretty: next() < 0.5 });
+      expect(decodeOk(xml)).toStrictEqual(plist.parse(xml));
+      expect(decodeOk(xml)).toStrictEqual(normalise(value));
+    }
+  });
+
+  it('handles the corners plist handles the same way', () => {
+    const cases = [
+      '<dict><key>a</key><integer>1</integer><key>a</key><integer>2</integer></dict>',
+      '<dict><key>a</key></dict>',
+      '<dict><key/><string>x</string></dict>',
+      '<dict><!-- c --><key>a</key><!-- c2 --><string>x</string></dict>',
+      '<string>a&amp;b&#65;&#x42;&lt;&gt;&quot;&apos;&#128512;&bogus;</string>',
+      '<string><![CDATA[x<y&z]]> tail</string>',
+      '<string>a\r\nb\rc</string>',
+      '<string>  </string>',
+      '<array/>', '<dict/>', '<string/>', '<data/>', '<true/>', '<false></false>', '',
+      '<string>a</string><string>b</string>',
+      '<integer> 12 </integer>', '<integer>-5</integer>', '<real>1e3</real>', '<real>-0.5</real>',
+      '<date>2020-01-02T03:04:05Z</date>',
+      '<data>\n\tAAECAwQF\n\tBgcICQ==\n\t</data>',
+    ];
+    for (const c of cases) expect(decodeOk(doc(c)), c).toStrictEqual(plist.parse(doc(c)));
+  });
+
+  it('accepts a byte order mark and no declaration', () => {
+    const bytes = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('<plist><dict><key>k</key><true/></dict></plist>')]);
+    expect(decodeOk(bytes)).toStrictEqual({ k: true });
+  });
+
+  it('keeps integers beyond 2^53 exact as bigint, where plist loses digits', () => {
+    expect(decodeOk(doc('<integer>9007199254740993</integer>'))).toBe(9007199254740993n);
+    expect(decodeOk(doc('<integer>-18446744073709551615</integer>'))).toBe(-18446744073709551615n);
+    expect(decodeOk(doc('<integer>9007199254740991</integer>'))).toBe(9007199254740991);
+    expect(decodeOk(doc('<integer>0x1F</integer>'))).toBe(31);
+  });
+
+  it('stores a __proto__ key as data, never as a prototype', () => {
+    const v = decodeOk(doc('<dict><key>__proto__</key><dict><key>polluted</key><true/></dict></dict>')) as Record<string, unknown>;
+    expect(Object.keys(v)).toEqual(['__proto__']);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(Object.getPrototypeOf(v)).toBe(Object.prototype);
+  });
+});
+
+describe('binary plists', () => {
+  it('decodes 300 generated bplist00 documents to the value they were built from', () => {
+    const next = rng(7);
+    for (let i = 0; i < 300; i++) {
+      const value = randomValue(next, 0);
+      const bytes = plist.buildBinary(value as plist.PlistValue);
+      expect(Buffer.from(bytes.subarray(0, 8)).toString()).toBe('bplist00');
+      expect(decodeOk(bytes)).toStrictEqual(normalise(value));
+    }
+  });
+
+  it('decodes the fixtures re-encoded as binary', () => {
+    for (const f of fixtureFiles()) {
+      const v = oracle(fixture(f).toString('utf8')) as plist.PlistValue;
+      expect(decodeOk(plist.buildBinary(v)), f).toStrictEqual(v);
+    }
+  });
+
+  it('reads 8-byte integers as signed and keeps values past 2^53 as bigint', () => {
+    expect(decodeOk(bplist(intObject(-2n)))).toBe(-2);
+    expect(decodeOk(bplist(intObject(2n ** 60n + 1n)))).toBe(2n ** 60n + 1n);
+    expect(decodeOk(bplist(intObject(-(2n ** 62n))))).toBe(-(2n ** 62n));
+  });
+
+  it('reads UIDs as CF$UID dictionaries', () => {
+    expect(decodeOk(bplist(Buffer.from([0x80, 0x05])))).toStrictEqual({ CF$UID: 5 });
+  });
+});
+
+describe('malformed input gives a typed error with an offset, never an exception', () => {
+  const xmlCases: Array<[string, string, number?]> = [
+    ['garbage', 'hello world'],
+    ['truncated', doc('<dict><key>a</key><string>x').slice(0, -12)],
+    ['bad tag', doc('<dict><key>a</key><strin>x</strin></dict>')],
+    ['mismatched close', doc('<array><string>x</array>')],
+    ['unknown element', doc('<foo/>')],
+    ['empty integer', doc('<integer/>')],
+    ['empty date', doc('<date></date>')],
+    ['value without key', doc('<dict><string>x</string></dict>')],
+    ['text between elements', doc('<dict>oops<key>a</key><true/></dict>')],
+    ['content after the plist', doc('<true/>') + '<more/>'],
+    ['unterminated comment', doc('<dict><!-- x')],
+    ['empty', ''],
+  ];
+  for (const [name, text] of xmlCases) {
+    it(`XML: ${name}`, () => {
+      const r = decodePlist(Buffer.from(text));
+      expect(r.ok).toBe(false);
+      if (!r.ok) {
+        expect(r.error.offset).toBeGreaterThanOrEqual(0);
+        expect(r.error.offset).toBeLessThanOrEqual(text.length);
+        expect(r.error.message).toMatch(/byte \d+|binary|plist/);
+      }
+    });
+  }
+
+  it('points at the offending element', () => {
+    const text = doc('<dict><key>a</key><strin>x</strin></dict>');
+    const r = decodePlist(Buffer.from(text));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.offset).toBe(text.indexOf('<strin>'));
+  });
+
+  it('refuses nesting deeper than the limit without overflowing the stack', () => {
+    const deep = doc('<array>'.repeat(100_000) + '</array>'.repeat(100_000));
+    const r = decodePlist(Buffer.from(deep));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.error.code).toBe('limit');
+  });
+
+  it('binary: truncated, offsets out of range, cycles, huge counts and shared-reference bombs', () => {
+    const good = Buffer.from(plist.buildBinary({ a: [1, 2, 3], b: 'x' }));
+    const cases: Buffer[] = [
+      good.subarray(0, 20),
+      good.subarray(0, good.length - 1),
+      withTrailer(good, { tableOffset: good.length * 4 }),
+      withTrailer(good, { topObject: 999 }),
+      withTrailer(good, { offsetSize: 3 }),
+      cyclic(),
+      hugeCount(),
+      referenceBomb(),
+    ];
+    for (const c of cases) {
+      const r = decodePlist(c);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.offset).toBeLessThanOrEqual(c.length);
+    }
+  });
+
+  it('random byte corruption of real documents never throws', () => {
+    const next = rng(99);
+    const sources = fixtureFiles().slice(0, 12).map((f) => fixture(f));
+    sources.push(...sources.map((s) => Buffer.from(plist.buildBinary(oracle(s.toString('utf8')) as plist.PlistValue))));
+    for (let i = 0; i < 600; i++) {
+      const src = Buffer.from(sources[i % sources.length]);
+      for (let k = 0; k < 3; k++) src[Math.floor(next() * src.length)] = Math.floor(next() * 256);
+      const cut = next() < 0.3 ? src.subarray(0, Math.floor(next() * src.length)) : src;
+      expect(() => decodePlist(cut)).not.toThrow();
+    }
+  });
+});
+
+// --- generated values -------------------------------------------------------------------------------------
+
+const ALPHABET = ['a', 'Z', '0', ' ', '<', '>', '&', '"', "'", 'é', 'ß', '中', '😀', '\n', '\t', ';', '#', ']]>'];
+
+function randomString(next: () => number, max = 12): string {
+  const n = Math.floor(next() * max);
+  let s = '';
+  for (let i = 0; i < n; i++) s += ALPHABET[Math.floor(next() * ALPHABET.length)];
+  // Leading/trailing whitespace-only strings survive both decoders; keep them in.
+  return s;
+}
+
+function randomValue(next: () => number, depth: number): unknown {
+  const r = next();
+  if (depth < 4 && r < 0.18) {
+    const o: Record<string, unknown> = {};
+    const n = Math.floor(next() * 6);
+    for (let i = 0; i < n; i++) o[randomString(next, 8) || 'k'] = randomValue(next, depth + 1);
+    return o;
+  }
+  if (depth < 4 && r < 0.32) return Array.from({ length: Math.floor(next() * 6) }, () => randomValue(next, depth + 1));
+  if (r < 0.5) return randomString(next);
+  if (r < 0.62) {
+    const big = next() < 0.2;
+    const v = Math.floor(next() * (big ? 2 ** 52 : 2000)) * (next() < 0.3 ? -1 : 1);
+    return v === 0 ? 0 : v;
+  }
+  if (r < 0.72) return Math.round((next() - 0.5) * 1e6) / 64 + 0.5;
+  if (r < 0.8) return next() < 0.5;
+  if (r < 0.9) return new Date(Math.floor(next() * 2e9) * 1000);
+  return Uint8Array.from({ length: Math.floor(next() * 40) }, () => Math.floor(next() * 256));
+}
+
+/** The decoded shape of a generated value: data as a plain Uint8Array. */
+function normalise(v: unknown): unknown {
+  if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(normalise);
+  if (v instanceof Date) return v;
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, normalise(x)]));
+  return v;
+}
+
+// --- hand-made binary documents -----------------------------------------------------------------------------
+
+function intObject(v: bigint): Buffer {
+  const b = Buffer.alloc(9);
+  b[0] = 0x13;
+  b.writeBigInt64BE(v, 1);
+  return b;
+}
+
+/** A one-object (or given objects) bplist00 with 1-byte offsets and refs. */
+function bplist(...objects: Buffer[]): Buffer {
+  const head = Buffer.from('bplist00');
+  const offsets: number[] = [];
+  let pos = head.length;
+  for (const o of objects) {
+    offsets.push(pos);
+    pos += o.length;
+  }
+  const table = Buffer.from(offsets);
+  const trailer = Buffer.alloc(32);
+  trailer[6] = 1;
+  trailer[7] = 1;
+  trailer.writeBigUInt64BE(BigInt(objects.length), 8);
+  trailer.writeBigUInt64BE(0n, 16);
+  trailer.writeBigUInt64BE(BigInt(pos), 24);
+  return Buffer.concat([head, ...objects, table, trailer]);
+}
+
+function withTrailer(b: Buffer, t: { tableOffset?: number; topObject?: number; offsetSize?: number }): Buffer {
+  const c = Buffer.from(b);
+  const at = c.length - 32;
+  if (t.offsetSize !== undefined) c[at + 6] = t.offsetSize;
+  if (t.topObject !== undefined) c.writeBigUInt64BE(BigInt(t.topObject), at + 16);
+  if (t.tableOffset !== undefined) c.writeBigUInt64BE(BigInt(t.tableOffset), at + 24);
+  return c;
+}
+
+function cyclic(): Buffer {
+  // Object 0: an array holding object 0.
+  return bplist(Buffer.from([0xa1, 0x00]));
+}
+
+function hugeCount(): Buffer {
+  // An array claiming 2^32-1 elements.
+  return bplist(Buffer.from([0xaf, 0x12, 0xff, 0xff, 0xff, 0xff]));
+}
+
+function referenceBomb(): Buffer {
+  // Object k is an array of two references to object k+1: 2^40 visits if expanded naively.
+  const objs: Buffer[] = [];
+  for (let k = 0; k < 40; k++) objs.push(Buffer.from([0xa2, k + 1, k + 1]));
+  objs.push(Buffer.from([0x09]));
+  return bplist(...objs);
+}
