@@ -1,0 +1,107 @@
+import { describe, expect, it } from 'vitest';
+import * as plist from 'plist';
+import { redactBody, redactHeaders, redactPlist, scrubText, SECRET_KEYS } from '../../src/mdm/redact.js';
+import { decodePlist } from '../../src/plist/decode.js';
+import type { PlistValue } from '../../src/plist/value.js';
+import { fixture } from '../helpers/fixtures.js';
+
+function decoded(bytes: Uint8Array): PlistValue {
+  const r = decodePlist(bytes);
+  if (!r.ok) throw new Error(r.error.message);
+  return r.value;
+}
+
+/** Every textual form a secret could leak in: as text, base64 and hex of its bytes. */
+function forms(v: unknown): string[] {
+  if (v instanceof Uint8Array) {
+    const b = Buffer.from(v);
+    return [b.toString('base64'), b.toString('hex'), b.toString('base64').replace(/=+$/, '')].filter((s) => s.length >= 6);
+  }
+  return typeof v === 'string' && v.length >= 4 ? [v] : [];
+}
+
+describe('redaction', () => {
+  for (const f of ['commandment/TokenUpdate/iOS-11.3.1.xml', 'commandment/TokenUpdate/10.12.2-user.xml', 'nanomdm/TokenUpdate.1.plist', 'nanomdm/TokenUpdate.2.plist']) {
+    it(`leaves no Token, PushMagic or UnlockToken of ${f} in the stored body`, () => {
+      const bytes = fixture(f);
+      const value = decoded(bytes) as Record<string, PlistValue>;
+      const secrets = ['Token', 'PushMagic', 'UnlockToken'].flatMap((k) => forms(value[k]));
+      expect(secrets.length).toBeGreaterThanOrEqual(2);
+      const out = Buffer.from(redactBody(bytes, value)).toString('utf8');
+      for (const s of secrets) expect(out).not.toContain(s);
+      expect(out).toMatch(/&lt;redacted:sha256:[0-9a-f]{8}&gt;/);
+      // What is not secret survives, so the stored body still says who and what.
+      const back = decoded(Buffer.from(out)) as Record<string, PlistValue>;
+      expect(back.MessageType).toBe('TokenUpdate');
+      expect(back.UDID ?? back.EnrollmentID).toBe(value.UDID ?? value.EnrollmentID);
+    });
+  }
+
+  it('redacts secret keys at any depth and keeps everything else deep-equal', () => {
+    const cmd = {
+      CommandUUID: 'C-1',
+      Command: { RequestType: 'DeviceLock', PIN: '123456', Message: 'Call IT' },
+      Nested: [{ NewPassword: 'hunter2', CurrentPassword: 'old', Other: 1 }, { FileVaultUnlock: { Password: 'pw' } }],
+      Big: 2n ** 60n,
+    };
+    const r = redactPlist(cmd) as Record<string, any>;
+    expect(r.Command.PIN).toMatch(/^<redacted:sha256:[0-9a-f]{8}>$/);
+    expect(r.Command.Message).toBe('Call IT');
+    expect(r.Command.RequestType).toBe('DeviceLock');
+    expect(r.Nested[0].NewPassword).toMatch(/^<redacted:/);
+    expect(r.Nested[0].Other).toBe(1);
+    expect(r.Nested[1].FileVaultUnlock.Password).toMatch(/^<redacted:/);
+    expect(r.Big).toBe(2n ** 60n);
+    expect(cmd.Command.PIN).toBe('123456');
+    const body = Buffer.from(redactBody(Buffer.from('x'), cmd)).toString();
+    expect(body).not.toContain('123456');
+    expect(body).not.toContain('hunter2');
+    expect(body).toContain(`<integer>${2n ** 60n}</integer>`);
+    expect(decoded(Buffer.from(body))).toMatchObject({ Big: 2n ** 60n });
+  });
+
+  it('equal secrets give equal tags, different secrets different ones', () => {
+    const a = redactPlist({ PushMagic: 'same' }) as Record<string, string>;
+    const b = redactPlist({ Token: 'same' }) as Record<string, string>;
+    const c = redactPlist({ PushMagic: 'other' }) as Record<string, string>;
+    expect(a.PushMagic).toBe(b.Token);
+    expect(a.PushMagic).not.toBe(c.PushMagic);
+  });
+
+  it('covers every secret PROTOCOL.md lists', () => {
+    for (const k of ['Token', 'PushMagic', 'UnlockToken', 'BootstrapToken', 'TokenData', 'SecurityToken', 'DigestResponse', 'AuthToken', 'PIN', 'WiFiProfileData', 'MDMProfileData', 'ActivationLockBypassCode', 'CurrentPassword', 'NewPassword', 'Password', 'passwordHash', 'PrivateKeyExport', 'PrivateKeyExportPassword', 'EncryptedNewRecoveryKey', 'FDE_PersonalRecoveryKeyCMS', 'Payload']) {
+      expect(SECRET_KEYS.has(k), k).toBe(true);
+    }
+  });
+
+  it('scrubs undecodable text bodies after secret keys, and replaces undecodable binary bodies', () => {
+    const broken = '<plist><dict><key>Token</key><data>QUJDREVGR0g=</data><key>PushMagic</key><string>MAGIC-123</string><key>UDID</key><string>U-1</string><key>Oops</key><strin>x</dict>';
+    const out = Buffer.from(redactBody(Buffer.from(broken))).toString();
+    expect(out).not.toContain('QUJDREVGR0g=');
+    expect(out).not.toContain('MAGIC-123');
+    expect(out).toContain('<string>U-1</string>');
+    expect(scrubText('{"PushMagic": "abc-def", "udid": "u"}')).not.toContain('abc-def');
+    const bin = Buffer.concat([Buffer.from('bplist00'), Buffer.from([0, 1, 2, 3])]);
+    expect(Buffer.from(redactBody(bin)).toString()).toMatch(/^<redacted:sha256:[0-9a-f]{8}>$/);
+    expect(redactBody(new Uint8Array(0))).toHaveLength(0);
+  });
+
+  it('tags signature, credential and client-certificate headers', () => {
+    const h = redactHeaders({ 'mdm-signature': 'MIAGCSqGSIb3', authorization: 'Basic abc', cookie: 'a=b', 'x-client-cert': ':MIIB:', 'content-type': 'application/x-apple-aspen-mdm' }, ['X-Client-Cert']);
+    expect(Object.values(h).join(' ')).not.toMatch(/MIAGCSqGSIb3|Basic abc|a=b|:MIIB:/);
+    expect(h['content-type']).toBe('application/x-apple-aspen-mdm');
+  });
+
+  it('builds valid XML even when a string holds markup', () => {
+    const out = Buffer.from(redactBody(Buffer.from('x'), { Name: '<&>', PIN: '1' })).toString();
+    expect(plist.parse(out)).toMatchObject({ Name: '<&>' });
+  });
+});
+
+describe('redaction never throws', () => {
+  it('falls back to the text scrub when a value cannot be written as XML', () => {
+    const body = Buffer.from('<plist><dict><key>PushMagic</key><string>M-1</string><key>Name</key><string>a\u0001b</string></dict></plist>');
+    const out = Buffer.from(redactBody(body, { PushMagic: 'M-1', Name: 'a\u0001b' })).toString();
+    expect(out).not.toContain('M-1');
+  });
+});
