@@ -38,7 +38,7 @@ describe('redaction', () => {
   }
 
   it('redacts secret keys at any depth and keeps everything else deep-equal', () => {
-    const cmd = {
+    const cmd: PlistValue = {
       CommandUUID: 'C-1',
       Command: { RequestType: 'DeviceLock', PIN: '123456', Message: 'Call IT' },
       Nested: [{ NewPassword: 'hunter2', CurrentPassword: 'old', Other: 1 }, { FileVaultUnlock: { Password: 'pw' } }],
@@ -52,7 +52,7 @@ describe('redaction', () => {
     expect(r.Nested[0].Other).toBe(1);
     expect(r.Nested[1].FileVaultUnlock.Password).toMatch(/^<redacted:/);
     expect(r.Big).toBe(2n ** 60n);
-    expect(cmd.Command.PIN).toBe('123456');
+    expect((cmd as any).Command.PIN).toBe('123456');
     const body = Buffer.from(redactBody(Buffer.from('x'), cmd)).toString();
     expect(body).not.toContain('123456');
     expect(body).not.toContain('hunter2');
