@@ -2,6 +2,8 @@
 /** The `mdmtap` command line: one file per command under commands/, wired here. */
 import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './commands/analyze.js';
+import { registerStart } from './commands/start.js';
+import { registerCa } from './commands/ca.js';
 import { reportAndExit } from './errors.js';
 import { VERSION } from '../version.js';
 
@@ -17,7 +19,9 @@ export function buildProgram(): Command {
       // Commander prints "error: …" itself; keep it to one line and let exitOverride set the status.
       writeErr: (s) => process.stderr.write(s.startsWith('error:') ? `mdmtap: ${s.slice(7)}` : s),
     });
+  registerStart(program);
   registerAnalyze(program);
+  registerCa(program);
   return program;
 }
 

@@ -1,0 +1,39 @@
+/** `mdmtap ca`: create the CA if needed and say where it is and how to trust it. */
+import type { Command } from 'commander';
+import { resolve, join } from 'node:path';
+import { ensureCa } from '../../proxy/ca.js';
+import { DEFAULT_CERTS } from '../defaults.js';
+import { UserError } from '../errors.js';
+
+export function registerCa(program: Command): void {
+  program
+    .command('ca')
+    .description('create (first time) and show the mdmtap CA: its files and SHA-256 fingerprint')
+    .option('--certs <dir>', 'where the mdmtap CA lives', DEFAULT_CERTS)
+    .option('--pem', 'print the CA certificate (PEM) only')
+    .action((opts: { certs: string; pem?: boolean }) => {
+      const dir = resolve(opts.certs);
+      let ca;
+      try {
+        ca = ensureCa(dir);
+      } catch (e) {
+        throw new UserError(`cannot create or read the CA in ${dir}: ${(e as Error).message}`);
+      }
+      if (opts.pem) {
+        process.stdout.write(ca.certPem);
+        return;
+      }
+      process.stdout.write(
+        [
+          `certificate  ${join(dir, 'ca.pem')}`,
+          `private key  ${join(dir, 'ca.key')} (mode 0600: keep it on this machine)`,
+          `SHA-256      ${ca.fingerprint256}`,
+          '',
+          'Install on a device: browse to http://<mdmtap-host>:<port>/ca.mobileconfig while mdmtap runs, install the',
+          'profile, then on iOS enable Settings > General > About > Certificate Trust Settings > "mdmtap CA".',
+          ...(ca.tightened ? ['', 'note: the key file was readable by others; its mode is now 0600'] : []),
+          '',
+        ].join('\n'),
+      );
+    });
+}

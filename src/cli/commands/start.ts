@@ -1,0 +1,151 @@
+/** `mdmtap [start]`: the live proxy between devices and an MDM server, with live analysis and capture. */
+import type { Command } from 'commander';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { startProxy } from '../../proxy/proxy.js';
+import { LivePipeline } from '../../live/pipeline.js';
+import { jsonlSink } from '../../sinks/jsonl.js';
+import { collect, durationOption, portOption, sizeOption } from '../options.js';
+import { UserError } from '../errors.js';
+import {
+  DEFAULT_CERTS,
+  DEFAULT_DB,
+  DEFAULT_MAX_BODY,
+  DEFAULT_PORT,
+  DEFAULT_PUSH_GRACE_MS,
+  DEFAULT_SESSION_TIMEOUT_MS,
+} from '../defaults.js';
+import { formatDuration } from '../../util/duration.js';
+import { openSinks } from '../sinks.js';
+
+export interface StartOptions {
+  port: number;
+  host: string;
+  mdmHost: string[];
+  upstream?: string;
+  upstreamCa: string[];
+  insecureUpstream?: boolean;
+  clientCertHeader?: string;
+  db: string | false;
+  bodies: boolean;
+  pushGrace: number;
+  sessionTimeout: number;
+  json?: boolean;
+  certs: string;
+  keepSecrets?: boolean;
+  maxBody: number;
+}
+
+export function registerStart(program: Command): void {
+  program
+    .command('start', { isDefault: true })
+    .description('run the proxy (the default command)')
+    .option('--port <port>', 'port to listen on', portOption, DEFAULT_PORT)
+    .option('--host <address>', 'address to bind', '0.0.0.0')
+    .option('--mdm-host <host[:port]>', 'forward mode: an MDM host to decrypt (repeatable); every other CONNECT is tunnelled untouched', collect, [])
+    .option('--upstream <url>', 'reverse mode: devices talk to mdmtap, which forwards to this MDM server URL')
+    .option('--upstream-ca <file>', 'extra CA certificate (PEM) to trust for the upstream (repeatable)', collect, [])
+    .option('--insecure-upstream', 'do not verify the upstream certificate (warned on every start)')
+    .option('--client-cert-header <name>', "forward the device's TLS client certificate to the upstream in this header, as :base64-DER:")
+    .option('--db <file>', 'SQLite capture file', DEFAULT_DB)
+    .option('--no-db', 'keep no capture')
+    .option('--no-bodies', 'store exchange metadata only, no bodies')
+    .option('--push-grace <duration>', 'how long the server has to push after a session that owes one', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
+    .option('--session-timeout <duration>', 'a session silent this long counts as interrupted', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
+    .option('--json', 'headless: print events as JSON lines on stdout (the default when stdout is not a terminal)')
+    .option('--certs <dir>', 'where the mdmtap CA lives', DEFAULT_CERTS)
+    .option('--keep-secrets', 'store raw bodies and headers, secrets included (announced on every start)')
+    .option('--max-body <size>', 'bytes of each body kept for analysis and capture', sizeOption('--max-body'), DEFAULT_MAX_BODY)
+    .action(async (opts: StartOptions) => {
+      await runStart(opts);
+    });
+}
+
+export async function runStart(opts: StartOptions): Promise<void> {
+  if (opts.mdmHost.length === 0 && !opts.upstream) {
+    throw new UserError(
+      'nothing to intercept: pass --mdm-host HOST[:PORT] (devices use mdmtap as their HTTP proxy) or --upstream URL (devices talk to mdmtap directly); see mdmtap start --help',
+      2,
+    );
+  }
+  if (opts.upstream) {
+    let u: URL;
+    try {
+      u = new URL(opts.upstream);
+    } catch {
+      throw new UserError(`--upstream: "${opts.upstream}" is not a URL (write it like https://mdm.example.com/)`);
+    }
+    if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UserError('--upstream: the URL must be https:// (or http://)');
+  }
+  const upstreamCa = opts.upstreamCa.map((f) => {
+    try {
+      return readFileSync(f, 'utf8');
+    } catch {
+      throw new UserError(`--upstream-ca: cannot read ${f}`);
+    }
+  });
+  const json = opts.json === true || !process.stdout.isTTY;
+  const notices: string[] = [];
+  if (opts.insecureUpstream) notices.push('WARNING: --insecure-upstream: the upstream server certificate is NOT verified.');
+  if (opts.keepSecrets) {
+    notices.push('WARNING: --keep-secrets: raw bodies and headers, with push tokens, PushMagic, PINs and passwords, are stored unredacted.');
+  }
+
+  const pipeline = new LivePipeline({ pushGraceMs: opts.pushGrace, sessionTimeoutMs: opts.sessionTimeout });
+  const sinks = await openSinks(pipeline, {
+    db: opts.db === false ? undefined : resolve(opts.db),
+    keepSecrets: opts.keepSecrets === true,
+    bodies: opts.bodies,
+    clientCertHeader: opts.clientCertHeader,
+    options: { ...opts },
+  });
+  if (json) pipeline.addSink(jsonlSink());
+
+  let proxy;
+  try {
+    proxy = await startProxy({
+      host: opts.host,
+      port: opts.port,
+      mdmHosts: opts.mdmHost,
+      upstream: opts.upstream,
+      upstreamCa,
+      insecureUpstream: opts.insecureUpstream === true,
+      clientCertHeader: opts.clientCertHeader,
+      certsDir: resolve(opts.certs),
+      maxBody: opts.maxBody,
+      onExchange: (ex) => pipeline.exchange(ex),
+      onError: (e) => pipeline.error(e.kind, e.message),
+    });
+  } catch (e) {
+    await sinks.close();
+    throw new UserError((e as Error).message, 1);
+  }
+  pipeline.start();
+
+  const where = `${opts.host}:${proxy.port}`;
+  const mode = opts.upstream
+    ? `reverse proxy to ${opts.upstream}`
+    : `forward proxy, decrypting ${opts.mdmHost.join(', ')}`;
+  const lines = [
+    `mdmtap listening on ${where} (${mode})`,
+    `CA ${resolve(opts.certs)}/ca.pem  SHA-256 ${proxy.caFingerprint}  (devices: http://<this-host>:${proxy.port}/ca.mobileconfig)`,
+    `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}`,
+    ...notices,
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+
+  await new Promise<void>((done) => {
+    let closing = false;
+    const stop = () => {
+      if (closing) return;
+      closing = true;
+      void (async () => {
+        await proxy.close();
+        await pipeline.close();
+        done();
+      })();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
