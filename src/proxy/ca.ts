@@ -137,7 +137,8 @@ function issueLeaf(host: string, caCert: forge.pki.Certificate, caKey: forge.pki
   cert.setExtensions([
     { name: 'basicConstraints', cA: false },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    { name: 'extKeyUsage', serverAuth: true },
+    // clientAuth too, so the simulator's push certificate and test device identities can come from the same code.
+    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
     { name: 'subjectAltName', altNames },
   ]);
   cert.sign(caKey, forge.md.sha256.create());

@@ -5,6 +5,7 @@ import { resolve } from 'node:path';
 import { startProxy } from '../../proxy/proxy.js';
 import { LivePipeline } from '../../live/pipeline.js';
 import { jsonlSink } from '../../sinks/jsonl.js';
+import { consoleSink } from '../../sinks/console.js';
 import { collect, durationOption, portOption, sizeOption } from '../options.js';
 import { UserError } from '../errors.js';
 import {
@@ -99,7 +100,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
     clientCertHeader: opts.clientCertHeader,
     options: { ...opts },
   });
-  if (json) pipeline.addSink(jsonlSink());
+  pipeline.addSink(json ? jsonlSink() : consoleSink());
 
   let proxy;
   try {

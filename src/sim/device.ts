@@ -1,0 +1,180 @@
+/**
+ * A simulated Apple device: enrols (Authenticate, TokenUpdate per channel), runs command sessions from Idle to the
+ * server's empty reply, answers NotNow when busy, and follows Apple's rule for what happens next: after a session
+ * whose last status was NotNow it polls again by itself; otherwise it waits for a push.
+ */
+import https from 'node:https';
+import { createHash } from 'node:crypto';
+import * as plist from 'plist';
+import { deviceAgent, type Transport } from './connect-agent.js';
+import { resultFor } from './commands.js';
+import { seeded, uuidFrom, type Rng } from './rng.js';
+
+/** Apple: iOS never answers NotNow to these. */
+const IOS_NEVER_NOTNOW = new Set(['DeviceInformation', 'ProfileList', 'DeviceLock', 'EraseDevice', 'ClearPasscode', 'ProvisioningProfileList', 'InstalledApplicationList', 'Restrictions']);
+
+export interface SessionStep {
+  status: string;
+  commandUUID?: string;
+  /** RequestType the server replied with, 'end' for the empty reply, or `http <status>`. */
+  reply: string;
+}
+
+export interface SimDeviceOptions {
+  serverUrl: string;
+  checkinUrl?: string;
+  transport: Transport;
+  seed: number;
+  platform?: 'iOS' | 'macOS';
+  /** A user channel too (macOS), with this UserID. */
+  userId?: string;
+  /** Probability of answering NotNow to a command it may refuse. */
+  busyProbability?: number;
+  /** Exact control for tests: answer NotNow to this command on this attempt? */
+  notNowFor?: (requestType: string, attempt: number) => boolean;
+  /** After a session that ended on NotNow, poll again after this long. */
+  pollAfterNotNowMs?: number;
+  appListBytes?: number;
+  onSession?: (d: SimDevice, channel: 'device' | 'user', steps: SessionStep[]) => void;
+}
+
+export class SimDevice {
+  readonly udid: string;
+  readonly serial: string;
+  readonly platform: 'iOS' | 'macOS';
+  readonly model: string;
+  readonly tokens: { device: Buffer; user?: Buffer };
+  readonly pushMagic: { device: string; user?: string };
+  readonly sessions: Array<{ channel: 'device' | 'user'; steps: SessionStep[] }> = [];
+  private readonly agent: https.Agent;
+  private readonly rng: Rng;
+  private readonly attempts = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private running = new Set<'device' | 'user'>();
+  private again = new Set<'device' | 'user'>();
+  private stopped = false;
+
+  constructor(private readonly opts: SimDeviceOptions) {
+    this.rng = seeded(opts.seed);
+    const hex = createHash('sha256').update(`udid-${opts.seed}`).digest('hex').toUpperCase();
+    this.udid = `${hex.slice(0, 8)}-${hex.slice(8, 24)}`;
+    this.serial = `C02${hex.slice(24, 33)}`;
+    this.platform = opts.platform ?? 'iOS';
+    this.model = this.platform === 'iOS' ? `iPhone${12 + (opts.seed % 5)},${1 + (opts.seed % 3)}` : `MacBookPro${16 + (opts.seed % 3)},1`;
+    this.tokens = { device: deviceToken(opts.seed, 'device'), ...(opts.userId ? { user: deviceToken(opts.seed, 'user') } : {}) };
+    this.pushMagic = { device: uuidFrom(this.rng), ...(opts.userId ? { user: uuidFrom(this.rng) } : {}) };
+    this.agent = deviceAgent(opts.transport);
+  }
+
+  get channels(): Array<'device' | 'user'> {
+    return this.opts.userId ? ['device', 'user'] : ['device'];
+  }
+
+  async enroll(): Promise<void> {
+    await this.checkin({ MessageType: 'Authenticate', Topic: 'com.apple.mgmt.External.mdmtap-sim', ProductName: this.model, Model: this.model, OSVersion: this.platform === 'iOS' ? '18.1' : '15.1', SerialNumber: this.serial, DeviceName: `Sim ${this.serial.slice(-4)}` });
+    for (const ch of this.channels) {
+      const tok = ch === 'device' ? this.tokens.device : this.tokens.user!;
+      await this.checkin({ MessageType: 'TokenUpdate', Topic: 'com.apple.mgmt.External.mdmtap-sim', Token: tok, PushMagic: ch === 'device' ? this.pushMagic.device : this.pushMagic.user!, ...(ch === 'user' ? this.userIds() : {}) }, ch);
+    }
+  }
+
+  /** A push arrived for this channel: start a session (or another one right after the running one). */
+  wake(channel: 'device' | 'user' = 'device'): void {
+    if (this.stopped) return;
+    if (this.running.has(channel)) {
+      this.again.add(channel);
+      return;
+    }
+    void this.session(channel).catch(() => undefined);
+  }
+
+  /** One session from Idle to the empty reply (or an error). */
+  async session(channel: 'device' | 'user' = 'device'): Promise<SessionStep[]> {
+    this.running.add(channel);
+    const steps: SessionStep[] = [];
+    try {
+      let report: Record<string, unknown> = { Status: 'Idle' };
+      for (let i = 0; i < 200 && !this.stopped; i++) {
+        const res = await this.put(this.opts.serverUrl, { ...report, ...(channel === 'user' ? this.userIds() : {}) }, 'application/x-apple-aspen-mdm');
+        const step: SessionStep = { status: String(report.Status), ...(report.CommandUUID ? { commandUUID: String(report.CommandUUID) } : {}), reply: 'end' };
+        steps.push(step);
+        if (res.status !== 200) {
+          step.reply = `http ${res.status}`;
+          break;
+        }
+        if (res.body.length === 0) break;
+        const cmd = plist.parse(res.body.toString('utf8')) as { CommandUUID: string; Command: { RequestType: string } };
+        step.reply = cmd.Command.RequestType;
+        report = this.answer(cmd.CommandUUID, cmd.Command.RequestType);
+      }
+    } finally {
+      this.running.delete(channel);
+    }
+    this.sessions.push({ channel, steps });
+    this.opts.onSession?.(this, channel, steps);
+    const last = steps.at(-1);
+    if (!this.stopped && last && last.reply === 'end' && last.status === 'NotNow' && this.opts.pollAfterNotNowMs !== undefined) {
+      // Apple: NotNow as the last status means the device comes back by itself.
+      this.later(this.opts.pollAfterNotNowMs, () => this.wake(channel));
+    }
+    if (this.again.delete(channel)) this.wake(channel);
+    return steps;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    this.agent.destroy();
+  }
+
+  private answer(uuid: string, requestType: string): Record<string, unknown> {
+    const attempt = (this.attempts.get(uuid) ?? 0) + 1;
+    this.attempts.set(uuid, attempt);
+    const mayRefuse = !(this.platform === 'iOS' && IOS_NEVER_NOTNOW.has(requestType));
+    const busy = this.opts.notNowFor ? this.opts.notNowFor(requestType, attempt) : mayRefuse && this.rng() < (this.opts.busyProbability ?? 0);
+    if (busy) return { Status: 'NotNow', CommandUUID: uuid };
+    const d = { udid: this.udid, serial: this.serial, model: this.model, osVersion: this.platform === 'iOS' ? '18.1' : '15.1', name: `Sim ${this.serial.slice(-4)}` };
+    return { Status: 'Acknowledged', CommandUUID: uuid, ...resultFor(requestType, d, { appListBytes: this.opts.appListBytes }) };
+  }
+
+  private userIds(): Record<string, string> {
+    return { UserID: this.opts.userId!, UserShortName: 'sim', UserLongName: 'Simulated User' };
+  }
+
+  private async checkin(body: Record<string, unknown>, channel: 'device' | 'user' = 'device'): Promise<void> {
+    void channel;
+    const res = await this.put(this.opts.checkinUrl ?? this.opts.serverUrl, body, 'application/x-apple-aspen-mdm-checkin');
+    if (res.status !== 200) throw new Error(`${String(body.MessageType)} check-in answered ${res.status}`);
+  }
+
+  private put(url: string, body: Record<string, unknown>, contentType: string): Promise<{ status: number; body: Buffer }> {
+    const data = Buffer.from(plist.build({ UDID: this.udid, ...body } as plist.PlistValue));
+    // A stand-in for the CMS signature real devices send when the profile has SignMessage: it must arrive intact.
+    const signature = createHash('sha256').update(data).digest('base64');
+    return new Promise((resolve, reject) => {
+      const req = https.request(url, { method: 'PUT', agent: this.agent, headers: { 'content-type': contentType, 'content-length': data.length, 'mdm-signature': signature } }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+        res.on('error', reject);
+      });
+      req.on('error', reject);
+      req.end(data);
+    });
+  }
+
+  private later(ms: number, fn: () => void): void {
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      fn();
+    }, ms);
+    this.timers.add(t);
+  }
+}
+
+/** 32 bytes, like an APNs device token; deterministic per seed so runs repeat. */
+function deviceToken(seed: number, channel: string): Buffer {
+  return createHash('sha256').update(`token-${seed}-${channel}`).digest();
+}
+
