@@ -1,7 +1,43 @@
-/** SQLite captures for `mdmtap analyze`: read back by the capture store (issue 4 brings the reader). */
+/**
+ * SQLite captures for `mdmtap analyze`: the stored exchanges go through the same classification as live traffic.
+ * Stored bodies are redacted, so the push-token and PushMagic hashes kept beside each check-in are put back on the
+ * decoded message: the analyzer then maps pushes exactly as it did live.
+ */
 import { CaptureFormatError } from '../capture/har.js';
 import type { LoadedCapture } from '../capture/load.js';
+import { classify } from '../mdm/classify.js';
+import type { MdmMessage } from '../mdm/message.js';
+import { NotACaptureError, openCaptureReadonly } from './reader.js';
 
 export async function readCaptureForAnalysis(file: string): Promise<LoadedCapture> {
-  throw new CaptureFormatError(`${file} is an SQLite file; reading mdmtap SQLite captures is not available yet`);
+  let reader;
+  try {
+    reader = openCaptureReadonly(file);
+  } catch (e) {
+    if (e instanceof NotACaptureError) throw new CaptureFormatError(`${file}: ${e.message}`);
+    throw e;
+  }
+  try {
+    const messages: MdmMessage[] = [];
+    let exchanges = 0;
+    let lastTs: number | undefined;
+    for (const ex of reader.exchanges()) {
+      exchanges++;
+      if (lastTs === undefined || ex.endedAt > lastTs) lastTs = ex.endedAt;
+      // Live, every decrypted exchange is MDM traffic by definition; the replay must judge it the same way.
+      const msg = classify(ex, { assumeMdm: true });
+      if (!msg) continue;
+      if (msg.endpoint === 'checkin') {
+        if (ex.tokenHash) msg.tokenHash = ex.tokenHash;
+        if (ex.tokenPrefix) msg.tokenPrefix = ex.tokenPrefix;
+        if (ex.pushMagicHash) msg.pushMagicHash = ex.pushMagicHash;
+      }
+      messages.push(msg);
+    }
+    const pushes = reader.pushes();
+    for (const p of pushes) if (lastTs === undefined || p.ts > lastTs) lastTs = p.ts;
+    return { format: 'sqlite', messages, pushes, exchanges, ...(lastTs !== undefined ? { lastTs } : {}) };
+  } finally {
+    reader.close();
+  }
 }

@@ -185,6 +185,18 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
     expect(r.status).toBe(200);
   });
 
+  it('survives failed TLS with devices: a device rejecting its certificate, and one speaking no TLS (tls error)', async () => {
+    await expect(connectTls(proxy.port, target, upstream.ca.certPem)).rejects.toThrow();
+    const raw = net.connect(proxy.port, '127.0.0.1');
+    raw.write(`CONNECT ${target} HTTP/1.1\r\nhost: ${target}\r\n\r\n`);
+    raw.once('data', () => raw.write('this is not a TLS ClientHello at all\r\n\r\n'));
+    await waitFor(errors, (x) => x.some((e) => e.kind === 'tls'), 'a tls error');
+    raw.destroy();
+    const s = await connectTls(proxy.port, target, proxy.ca.certPem);
+    expect((await requestOver(s, { body: bytes(2) })).status).toBe(200);
+    s.destroy();
+  });
+
   it('serves the CA as PEM and as a configuration profile over plain HTTP', async () => {
     const pem = await plainGet(proxy.port, '/ca.pem');
     expect(pem.status).toBe(200);

@@ -1,0 +1,164 @@
+/**
+ * Reading a capture back, read-only (works while a live mdmtap writes it: WAL lets readers in). Exchanges come
+ * out as the same `Exchange` objects the proxy produced, in end-time order, bodies as stored (redacted).
+ */
+import Database from 'better-sqlite3';
+import type { Exchange } from '../capture/exchange.js';
+import { SCHEMA_VERSION } from './schema.js';
+
+export interface Filter {
+  udid?: string;
+  /** Epoch ms, inclusive. */
+  since?: number;
+  until?: number;
+}
+
+export interface StoredExchange extends Exchange {
+  endpoint?: string;
+  udid?: string;
+  channel?: string;
+  userId?: string;
+  status_?: string;
+  messageType?: string;
+  commandUUID?: string;
+  requestType?: string;
+  sessionId?: string;
+  tokenHash?: string;
+  tokenPrefix?: string;
+  pushMagicHash?: string;
+  outcome?: string;
+}
+
+export interface StoredPush {
+  ts: number;
+  tokenHash: string;
+  tokenPrefix: string;
+  pushMagicHash?: string;
+  apnsStatus: number;
+  reason?: string;
+}
+
+export interface CaptureReader {
+  exchanges(f?: Filter): IterableIterator<StoredExchange>;
+  events(f?: Filter): IterableIterator<{ ts: string; type: string; json: string }>;
+  pushes(f?: Filter): StoredPush[];
+  counts(): { exchanges: number; sessions: number; devices: number; warnings: number; openWarnings: number };
+  meta(): { runs: Array<{ started_at: string; stopped_at: string | null; mdmtap_version: string; keep_secrets: number }> };
+  close(): void;
+}
+
+export class NotACaptureError extends Error {}
+
+export function openCaptureReadonly(file: string): CaptureReader {
+  let db: Database.Database;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    const v = db.pragma('user_version', { simple: true }) as number;
+    if (v === 0 || v > SCHEMA_VERSION) throw new NotACaptureError(v === 0 ? 'not an mdmtap capture (no schema)' : `written by a newer mdmtap (schema ${v})`);
+    db.prepare('SELECT 1 FROM exchanges LIMIT 1').all();
+  } catch (e) {
+    throw e instanceof NotACaptureError ? e : new NotACaptureError((e as Error).message);
+  }
+  const where = (f: Filter | undefined, timeCol: string, udidCol = 'udid') => {
+    const conds: string[] = [];
+    const args: unknown[] = [];
+    if (f?.udid) {
+      conds.push(`${udidCol} = ?`);
+      args.push(f.udid);
+    }
+    if (f?.since !== undefined) {
+      conds.push(`${timeCol} >= ?`);
+      args.push(f.since);
+    }
+    if (f?.until !== undefined) {
+      conds.push(`${timeCol} <= ?`);
+      args.push(f.until);
+    }
+    return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
+  };
+  return {
+    *exchanges(f) {
+      const w = where(f, 'e.ended_ms', 'e.udid');
+      const rows = db
+        .prepare(`SELECT e.*, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`)
+        .iterate(...w.args) as IterableIterator<Record<string, unknown>>;
+      for (const r of rows) yield toExchange(r);
+    },
+    *events(f) {
+      // Events carry ISO times; filter on the text, which sorts like the time.
+      const conds: string[] = [];
+      const args: unknown[] = [];
+      if (f?.since !== undefined) {
+        conds.push('ts >= ?');
+        args.push(new Date(f.since).toISOString());
+      }
+      if (f?.until !== undefined) {
+        conds.push('ts <= ?');
+        args.push(new Date(f.until).toISOString());
+      }
+      if (f?.udid) {
+        conds.push(`json_extract(json, '$.udid') = ?`);
+        args.push(f.udid);
+      }
+      const sql = `SELECT ts, type, json FROM events ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY seq`;
+      yield* db.prepare(sql).iterate(...args) as IterableIterator<{ ts: string; type: string; json: string }>;
+    },
+    pushes(f) {
+      const w = where(f, 'ts_ms');
+      return (db.prepare(`SELECT * FROM pushes ${w.sql} ORDER BY ts_ms, id`).all(...w.args) as Array<Record<string, unknown>>).map((r) => ({
+        ts: Number(r.ts_ms),
+        tokenHash: String(r.token_hash),
+        tokenPrefix: String(r.token_prefix),
+        ...(r.push_magic_hash ? { pushMagicHash: String(r.push_magic_hash) } : {}),
+        apnsStatus: Number(r.apns_status),
+        ...(r.reason ? { reason: String(r.reason) } : {}),
+      }));
+    },
+    counts() {
+      const one = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+      return {
+        exchanges: one('SELECT count(*) AS n FROM exchanges'),
+        sessions: one('SELECT count(*) AS n FROM sessions'),
+        devices: one('SELECT count(*) AS n FROM devices'),
+        warnings: one(`SELECT count(*) AS n FROM warnings WHERE severity = 'warning'`),
+        openWarnings: one(`SELECT count(*) AS n FROM warnings WHERE severity = 'warning' AND resolved_at IS NULL`),
+      };
+    },
+    meta() {
+      return { runs: db.prepare('SELECT started_at, stopped_at, mdmtap_version, keep_secrets FROM runs ORDER BY id').all() as never };
+    },
+    close: () => db.close(),
+  };
+}
+
+function toExchange(r: Record<string, unknown>): StoredExchange {
+  const opt = (k: string) => (r[k] === null || r[k] === undefined ? undefined : String(r[k]));
+  const ex: StoredExchange = {
+    id: String(r.id),
+    connectionId: String(r.connection_id ?? ''),
+    startedAt: Date.parse(String(r.started_at)),
+    endedAt: Number(r.ended_ms),
+    host: String(r.host),
+    method: String(r.method),
+    path: String(r.path),
+    requestHeaders: JSON.parse(String(r.request_headers)) as Record<string, string>,
+    requestBody: (r.request_body as Buffer | null) ?? new Uint8Array(0),
+    requestTruncated: r.request_truncated === 1,
+    status: Number(r.http_status),
+    responseHeaders: JSON.parse(String(r.response_headers)) as Record<string, string>,
+    responseBody: (r.response_body as Buffer | null) ?? new Uint8Array(0),
+    responseTruncated: r.response_truncated === 1,
+  };
+  if (r.request_size !== null) ex.requestSize = Number(r.request_size);
+  if (r.response_size !== null) ex.responseSize = Number(r.response_size);
+  if (r.error_kind) ex.error = { kind: r.error_kind as NonNullable<Exchange['error']>['kind'], message: String(r.error_message ?? '') };
+  const extra: Array<[keyof StoredExchange, string]> = [
+    ['endpoint', 'endpoint'], ['udid', 'udid'], ['channel', 'channel'], ['userId', 'user_id'], ['status_', 'status'], ['messageType', 'message_type'],
+    ['commandUUID', 'command_uuid'], ['requestType', 'request_type'], ['sessionId', 'session_id'], ['tokenHash', 'token_hash'], ['tokenPrefix', 'token_prefix'], ['pushMagicHash', 'push_magic_hash'], ['outcome', 'outcome'],
+  ];
+  for (const [k, col] of extra) {
+    const v = opt(col);
+    if (v !== undefined) (ex as unknown as Record<string, string>)[k] = v;
+  }
+  return ex;
+}

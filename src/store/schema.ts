@@ -1,0 +1,141 @@
+/**
+ * The capture file's schema, as migrations keyed by `pragma user_version`: opening a file written by an older
+ * mdmtap brings it up to date, step by step, inside one transaction per step.
+ */
+import type Database from 'better-sqlite3';
+
+const MIGRATIONS: string[] = [
+  // 1: everything an auditor needs: what crossed the wire, what it meant, and what the analyzer concluded.
+  `
+  CREATE TABLE runs (
+    id INTEGER PRIMARY KEY,
+    started_at TEXT NOT NULL,
+    stopped_at TEXT,
+    mdmtap_version TEXT NOT NULL,
+    options TEXT NOT NULL,
+    keep_secrets INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  CREATE TABLE exchanges (
+    id TEXT PRIMARY KEY,
+    connection_id TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    ended_ms INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    method TEXT NOT NULL,
+    path TEXT NOT NULL,
+    endpoint TEXT,
+    udid TEXT,
+    channel TEXT,
+    user_id TEXT,
+    message_type TEXT,
+    status TEXT,
+    command_uuid TEXT,
+    reply_command_uuid TEXT,
+    request_type TEXT,
+    http_status INTEGER NOT NULL,
+    error_kind TEXT,
+    error_message TEXT,
+    session_id TEXT,
+    token_hash TEXT,
+    token_prefix TEXT,
+    push_magic_hash TEXT,
+    request_headers TEXT NOT NULL,
+    response_headers TEXT NOT NULL,
+    request_body BLOB,
+    response_body BLOB,
+    request_size INTEGER,
+    response_size INTEGER,
+    request_truncated INTEGER NOT NULL DEFAULT 0,
+    response_truncated INTEGER NOT NULL DEFAULT 0,
+    bodies_dropped INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX exchanges_by_device ON exchanges (udid, channel, ended_ms);
+  CREATE INDEX exchanges_by_time ON exchanges (ended_ms);
+  CREATE INDEX exchanges_by_session ON exchanges (session_id);
+  CREATE TABLE sessions (
+    session_id TEXT PRIMARY KEY,
+    host TEXT, udid TEXT NOT NULL, channel TEXT NOT NULL, user_id TEXT,
+    started_at TEXT NOT NULL,
+    ended_at TEXT,
+    outcome TEXT,
+    last_status TEXT,
+    reason TEXT,
+    notnow_commands TEXT,
+    exchanges INTEGER,
+    user_configuration INTEGER NOT NULL DEFAULT 0
+  );
+  CREATE INDEX sessions_by_device ON sessions (udid, channel, started_at);
+  CREATE TABLE devices (
+    host TEXT NOT NULL DEFAULT '', udid TEXT NOT NULL, channel TEXT NOT NULL, user_id TEXT NOT NULL DEFAULT '',
+    product_name TEXT, model TEXT, os_version TEXT, serial_number TEXT, device_name TEXT, platform TEXT,
+    token_hash TEXT, token_prefix TEXT, push_magic_hash TEXT,
+    first_seen TEXT NOT NULL, last_seen TEXT NOT NULL,
+    checked_out INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (host, udid, channel, user_id)
+  );
+  CREATE INDEX devices_by_token ON devices (token_hash);
+  CREATE TABLE obligations (
+    session_id TEXT PRIMARY KEY,
+    host TEXT, udid TEXT NOT NULL, channel TEXT NOT NULL, user_id TEXT,
+    opened_at TEXT NOT NULL,
+    deadline TEXT NOT NULL,
+    outcome TEXT NOT NULL,
+    command_uuids TEXT,
+    state TEXT NOT NULL,
+    discharged_at TEXT,
+    by TEXT
+  );
+  CREATE INDEX obligations_by_state ON obligations (state);
+  CREATE TABLE warnings (
+    id INTEGER PRIMARY KEY,
+    rule TEXT NOT NULL,
+    severity TEXT NOT NULL,
+    session_id TEXT,
+    host TEXT, udid TEXT NOT NULL, channel TEXT NOT NULL, user_id TEXT,
+    command_uuids TEXT,
+    message TEXT NOT NULL,
+    detail TEXT,
+    raised_at TEXT NOT NULL,
+    resolved_at TEXT,
+    resolved_by TEXT
+  );
+  CREATE INDEX warnings_by_rule ON warnings (rule, raised_at);
+  CREATE INDEX warnings_by_session ON warnings (session_id);
+  CREATE TABLE pushes (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    ts_ms INTEGER NOT NULL,
+    host TEXT, udid TEXT, channel TEXT, user_id TEXT,
+    token_hash TEXT NOT NULL,
+    token_prefix TEXT NOT NULL,
+    push_magic_hash TEXT,
+    apns_status INTEGER NOT NULL,
+    reason TEXT
+  );
+  CREATE INDEX pushes_by_device ON pushes (udid, ts);
+  CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    type TEXT NOT NULL,
+    json TEXT NOT NULL
+  );
+  CREATE INDEX events_by_type ON events (type, ts);
+  `,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export function migrate(db: Database.Database): void {
+  const current = db.pragma('user_version', { simple: true }) as number;
+  if (current > SCHEMA_VERSION) {
+    throw new Error(`the capture was written by a newer mdmtap (schema ${current}; this one knows ${SCHEMA_VERSION})`);
+  }
+  for (let v = current; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}

@@ -1,0 +1,170 @@
+/**
+ * Prepared statements of the writer, and how each analyzer event updates the auditor's tables (sessions,
+ * obligations, warnings, devices). Kept apart from the queueing in writer.ts: this is the SQL, that is the flow.
+ */
+import type Database from 'better-sqlite3';
+import type { AnalyzerEvent, Outcome, RuleId, WhoFields } from '../analysis/events.js';
+import type { CheckinMessage, DeviceFacts, Identity, Platform, PushSeen } from '../mdm/message.js';
+import { platformOf } from '../mdm/catalogue.js';
+import type { RestoredState } from './writer.js';
+
+export class Statements {
+  readonly insertRun: Database.Statement;
+  readonly stopRun: Database.Statement;
+  readonly insertExchange: Database.Statement;
+  readonly insertEvent: Database.Statement;
+  private readonly sessionStart: Database.Statement;
+  private readonly sessionEnd: Database.Statement;
+  private readonly obligationOpen: Database.Statement;
+  private readonly obligationUpdate: Database.Statement;
+  private readonly obligationWarned: Database.Statement;
+  private readonly warningInsert: Database.Statement;
+  private readonly warningResolve: Database.Statement;
+  private readonly pushInsert: Database.Statement;
+  private readonly deviceUpsert: Database.Statement;
+  private readonly deviceCheckout: Database.Statement;
+
+  constructor(private readonly db: Database.Database) {
+    this.insertRun = db.prepare('INSERT INTO runs (started_at, mdmtap_version, options, keep_secrets) VALUES (?, ?, ?, ?)');
+    this.stopRun = db.prepare('UPDATE runs SET stopped_at = ? WHERE id = ?');
+    this.insertExchange = db.prepare(`INSERT OR REPLACE INTO exchanges (id, connection_id, started_at, ended_at, ended_ms, host, method, path, endpoint,
+      udid, channel, user_id, message_type, status, command_uuid, reply_command_uuid, request_type, http_status, error_kind, error_message,
+      session_id, token_hash, token_prefix, push_magic_hash, request_headers, response_headers, request_body, response_body, request_size, response_size,
+      request_truncated, response_truncated, bodies_dropped) VALUES (@id, @connection_id, @started_at, @ended_at, @ended_ms, @host, @method,
+      @path, @endpoint, @udid, @channel, @user_id, @message_type, @status, @command_uuid, @reply_command_uuid, @request_type, @http_status,
+      @error_kind, @error_message, @session_id, @token_hash, @token_prefix, @push_magic_hash, @request_headers, @response_headers, @request_body,
+      @response_body, @request_size, @response_size, @request_truncated, @response_truncated, @bodies_dropped)`);
+    this.insertEvent = db.prepare('INSERT INTO events (ts, type, json) VALUES (?, ?, ?)');
+    this.sessionStart = db.prepare(
+      'INSERT OR IGNORE INTO sessions (session_id, host, udid, channel, user_id, started_at) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    this.sessionEnd = db.prepare(`UPDATE sessions SET ended_at = ?, outcome = ?, last_status = ?, reason = ?, notnow_commands = ?,
+      exchanges = ?, user_configuration = ? WHERE session_id = ?`);
+    this.obligationOpen = db.prepare(`INSERT OR REPLACE INTO obligations (session_id, host, udid, channel, user_id, opened_at, deadline, outcome,
+      state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')`);
+    this.obligationUpdate = db.prepare('UPDATE obligations SET state = ?, discharged_at = ?, by = ? WHERE session_id = ?');
+    this.obligationWarned = db.prepare(`UPDATE obligations SET state = 'warned', command_uuids = ? WHERE session_id = ? AND state = 'open'`);
+    this.warningInsert = db.prepare(`INSERT INTO warnings (rule, severity, session_id, host, udid, channel, user_id, command_uuids, message, detail,
+      raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.warningResolve = db.prepare(
+      'UPDATE warnings SET resolved_at = ?, resolved_by = ? WHERE session_id = ? AND rule = ? AND resolved_at IS NULL',
+    );
+    this.pushInsert = db.prepare(`INSERT INTO pushes (ts, ts_ms, host, udid, channel, user_id, token_hash, token_prefix, push_magic_hash,
+      apns_status, reason) SELECT ?, ?, d.host, d.udid, d.channel, NULLIF(d.user_id, ''), ?, ?, ?, ?, ?
+      FROM (SELECT 1) LEFT JOIN devices d ON d.token_hash = ? AND d.checked_out = 0`);
+    this.deviceUpsert = db.prepare(`INSERT INTO devices (host, udid, channel, user_id, product_name, model, os_version, serial_number,
+      device_name, platform, token_hash, token_prefix, push_magic_hash, first_seen, last_seen)
+      VALUES (@host, @udid, @channel, @user_id, @product_name, @model, @os_version, @serial_number, @device_name, @platform, @token_hash,
+      @token_prefix, @push_magic_hash, @ts, @ts)
+      ON CONFLICT (host, udid, channel, user_id) DO UPDATE SET
+        product_name = COALESCE(excluded.product_name, product_name), model = COALESCE(excluded.model, model),
+        os_version = COALESCE(excluded.os_version, os_version), serial_number = COALESCE(excluded.serial_number, serial_number),
+        device_name = COALESCE(excluded.device_name, device_name), platform = COALESCE(excluded.platform, platform),
+        token_hash = COALESCE(excluded.token_hash, token_hash), token_prefix = COALESCE(excluded.token_prefix, token_prefix),
+        push_magic_hash = COALESCE(excluded.push_magic_hash, push_magic_hash), last_seen = excluded.last_seen, checked_out = 0`);
+    this.deviceCheckout = db.prepare(`UPDATE devices SET checked_out = 1, token_hash = NULL, last_seen = ? WHERE host = ? AND udid = ?`);
+  }
+
+  insertPush(p: PushSeen): void {
+    this.pushInsert.run(new Date(p.ts).toISOString(), p.ts, p.tokenHash, p.tokenPrefix, p.pushMagicHash ?? null, p.apnsStatus, p.reason ?? null, p.tokenHash);
+  }
+
+  upsertDeviceFromCheckin(msg: CheckinMessage): void {
+    if (msg.messageType === 'CheckOut') {
+      this.deviceCheckout.run(new Date(msg.ts).toISOString(), msg.host, msg.identity.udid);
+      return;
+    }
+    this.upsertDevice(msg.host, msg.identity, msg.device, platformOf(msg.device), msg.ts, msg.tokenHash, msg.tokenPrefix, msg.pushMagicHash);
+  }
+
+  upsertDeviceFacts(host: string, id: Identity, facts: DeviceFacts, platform: Platform | undefined, ts: number): void {
+    this.upsertDevice(host, id, facts, platform, ts);
+  }
+
+  private upsertDevice(
+    host: string,
+    id: Identity,
+    f: DeviceFacts | undefined,
+    platform: Platform | undefined,
+    ts: number,
+    tokenHash?: string,
+    tokenPrefix?: string,
+    pushMagicHash?: string,
+  ): void {
+    this.deviceUpsert.run({
+      host,
+      udid: id.udid,
+      channel: id.channel,
+      user_id: id.userId ?? '',
+      product_name: f?.productName ?? null,
+      model: f?.model ?? null,
+      os_version: f?.osVersion ?? null,
+      serial_number: f?.serialNumber ?? null,
+      device_name: f?.deviceName ?? null,
+      platform: platform ?? null,
+      token_hash: tokenHash ?? null,
+      token_prefix: tokenPrefix ?? null,
+      push_magic_hash: pushMagicHash ?? null,
+      ts: new Date(ts).toISOString(),
+    });
+  }
+
+  applyEvent(ev: AnalyzerEvent): void {
+    switch (ev.type) {
+      case 'session':
+        if (ev.event === 'start') this.sessionStart.run(ev.sessionId, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ev.ts);
+        else {
+          this.sessionStart.run(ev.sessionId, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ev.ts);
+          this.sessionEnd.run(ev.ts, ev.outcome ?? null, ev.lastStatus ?? null, ev.reason ?? null, json(ev.notNowCommands), ev.exchanges ?? null, ev.userConfiguration ? 1 : 0, ev.sessionId);
+        }
+        return;
+      case 'obligation':
+        if (ev.event === 'open') this.obligationOpen.run(ev.sessionId, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ev.ts, ev.deadline, ev.outcome ?? 'stranded');
+        else if (ev.event === 'discharged') this.obligationUpdate.run('discharged', ev.ts, ev.by ?? null, ev.sessionId);
+        else this.obligationUpdate.run('pending', null, null, ev.sessionId);
+        return;
+      case 'warning':
+        this.warningInsert.run(ev.rule, ev.severity, ev.sessionId ?? null, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, json(ev.commandUUIDs), ev.message, json(ev.detail), ev.ts);
+        if (ev.sessionId && (ev.rule === 'notnow-no-push' || ev.rule === 'interrupted-no-push')) this.obligationWarned.run(json(ev.commandUUIDs), ev.sessionId);
+        return;
+      case 'resolved':
+        this.warningResolve.run(ev.ts, ev.by, ev.sessionId, ev.rule);
+        return;
+      default:
+        return;
+    }
+  }
+
+  loadState(): RestoredState {
+    const who = (r: { host: string | null; udid: string; channel: string; user_id: string | null }): WhoFields => ({
+      udid: r.udid,
+      channel: r.channel as WhoFields['channel'],
+      ...(r.user_id ? { userId: r.user_id } : {}),
+      ...(r.host ? { host: r.host } : {}),
+    });
+    type Row = { host: string | null; udid: string; channel: string; user_id: string | null };
+    const tokens = (this.db.prepare('SELECT host, udid, channel, user_id, token_hash, push_magic_hash FROM devices WHERE token_hash IS NOT NULL AND checked_out = 0').all() as Array<Row & { token_hash: string; push_magic_hash: string | null }>).map((r) => ({
+      tokenHash: r.token_hash,
+      who: who(r),
+      ...(r.push_magic_hash ? { pushMagicHash: r.push_magic_hash } : {}),
+    }));
+    const obligations = (this.db.prepare(`SELECT o.*, (SELECT notnow_commands FROM sessions s WHERE s.session_id = o.session_id) AS notnow FROM obligations o WHERE state = 'open'`).all() as Array<Row & { session_id: string; opened_at: string; deadline: string; outcome: string; notnow: string | null }>).map((r) => ({
+      sessionId: r.session_id,
+      who: who(r),
+      openedAt: Date.parse(r.opened_at),
+      deadline: Date.parse(r.deadline),
+      outcome: r.outcome as Outcome,
+      commandUUIDs: r.notnow ? (JSON.parse(r.notnow) as string[]) : [],
+    }));
+    const warnings = (this.db.prepare(`SELECT rule, session_id, host, udid, channel, user_id FROM warnings WHERE resolved_at IS NULL AND session_id IS NOT NULL AND rule IN ('notnow-no-push', 'interrupted-no-push')`).all() as Array<Row & { rule: string; session_id: string }>).map((r) => ({
+      rule: r.rule as RuleId,
+      sessionId: r.session_id,
+      who: who(r),
+    }));
+    return { tokens, obligations, warnings };
+  }
+}
+
+function json(v: unknown): string | null {
+  return v === undefined ? null : JSON.stringify(v);
+}

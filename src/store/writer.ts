@@ -1,0 +1,223 @@
+/**
+ * The capture writer. Record calls only queue plain objects (cheap, never blocking forwarding); a timer writes
+ * the queue in one transaction per ≤ 100 ms or ≤ 1,000 rows. Redaction happens here, at write time. When the disk
+ * cannot keep up, bodies are dropped first (never exchange metadata), and every failure — full disk, read-only
+ * file, locked database — is reported through `onError` while forwarding carries on.
+ */
+import Database from 'better-sqlite3';
+import type { AnalyzerEvent } from '../analysis/events.js';
+import type { Exchange } from '../capture/exchange.js';
+import type { CheckinMessage, CommandMessage, DeviceFacts, MdmMessage, PushSeen } from '../mdm/message.js';
+import type { WhoFields } from '../analysis/events.js';
+import type { Outcome, RuleId } from '../analysis/events.js';
+import { redactBody, redactHeaders } from '../mdm/redact.js';
+import { platformOf } from '../mdm/catalogue.js';
+import { migrate } from './schema.js';
+import { Statements } from './statements.js';
+
+export interface StoreOptions {
+  keepSecrets: boolean;
+  /** false: exchange metadata only (`--no-bodies`). */
+  bodies: boolean;
+  maxQueue?: number;
+  clientCertHeader?: string;
+  onError(e: { kind: string; message: string }): void;
+  run?: { version: string; options: Record<string, unknown> };
+  /** Test hook: the flush interval (ms). */
+  flushMs?: number;
+}
+
+export interface RestoredState {
+  tokens: Array<{ tokenHash: string; who: WhoFields; pushMagicHash?: string }>;
+  obligations: Array<{ sessionId: string; who: WhoFields; openedAt: number; deadline: number; outcome: Outcome; commandUUIDs: string[] }>;
+  warnings: Array<{ rule: RuleId; sessionId: string; who: WhoFields }>;
+}
+
+export interface CaptureStore {
+  readonly file: string;
+  readonly ok: boolean;
+  recordExchange(ex: Exchange, msg: MdmMessage | undefined, sessionId: string | undefined): void;
+  recordEvent(ev: AnalyzerEvent): void;
+  recordPush(p: PushSeen): void;
+  flush(): void;
+  close(): void;
+  loadState(): RestoredState;
+  /** Batches that could not be written. */
+  readonly droppedBatches: number;
+}
+
+type Item =
+  | { kind: 'exchange'; ex: Exchange; msg?: MdmMessage; sessionId?: string; dropBody?: boolean }
+  | { kind: 'event'; ev: AnalyzerEvent }
+  | { kind: 'push'; p: PushSeen };
+
+const BATCH_ROWS = 1000;
+const DEFAULT_MAX_QUEUE = 50_000;
+
+export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore {
+  let db: Database.Database | undefined;
+  let st: Statements | undefined;
+  let runId: number | undefined;
+  try {
+    db = new Database(file);
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 2000');
+    migrate(db);
+    st = new Statements(db);
+    if (opts.run) {
+      runId = Number(
+        st.insertRun.run(new Date().toISOString(), opts.run.version, JSON.stringify(opts.run.options), opts.keepSecrets ? 1 : 0).lastInsertRowid,
+      );
+    }
+  } catch (e) {
+    opts.onError({ kind: 'store', message: `cannot open the capture ${file}: ${(e as Error).message}; nothing will be recorded` });
+    try {
+      db?.close();
+    } catch {
+      // already unusable
+    }
+    db = undefined;
+  }
+
+  const maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
+  let queue: Item[] = [];
+  let timer: NodeJS.Timeout | undefined;
+  let backlogReported = false;
+  let droppedBatches = 0;
+  let closed = false;
+
+  const schedule = () => {
+    if (timer || closed || !db) return;
+    timer = setTimeout(flush, opts.flushMs ?? 100);
+    timer.unref();
+  };
+  const push = (item: Item) => {
+    if (!db || closed) return;
+    queue.push(item);
+    if (queue.length > maxQueue) shed();
+    if (queue.length >= BATCH_ROWS) {
+      if (timer) clearTimeout(timer);
+      timer = undefined;
+      setImmediate(flush);
+    } else schedule();
+  };
+  // The writer is behind: give up bodies, oldest first, and say so once per incident.
+  const shed = () => {
+    for (const it of queue) if (it.kind === 'exchange' && !it.dropBody) it.dropBody = true;
+    if (!backlogReported) {
+      backlogReported = true;
+      opts.onError({ kind: 'store-backlog', message: `the capture writer is ${queue.length} rows behind: bodies are being dropped (metadata is kept)` });
+    }
+  };
+
+  function flush(): void {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (!db || !st || queue.length === 0) return;
+    const batch = queue;
+    queue = [];
+    try {
+      db.transaction(() => {
+        for (const it of batch) write(st!, it);
+      })();
+    } catch (e) {
+      droppedBatches++;
+      opts.onError({ kind: 'store', message: `could not write ${batch.length} rows to ${file}: ${(e as Error).message}` });
+    }
+    if (queue.length < maxQueue / 2) backlogReported = false;
+    if (queue.length) schedule();
+  }
+
+  const write = (s: Statements, it: Item) => {
+    if (it.kind === 'exchange') return writeExchange(s, it, opts);
+    if (it.kind === 'push') return s.insertPush(it.p);
+    s.insertEvent.run(it.ev.ts, it.ev.type, JSON.stringify(it.ev));
+    s.applyEvent(it.ev);
+  };
+
+  return {
+    file,
+    get ok() {
+      return db !== undefined;
+    },
+    get droppedBatches() {
+      return droppedBatches;
+    },
+    recordExchange: (ex, msg, sessionId) => push({ kind: 'exchange', ex, ...(msg ? { msg } : {}), ...(sessionId ? { sessionId } : {}) }),
+    recordEvent: (ev) => push({ kind: 'event', ev }),
+    recordPush: (p) => push({ kind: 'push', p }),
+    flush,
+    close: () => {
+      if (closed) return;
+      flush();
+      closed = true;
+      if (db && st && runId !== undefined) {
+        try {
+          st.stopRun.run(new Date().toISOString(), runId);
+        } catch {
+          // the run row is a courtesy; the capture itself is already written
+        }
+      }
+      try {
+        db?.close();
+      } catch (e) {
+        opts.onError({ kind: 'store', message: `closing ${file}: ${(e as Error).message}` });
+      }
+      db = undefined;
+    },
+    loadState: () => (st ? st.loadState() : { tokens: [], obligations: [], warnings: [] }),
+  };
+}
+
+function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, opts: StoreOptions): void {
+  const { ex, msg } = it;
+  const keep = opts.keepSecrets;
+  const extra = opts.clientCertHeader ? [opts.clientCertHeader] : [];
+  const withBodies = opts.bodies && !it.dropBody;
+  const body = (bytes: Uint8Array, decoded: MdmMessage['requestValue']) => {
+    if (!withBodies || bytes.length === 0) return withBodies ? Buffer.alloc(0) : null;
+    const out = keep ? bytes : redactBody(bytes, decoded);
+    return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  };
+  const who = msg && 'identity' in msg && msg.identity ? msg.identity : undefined;
+  s.insertExchange.run({
+    id: ex.id,
+    connection_id: ex.connectionId,
+    started_at: new Date(ex.startedAt).toISOString(),
+    ended_at: new Date(ex.endedAt).toISOString(),
+    ended_ms: ex.endedAt,
+    host: ex.host,
+    method: ex.method,
+    path: ex.path,
+    endpoint: msg?.endpoint ?? null,
+    udid: who?.udid ?? null,
+    channel: who?.channel ?? null,
+    user_id: who?.userId ?? null,
+    message_type: msg?.endpoint === 'checkin' ? msg.messageType : null,
+    status: msg?.endpoint === 'command' ? msg.status : null,
+    command_uuid: msg?.endpoint === 'command' ? (msg.commandUUID ?? null) : null,
+    reply_command_uuid: msg?.endpoint === 'command' && msg.reply.kind === 'command' ? msg.reply.commandUUID : null,
+    request_type: msg?.endpoint === 'command' && msg.reply.kind === 'command' ? msg.reply.requestType : null,
+    http_status: ex.status,
+    error_kind: ex.error?.kind ?? null,
+    error_message: ex.error?.message ?? null,
+    session_id: it.sessionId ?? null,
+    token_hash: msg?.endpoint === 'checkin' ? (msg.tokenHash ?? null) : null,
+    token_prefix: msg?.endpoint === 'checkin' ? (msg.tokenPrefix ?? null) : null,
+    push_magic_hash: msg?.endpoint === 'checkin' ? (msg.pushMagicHash ?? null) : null,
+    request_headers: JSON.stringify(keep ? ex.requestHeaders : redactHeaders(ex.requestHeaders, extra)),
+    response_headers: JSON.stringify(keep ? ex.responseHeaders : redactHeaders(ex.responseHeaders, extra)),
+    request_body: body(ex.requestBody, msg?.requestValue),
+    response_body: body(ex.responseBody, msg?.responseValue),
+    request_size: ex.requestSize ?? ex.requestBody.length,
+    response_size: ex.responseSize ?? ex.responseBody.length,
+    request_truncated: ex.requestTruncated ? 1 : 0,
+    response_truncated: ex.responseTruncated ? 1 : 0,
+    bodies_dropped: it.dropBody ? 1 : 0,
+  });
+  if (msg?.endpoint === 'checkin') s.upsertDeviceFromCheckin(msg as CheckinMessage);
+  if (msg?.endpoint === 'command' && (msg as CommandMessage).device) {
+    s.upsertDeviceFacts(msg.host, (msg as CommandMessage).identity, (msg as CommandMessage).device as DeviceFacts, platformOf((msg as CommandMessage).device), msg.ts);
+  }
+}
