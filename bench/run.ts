@@ -3,6 +3,7 @@
  * the figures as JSON to stdout instead. Each part is time-bounded and uses 127.0.0.1 only.
  */
 import { benchDecoder } from './decoder.js';
+import { benchStore } from './store.js';
 
 interface Section {
   title: string;
@@ -30,6 +31,17 @@ async function main(): Promise<void> {
     rows: [
       ['body', 'bytes', 'mdmtap MB/s', 'plist MB/s', 'mdmtap ms/body', 'speed-up'],
       ...dec.map((d) => [d.case, String(d.bytes), d.oursMBps.toFixed(1), d.plistMBps.toFixed(1), d.oursMsPerDoc.toFixed(2), `${(d.oursMBps / d.plistMBps).toFixed(1)}×`]),
+    ],
+  });
+
+  log('capture writer: exchanges/s into SQLite with redaction …\n');
+  const st = benchStore(3000);
+  sections.push({
+    title: 'Capture writer (SQLite, WAL, redaction on; every 10th exchange with a 20 KB body)',
+    figures: st,
+    rows: [
+      ['exchanges', 'seconds', 'exchanges/s', 'file MB'],
+      [String(st.exchanges), st.seconds.toFixed(2), String(Math.round(st.perSecond)), st.fileMB.toFixed(1)],
     ],
   });
 

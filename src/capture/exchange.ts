@@ -47,6 +47,17 @@ export interface Exchange {
   responseTruncated: boolean;
   responseSize?: number;
   error?: ExchangeError;
+  /**
+   * Set on exchanges read back from a redacted capture (SQLite, mdmtap's HAR export): the hashes classify() would
+   * have computed from the raw TokenUpdate body, so pushes still map to devices on replay.
+   */
+  redactedFacts?: RedactedFacts;
+}
+
+export interface RedactedFacts {
+  tokenHash?: string;
+  tokenPrefix?: string;
+  pushMagicHash?: string;
 }
 
 /** An empty body, shared so that exchanges without bodies allocate nothing. */

@@ -39,6 +39,7 @@ interface HarEntry {
     responseTruncated?: unknown;
     error?: { kind?: unknown; message?: unknown };
     endedAt?: unknown;
+    redactedFacts?: { tokenHash?: unknown; tokenPrefix?: unknown; pushMagicHash?: unknown };
   };
 }
 
@@ -94,6 +95,14 @@ function entryToExchange(e: HarEntry, index: number): Exchange | undefined {
     responseBody: bodyOf(e.response?.content?.text, e.response?.content?.encoding),
     responseTruncated: mdm.responseTruncated === true,
   };
+  const facts = mdm.redactedFacts;
+  if (facts && typeof facts === 'object') {
+    const f: NonNullable<Exchange['redactedFacts']> = {};
+    if (typeof facts.tokenHash === 'string') f.tokenHash = facts.tokenHash;
+    if (typeof facts.tokenPrefix === 'string') f.tokenPrefix = facts.tokenPrefix;
+    if (typeof facts.pushMagicHash === 'string') f.pushMagicHash = facts.pushMagicHash;
+    ex.redactedFacts = f;
+  }
   const err = mdm.error;
   if (err && typeof err.kind === 'string') {
     ex.error = { kind: err.kind as ExchangeErrorKind, message: String(err.message ?? err.kind) };

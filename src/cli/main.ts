@@ -4,6 +4,8 @@ import { Command, CommanderError } from 'commander';
 import { registerAnalyze } from './commands/analyze.js';
 import { registerStart } from './commands/start.js';
 import { registerCa } from './commands/ca.js';
+import { registerExport } from './commands/export.js';
+import { registerView } from './commands/view.js';
 import { reportAndExit } from './errors.js';
 import { VERSION } from '../version.js';
 
@@ -21,6 +23,8 @@ export function buildProgram(): Command {
     });
   registerStart(program);
   registerAnalyze(program);
+  registerExport(program);
+  registerView(program);
   registerCa(program);
   return program;
 }

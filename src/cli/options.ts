@@ -31,3 +31,12 @@ export function sizeOption(flag: string) {
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
 }
+
+/** An ISO 8601 time (or anything Date.parse reads) → epoch ms. */
+export function timeOption(flag: string) {
+  return (value: string): number => {
+    const t = Date.parse(value);
+    if (!Number.isFinite(t)) throw new UserError(`${flag}: "${value}" is not a time (write it like 2026-11-25T10:00:00Z)`);
+    return t;
+  };
+}

@@ -55,6 +55,7 @@ export class LivePipeline {
   }
 
   push(p: PushSeen): void {
+    for (const s of this.sinks) this.guard('sink', () => s.push?.(p));
     this.guard('analyzer', () => this.emit(this.analyzer.feedPush(p)));
   }
 

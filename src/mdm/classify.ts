@@ -97,7 +97,12 @@ function checkin(
     msg.tokenHash = sha256Hex(hex);
     msg.tokenPrefix = hex.slice(0, 8);
   }
-  if (typeof req.PushMagic === 'string') msg.pushMagicHash = sha256Hex(req.PushMagic);
+  if (typeof req.PushMagic === 'string' && !ex.redactedFacts?.pushMagicHash) msg.pushMagicHash = sha256Hex(req.PushMagic);
+  // A redacted capture no longer holds the token: the hashes taken when it was live stand in for it.
+  const kept = ex.redactedFacts;
+  if (kept?.tokenHash && !msg.tokenHash) msg.tokenHash = kept.tokenHash;
+  if (kept?.tokenPrefix && !msg.tokenPrefix) msg.tokenPrefix = kept.tokenPrefix;
+  if (kept?.pushMagicHash) msg.pushMagicHash = kept.pushMagicHash;
   if (msg.messageType === 'Authenticate') {
     const facts = factsOf(req);
     if (facts) msg.device = facts;

@@ -47,6 +47,15 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key) || SECRET_PATTERN.test(key);
 }
 
+/** Whether any key in the tree names a secret. */
+export function hasSecret(value: PlistValue): boolean {
+  if (Array.isArray(value)) return value.some(hasSecret);
+  if (isDict(value)) {
+    for (const k of Object.keys(value)) if (isSecretKey(k) || hasSecret(value[k])) return true;
+  }
+  return false;
+}
+
 /** A deep copy with every secret value replaced by its tag. */
 export function redactPlist(value: PlistValue): PlistValue {
   if (Array.isArray(value)) return value.map(redactPlist);
@@ -80,6 +89,8 @@ export function redactHeaders(h: Record<string, string>, extraNames: string[] = 
 export function redactBody(bytes: Uint8Array, decoded?: PlistValue): Uint8Array {
   if (bytes.length === 0) return bytes;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  // Most bodies carry no secret at all: keep their exact bytes rather than re-encode them.
+  if (decoded !== undefined && !hasSecret(decoded)) return bytes;
   if (decoded !== undefined) {
     try {
       const xml = plist.build(toBuildable(redactPlist(decoded)));

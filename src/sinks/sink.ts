@@ -4,13 +4,15 @@
  */
 import type { AnalyzerEvent } from '../analysis/events.js';
 import type { Exchange } from '../capture/exchange.js';
-import type { MdmMessage } from '../mdm/message.js';
+import type { MdmMessage, PushSeen } from '../mdm/message.js';
 
 export interface Sink {
   /** Every analyzer event, in order. */
   event(ev: AnalyzerEvent): void;
   /** Every exchange, with what it meant (undefined when it was not MDM) and its session. */
   exchange?(ex: Exchange, msg: MdmMessage | undefined, sessionId: string | undefined): void;
+  /** Every push seen on the way to APNs (before the analyzer's `push` event, which carries only a prefix). */
+  push?(p: PushSeen): void;
   /** Flush and release; called once on shutdown. */
   close?(): void | Promise<void>;
 }

@@ -160,5 +160,12 @@ function toExchange(r: Record<string, unknown>): StoredExchange {
     const v = opt(col);
     if (v !== undefined) (ex as unknown as Record<string, string>)[k] = v;
   }
+  if (ex.tokenHash || ex.pushMagicHash) {
+    ex.redactedFacts = {
+      ...(ex.tokenHash ? { tokenHash: ex.tokenHash } : {}),
+      ...(ex.tokenPrefix ? { tokenPrefix: ex.tokenPrefix } : {}),
+      ...(ex.pushMagicHash ? { pushMagicHash: ex.pushMagicHash } : {}),
+    };
+  }
   return ex;
 }

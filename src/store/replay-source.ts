@@ -1,7 +1,7 @@
 /**
  * SQLite captures for `mdmtap analyze`: the stored exchanges go through the same classification as live traffic.
- * Stored bodies are redacted, so the push-token and PushMagic hashes kept beside each check-in are put back on the
- * decoded message: the analyzer then maps pushes exactly as it did live.
+ * Stored bodies are redacted; the push-token and PushMagic hashes kept beside each check-in come back as the
+ * exchange's `redactedFacts`, so the analyzer maps pushes exactly as it did live.
  */
 import { CaptureFormatError } from '../capture/har.js';
 import type { LoadedCapture } from '../capture/load.js';
@@ -26,13 +26,7 @@ export async function readCaptureForAnalysis(file: string): Promise<LoadedCaptur
       if (lastTs === undefined || ex.endedAt > lastTs) lastTs = ex.endedAt;
       // Live, every decrypted exchange is MDM traffic by definition; the replay must judge it the same way.
       const msg = classify(ex, { assumeMdm: true });
-      if (!msg) continue;
-      if (msg.endpoint === 'checkin') {
-        if (ex.tokenHash) msg.tokenHash = ex.tokenHash;
-        if (ex.tokenPrefix) msg.tokenPrefix = ex.tokenPrefix;
-        if (ex.pushMagicHash) msg.pushMagicHash = ex.pushMagicHash;
-      }
-      messages.push(msg);
+      if (msg) messages.push(msg);
     }
     const pushes = reader.pushes();
     for (const p of pushes) if (lastTs === undefined || p.ts > lastTs) lastTs = p.ts;

@@ -51,6 +51,18 @@ describe('mdmtap start', () => {
     running.pop();
   });
 
+  it('a capture that cannot be written is an error event; the proxy keeps serving', async () => {
+    const certs = tempDir();
+    dirs.push(certs);
+    const p = startCli(['start', '--json', '--db', '/proc/mdmtap-cannot-write-here/capture.sqlite', '--host', '127.0.0.1', '--port', '0', '--upstream', 'https://127.0.0.1:1', '--certs', certs.dir]);
+    running.push(p);
+    const m = await p.waitStderr(/listening on 127\.0\.0\.1:(\d+)/);
+    const line = await p.waitStdout(/\{"type":"error"[^\n]*\n/);
+    expect(JSON.parse(line[0])).toMatchObject({ kind: 'store' });
+    const { plainGet } = await import('../helpers/tls-peers.js');
+    expect((await plainGet(Number(m[1]), '/ca.pem')).status).toBe(200);
+  });
+
   it('port already in use: one line, exit 1', async () => {
     const certs = tempDir();
     dirs.push(certs);

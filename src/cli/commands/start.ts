@@ -93,6 +93,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
   }
 
   const pipeline = new LivePipeline({ pushGraceMs: opts.pushGrace, sessionTimeoutMs: opts.sessionTimeout });
+  pipeline.addSink(json ? jsonlSink() : consoleSink());
   const sinks = await openSinks(pipeline, {
     db: opts.db === false ? undefined : resolve(opts.db),
     keepSecrets: opts.keepSecrets === true,
@@ -100,7 +101,10 @@ export async function runStart(opts: StartOptions): Promise<void> {
     clientCertHeader: opts.clientCertHeader,
     options: { ...opts },
   });
-  pipeline.addSink(json ? jsonlSink() : consoleSink());
+  const r = sinks.restored;
+  if (r.tokens || r.obligations || r.warnings) {
+    notices.push(`restored from the capture: ${r.tokens} push tokens, ${r.obligations} open push obligations, ${r.warnings} unresolved warnings`);
+  }
 
   let proxy;
   try {

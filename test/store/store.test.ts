@@ -1,0 +1,295 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import Database from 'better-sqlite3';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import * as plist from 'plist';
+import { openCaptureStore, type CaptureStore } from '../../src/store/writer.js';
+import { openCaptureReadonly } from '../../src/store/reader.js';
+import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
+import { SCHEMA_VERSION } from '../../src/store/schema.js';
+import { LivePipeline } from '../../src/live/pipeline.js';
+import { storeSink } from '../../src/sinks/store.js';
+import type { Exchange } from '../../src/capture/exchange.js';
+import type { AnalyzerEvent } from '../../src/analysis/events.js';
+import { parseHar } from '../../src/capture/har.js';
+import { messagesOf, replay } from '../../src/capture/replay.js';
+import { readCaptureForAnalysis } from '../../src/store/replay-source.js';
+import { fixture } from '../helpers/fixtures.js';
+import { tempDir } from '../helpers/tls-peers.js';
+import { commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
+
+const dirs: Array<{ remove(): void }> = [];
+const stores: CaptureStore[] = [];
+afterEach(() => {
+  for (const s of stores.splice(0)) s.close();
+  for (const d of dirs.splice(0)) d.remove();
+});
+
+function dir(): string {
+  const d = tempDir('mdmtap-store-');
+  dirs.push(d);
+  return d.dir;
+}
+
+let seq = 0;
+const T0 = Date.parse('2026-11-25T09:00:00Z');
+function exchange(requestBody: Buffer, responseBody: Buffer = Buffer.alloc(0), at = seq * 100, over: Partial<Exchange> = {}): Exchange {
+  seq++;
+  return {
+    id: `x${seq}`, connectionId: 'c1', startedAt: T0 + at, endedAt: T0 + at + 10, host: 'mdm.example.com', method: 'PUT', path: '/mdm',
+    requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm', 'mdm-signature': 'SIGNATURE-SECRET-abcdef' },
+    requestBody, requestTruncated: false, status: 200, responseHeaders: {}, responseBody, responseTruncated: false, ...over,
+  };
+}
+
+/** The fixture secrets in every form they could leak: text, base64 and hex. */
+function tokenUpdateSecrets(body: Buffer): string[] {
+  const v = plist.parse(body.toString()) as Record<string, unknown>;
+  const out: string[] = [String(v.PushMagic)];
+  const tok = Buffer.from(v.Token as Uint8Array);
+  out.push(tok.toString('base64'), tok.toString('hex'));
+  return out.filter((s) => s.length >= 8);
+}
+
+/** A live pipeline writing to a capture: the same wiring `mdmtap start` uses. */
+function livePipeline(file: string, grace = 60_000) {
+  let now = T0;
+  const pipeline = new LivePipeline({ pushGraceMs: grace, now: () => now });
+  const errors: string[] = [];
+  const store = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(`${e.kind}: ${e.message}`), run: { version: 'test', options: {} } });
+  pipeline.addSink(storeSink(store));
+  const events: AnalyzerEvent[] = [];
+  pipeline.addSink({ event: (e) => events.push(e) });
+  return { pipeline, store, events, errors, setNow: (t: number) => (now = t) };
+}
+
+function strandedTraffic(): Exchange[] {
+  return [
+    exchange(fixture('nanomdm/TokenUpdate.1.plist'), Buffer.alloc(0), 0, { requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin' } }),
+    exchange(idle(), commandBody('A-1', 'InstallProfile'), 100),
+    exchange(status('NotNow', 'A-1'), commandBody('B-2', 'DeviceLock', { PIN: '918273' }), 200),
+    exchange(status('Acknowledged', 'B-2'), Buffer.alloc(0), 300),
+  ];
+}
+
+describe('schema', () => {
+  it('creates the tables and sets user_version; migrates an empty older file', () => {
+    const file = join(dir(), 'a.sqlite');
+    const s = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: () => {} });
+    s.close();
+    const db = new Database(file, { readonly: true });
+    expect(db.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    const tables = (db.prepare(`SELECT name FROM sqlite_master WHERE type = 'table'`).all() as Array<{ name: string }>).map((t) => t.name);
+    expect(tables).toEqual(expect.arrayContaining(['exchanges', 'sessions', 'devices', 'obligations', 'warnings', 'pushes', 'events', 'meta', 'runs']));
+    db.close();
+    const old = join(dir(), 'v0.sqlite');
+    new Database(old).close();
+    const s2 = openCaptureStore(old, { keepSecrets: false, bodies: true, onError: () => {} });
+    s2.close();
+    const db2 = new Database(old, { readonly: true });
+    expect(db2.pragma('user_version', { simple: true })).toBe(SCHEMA_VERSION);
+    db2.close();
+  });
+});
+
+describe('writing a live capture', () => {
+  it('records exchanges, sessions, devices, obligations and warnings, with no secret in the database or WAL', () => {
+    const file = join(dir(), 'cap.sqlite');
+    const { pipeline, store, errors, setNow } = livePipeline(file, 60_000);
+    const traffic = strandedTraffic();
+    for (const ex of traffic) pipeline.exchange(ex);
+    setNow(T0 + 300 + 60_000 + 5_000);
+    pipeline.tick();
+    store.flush();
+    // Read the raw files while the writer still holds them (WAL not yet checkpointed).
+    const raw = Buffer.concat([readFileSync(file), existsSync(file + '-wal') ? readFileSync(file + '-wal') : Buffer.alloc(0)]).toString('latin1');
+    for (const secret of [...tokenUpdateSecrets(fixture('nanomdm/TokenUpdate.1.plist')), '918273', 'SIGNATURE-SECRET-abcdef']) {
+      expect(raw.includes(secret), secret).toBe(false);
+    }
+    const db = new Database(file, { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM exchanges').get() as { n: number }).n).toBe(4);
+    expect(db.prepare('SELECT outcome, last_status FROM sessions').all()).toEqual([{ outcome: 'stranded', last_status: 'Acknowledged' }]);
+    expect(db.prepare('SELECT state, outcome FROM obligations').all()).toEqual([{ state: 'warned', outcome: 'stranded' }]);
+    expect(db.prepare('SELECT rule, severity, resolved_at FROM warnings').all()).toEqual([{ rule: 'notnow-no-push', severity: 'warning', resolved_at: null }]);
+    const dev = db.prepare('SELECT token_hash, token_prefix, push_magic_hash FROM devices').get() as Record<string, string>;
+    expect(dev.token_hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(dev.token_prefix).toMatch(/^[0-9a-f]{8}$/);
+    const body = (db.prepare(`SELECT request_body FROM exchanges WHERE message_type = 'TokenUpdate'`).get() as { request_body: Buffer }).request_body.toString();
+    expect(body).toContain('&lt;redacted:sha256:');
+    expect(body).toContain('TokenUpdate');
+    db.close();
+    expect(errors).toEqual([]);
+  });
+
+  it('loadState gives back tokens, open obligations with their original deadlines, and unresolved warnings', () => {
+    const file = join(dir(), 'cap.sqlite');
+    const live = livePipeline(file, 60_000);
+    for (const ex of strandedTraffic()) live.pipeline.exchange(ex);
+    live.store.close();
+    const again = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: () => {} });
+    stores.push(again);
+    const st = again.loadState();
+    expect(st.tokens).toHaveLength(1);
+    expect(st.tokens[0].who).toMatchObject({ channel: 'device', host: 'mdm.example.com' });
+    expect(st.obligations).toHaveLength(1);
+    expect(st.obligations[0].deadline).toBe(T0 + 310 + 60_000);
+    expect(st.obligations[0].commandUUIDs).toEqual(['A-1']);
+    expect(st.warnings).toEqual([]);
+  });
+
+  it('lets a reader in while the writer writes', () => {
+    const file = join(dir(), 'cap.sqlite');
+    const s = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: () => {} });
+    stores.push(s);
+    s.recordExchange(exchange(idle()), undefined, undefined);
+    s.flush();
+    const r = openCaptureReadonly(file);
+    expect([...r.exchanges()]).toHaveLength(1);
+    s.recordExchange(exchange(idle()), undefined, undefined);
+    s.flush();
+    expect([...r.exchanges()]).toHaveLength(2);
+    r.close();
+  });
+
+  it('a read-only directory gives one clear error and record calls keep working', () => {
+    const d = join(dir(), 'ro');
+    mkdirSync(d);
+    chmodSync(d, 0o500);
+    const errors: string[] = [];
+    try {
+      const s = openCaptureStore(join(d, 'cap.sqlite'), { keepSecrets: false, bodies: true, onError: (e) => errors.push(`${e.kind}: ${e.message}`) });
+      stores.push(s);
+      expect(() => {
+        s.recordExchange(exchange(idle()), undefined, undefined);
+        s.recordEvent({ type: 'error', ts: new Date().toISOString(), kind: 'x', message: 'y' });
+        s.flush();
+      }).not.toThrow();
+      // root ignores directory permissions: then the file opens fine and there is simply nothing to report.
+      if (process.getuid?.() !== 0) {
+        expect(errors).toHaveLength(1);
+        expect(errors[0]).toMatch(/^store: cannot open the capture/);
+      }
+    } finally {
+      chmodSync(d, 0o700);
+    }
+  });
+
+  it('a corrupt capture file gives an error, not a crash', () => {
+    const file = join(dir(), 'bad.sqlite');
+    writeFileSync(file, 'SQLite format 3\0' + 'x'.repeat(5000));
+    const errors: string[] = [];
+    const s = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.kind) });
+    stores.push(s);
+    s.recordExchange(exchange(idle()), undefined, undefined);
+    s.flush();
+    expect(errors).toEqual(['store']);
+  });
+
+  it('past the queue bound drops bodies first, keeps every exchange row, and reports once', () => {
+    const file = join(dir(), 'cap.sqlite');
+    const errors: string[] = [];
+    const s = openCaptureStore(file, { keepSecrets: false, bodies: true, maxQueue: 50, onError: (e) => errors.push(e.kind) });
+    for (let i = 0; i < 120; i++) s.recordExchange(exchange(idle()), undefined, undefined);
+    s.close();
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT count(*) AS n, sum(bodies_dropped) AS dropped FROM exchanges').get() as { n: number; dropped: number };
+    db.close();
+    expect(rows.n).toBe(120);
+    expect(rows.dropped).toBeGreaterThan(0);
+    expect(errors).toEqual(['store-backlog']);
+  });
+});
+
+describe('reading back: analyze and export', () => {
+  async function capture(): Promise<{ file: string; liveRules: string[] }> {
+    const file = join(dir(), 'cap.sqlite');
+    const live = livePipeline(file, 60_000);
+    for (const ex of strandedTraffic()) live.pipeline.exchange(ex);
+    live.setNow(T0 + 70_000);
+    live.pipeline.tick();
+    // The device comes back later: the warning resolves.
+    live.pipeline.exchange(exchange(idle(), Buffer.alloc(0), 90_000));
+    live.store.close();
+    return { file, liveRules: live.events.filter((e) => e.type === 'warning' || e.type === 'resolved').map((e) => `${e.type}:${(e as { rule: string }).rule}`) };
+  }
+
+  it('analyze of the SQLite capture gives the same warnings as live', async () => {
+    const { file, liveRules } = await capture();
+    // The device's return resolves the warning, and the server not re-sending InstallProfile then is its own finding.
+    expect(liveRules).toEqual(['warning:notnow-no-push', 'resolved:notnow-no-push', 'warning:notnow-not-resent']);
+    const cap = await readCaptureForAnalysis(file);
+    const { events } = replay(cap.messages, cap.pushes, { pushGraceMs: 60_000 }, cap.lastTs);
+    expect(events.filter((e) => e.type === 'warning' || e.type === 'resolved').map((e) => `${e.type}:${(e as { rule: string }).rule}`)).toEqual(liveRules);
+    // The token hash survived redaction: the replayed TokenUpdate still maps to the device.
+    expect(events.find((e) => e.type === 'exchange' && e.messageType === 'TokenUpdate')).toMatchObject({ tokenHex: expect.stringMatching(/^[0-9a-f]{8}…$/) });
+  });
+
+  it('exports HAR that parses back to the same warnings, redacted', async () => {
+    const { file, liveRules } = await capture();
+    const r = openCaptureReadonly(file);
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (c: Buffer) => chunks.push(c));
+    await exportHar(r, {}, out);
+    r.close();
+    const text = Buffer.concat(chunks).toString();
+    const doc = JSON.parse(text);
+    expect(doc.log.version).toBe('1.2');
+    expect(doc.log.creator.name).toBe('mdmtap');
+    expect(doc.log.entries).toHaveLength(5);
+    const decoded = doc.log.entries.map((e: any) => Buffer.from(e.request.postData.text, 'base64').toString()).join('\n');
+    for (const secret of [...tokenUpdateSecrets(fixture('nanomdm/TokenUpdate.1.plist')), '918273']) expect(decoded.includes(secret) || text.includes(secret), secret).toBe(false);
+    expect(text).not.toContain('SIGNATURE-SECRET-abcdef');
+    const exchanges = parseHar(text);
+    const { events } = replay(messagesOf(exchanges), [], { pushGraceMs: 60_000 }, exchanges.at(-1)!.endedAt);
+    expect(events.filter((e) => e.type === 'warning' || e.type === 'resolved').map((e) => `${e.type}:${(e as { rule: string }).rule}`)).toEqual(liveRules);
+  });
+
+  it('exports the stored events as JSON lines and exchanges as CSV with proper quoting, filtered by device and time', async () => {
+    const { file } = await capture();
+    const r = openCaptureReadonly(file);
+    const collect = async (fn: typeof exportCsv, filter = {}) => {
+      const out = new PassThrough();
+      const chunks: Buffer[] = [];
+      out.on('data', (c: Buffer) => chunks.push(c));
+      await fn(r, filter, out);
+      return Buffer.concat(chunks).toString();
+    };
+    const jsonl = (await collect(exportJsonl)).trim().split('\n').map((l) => JSON.parse(l));
+    expect(jsonl.some((e) => e.type === 'warning' && e.rule === 'notnow-no-push')).toBe(true);
+    const csv = await collect(exportCsv);
+    const lines = csv.trim().split('\r\n');
+    expect(lines[0]).toBe('time,udid,channel,user_id,host,method,path,endpoint,message_type,status,command_uuid,request_type,http_status,error,session_id,session_outcome,request_bytes,response_bytes');
+    expect(lines).toHaveLength(6);
+    expect(lines.some((l) => l.includes(',stranded,'))).toBe(true);
+    expect((await collect(exportCsv, { udid: 'nobody' })).trim().split('\r\n')).toHaveLength(1);
+    expect((await collect(exportCsv, { since: T0 + 50_000 })).trim().split('\r\n')).toHaveLength(2);
+    r.close();
+    const { csvField } = await import('../../src/store/export.js');
+    expect(csvField('a,"b"\nc')).toBe('"a,""b""\nc"');
+    expect(csvField(' x')).toBe('" x"');
+    expect(csvField(UDID)).toBe(UDID);
+  });
+});
+
+describe("the README's auditor queries", () => {
+  it('run on a real capture and find the stranded session', () => {
+    const file = join(dir(), 'cap.sqlite');
+    const live = livePipeline(file, 60_000);
+    for (const ex of strandedTraffic()) live.pipeline.exchange(ex);
+    live.setNow(T0 + 70_000);
+    live.pipeline.tick();
+    live.store.close();
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = /```sql\n([\s\S]*?)```/.exec(readme)![1];
+    const queries = block.split(';').map((q) => q.replace(/^--.*$/gm, '').trim()).filter(Boolean);
+    expect(queries.length).toBeGreaterThanOrEqual(5);
+    const db = new Database(file, { readonly: true });
+    const results = queries.map((q) => db.prepare(q).all());
+    db.close();
+    expect(results[0]).toEqual([expect.objectContaining({ stranded: 1 })]);
+    expect(results[1]).toEqual([expect.objectContaining({ rule: 'notnow-no-push' })]);
+    expect(results[2]).toEqual([expect.objectContaining({ command_uuid: 'A-1', request_type: 'InstallProfile' })]);
+  });
+});
