@@ -6,6 +6,7 @@ import { registerStart } from './commands/start.js';
 import { registerCa } from './commands/ca.js';
 import { registerExport } from './commands/export.js';
 import { registerView } from './commands/view.js';
+import { registerDemo } from './commands/demo.js';
 import { reportAndExit } from './errors.js';
 import { VERSION } from '../version.js';
 
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerAnalyze(program);
   registerExport(program);
   registerView(program);
+  registerDemo(program);
   registerCa(program);
   return program;
 }

@@ -26,7 +26,7 @@ const CA_YEARS = 10;
 /** Apple accepts TLS server certificates valid for at most 825 days; 397 keeps us inside every current limit. */
 const LEAF_DAYS = 397;
 
-export function ensureCa(dir: string): CertificateAuthority {
+export function ensureCa(dir: string, opts: { commonName?: string } = {}): CertificateAuthority {
   mkdirSync(dir, { recursive: true });
   const certFile = join(dir, 'ca.pem');
   const keyFile = join(dir, 'ca.key');
@@ -41,7 +41,7 @@ export function ensureCa(dir: string): CertificateAuthority {
       tightened = true;
     }
   } else {
-    ({ certPem, keyPem } = createCa());
+    ({ certPem, keyPem } = createCa(opts.commonName ?? 'mdmtap CA'));
     writeFileSync(keyFile, keyPem, { mode: 0o600 });
     chmodSync(keyFile, 0o600);
     writeFileSync(certFile, certPem, { mode: 0o644 });
@@ -79,7 +79,7 @@ export function ensureCa(dir: string): CertificateAuthority {
   return { certPem, keyPem, fingerprint256, der, dir, leafFor, ...(tightened ? { tightened } : {}) };
 }
 
-function createCa(): { certPem: string; keyPem: string } {
+function createCa(commonName: string): { certPem: string; keyPem: string } {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   const pubPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
@@ -90,7 +90,7 @@ function createCa(): { certPem: string; keyPem: string } {
   cert.validity.notBefore = new Date(now.getTime() - 86_400_000);
   cert.validity.notAfter = new Date(now.getTime() + CA_YEARS * 365 * 86_400_000);
   const attrs = [
-    { name: 'commonName', value: 'mdmtap CA' },
+    { name: 'commonName', value: commonName },
     { name: 'organizationName', value: 'mdmtap' },
   ];
   cert.setSubject(attrs);

@@ -16,6 +16,7 @@ export interface SimIdentity {
 
 export function simIdentity(name: string): SimIdentity {
   const dir = mkdtempSync(join(tmpdir(), `mdmtap-sim-${name}-`));
-  const ca = ensureCa(dir);
+  // A distinct name per CA: TLS picks an issuer by subject, and several simulated servers may be trusted at once.
+  const ca = ensureCa(dir, { commonName: `mdmtap simulator ${name} ${dir.slice(-6)}` });
   return { ca, server: ca.leafFor('127.0.0.1'), dispose: () => rmSync(dir, { recursive: true, force: true }) };
 }

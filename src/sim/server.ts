@@ -20,6 +20,8 @@ export interface ReferenceServerOptions {
   apns?: PushTarget;
   /** push-after: delay between the end of a session that owes a push and the push. */
   pushDelayMs?: number;
+  /** Commands queued for a device channel when its first TokenUpdate arrives (a fresh enrolment's setup). */
+  initialCommands?: number;
   /** Demo activity: every `everyMs`, enqueue a random command for a random known device and push. */
   autoEnqueue?: { everyMs: number; seed?: number };
   seed?: number;
@@ -110,6 +112,7 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
     const c = channelOf(udid, userId);
     if (typeof msg.MessageType === 'string') {
       if (msg.MessageType === 'TokenUpdate' && msg.Token instanceof Uint8Array) {
+        if (!c.tokenHex && opts.initialCommands) for (let i = 0; i < opts.initialCommands; i++) enqueue(c.udid, randomCommand(rng), {}, c.userId);
         c.tokenHex = Buffer.from(msg.Token).toString('hex');
         c.pushMagic = String(msg.PushMagic ?? '');
       }
@@ -155,11 +158,11 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
   });
   const port = (server.address() as net.AddressInfo).port;
 
-  const enqueue = (udid: string, requestType: string, extra: Record<string, unknown> = {}, userId?: string) => {
+  function enqueue(udid: string, requestType: string, extra: Record<string, unknown> = {}, userId?: string): string {
     const uuid = uuidFrom(rng);
     channelOf(udid, userId).queue.push({ uuid, requestType, extra });
     return uuid;
-  };
+  }
 
   if (opts.autoEnqueue) {
     const arng = seeded(opts.autoEnqueue.seed ?? 7);

@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { startProxy } from '../../proxy/proxy.js';
 import { LivePipeline } from '../../live/pipeline.js';
-import { jsonlSink } from '../../sinks/jsonl.js';
+import { present } from '../present.js';
 import { consoleSink } from '../../sinks/console.js';
 import { collect, durationOption, portOption, sizeOption } from '../options.js';
 import { UserError } from '../errors.js';
@@ -32,6 +32,7 @@ export interface StartOptions {
   pushGrace: number;
   sessionTimeout: number;
   json?: boolean;
+  plain?: boolean;
   certs: string;
   keepSecrets?: boolean;
   maxBody: number;
@@ -54,6 +55,7 @@ export function registerStart(program: Command): void {
     .option('--push-grace <duration>', 'how long the server has to push after a session that owes one', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
     .option('--session-timeout <duration>', 'a session silent this long counts as interrupted', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
     .option('--json', 'headless: print events as JSON lines on stdout (the default when stdout is not a terminal)')
+    .option('--plain', 'on a terminal: one readable line per session outcome and warning instead of the dashboard')
     .option('--certs <dir>', 'where the mdmtap CA lives', DEFAULT_CERTS)
     .option('--keep-secrets', 'store raw bodies and headers, secrets included (announced on every start)')
     .option('--max-body <size>', 'bytes of each body kept for analysis and capture', sizeOption('--max-body'), DEFAULT_MAX_BODY)
@@ -93,7 +95,19 @@ export async function runStart(opts: StartOptions): Promise<void> {
   }
 
   const pipeline = new LivePipeline({ pushGraceMs: opts.pushGrace, sessionTimeoutMs: opts.sessionTimeout });
-  pipeline.addSink(json ? jsonlSink() : consoleSink());
+  // The dashboard (TTY) or JSON lines; --plain keeps a terminal to one readable line per verdict.
+  const presenter = opts.plain && !json ? undefined : await present(pipeline, {
+    json,
+    info: {
+      mode: opts.upstream ? 'reverse proxy' : 'forward proxy',
+      ...(opts.upstream ? { upstream: opts.upstream } : {}),
+      ...(opts.db !== false ? { captureFile: opts.db } : {}),
+      pushGraceMs: opts.pushGrace,
+      pushObservable: false,
+    },
+    ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader } : {}),
+  });
+  if (!presenter) pipeline.addSink(consoleSink());
   const sinks = await openSinks(pipeline, {
     db: opts.db === false ? undefined : resolve(opts.db),
     keepSecrets: opts.keepSecrets === true,
@@ -122,10 +136,12 @@ export async function runStart(opts: StartOptions): Promise<void> {
       onError: (e) => pipeline.error(e.kind, e.message),
     });
   } catch (e) {
+    presenter?.close();
     await sinks.close();
     throw new UserError((e as Error).message, 1);
   }
   pipeline.start();
+  presenter?.setInfo({ listen: `${opts.host}:${proxy.port}`, caFingerprint: proxy.caFingerprint, ...(notices.length ? { note: notices.join(' ') } : {}) });
 
   const where = `${opts.host}:${proxy.port}`;
   const mode = opts.upstream
@@ -145,6 +161,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
       if (closing) return;
       closing = true;
       void (async () => {
+        presenter?.close();
         await proxy.close();
         await pipeline.close();
         done();
@@ -152,5 +169,6 @@ export async function runStart(opts: StartOptions): Promise<void> {
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    void presenter?.quit.then(stop);
   });
 }

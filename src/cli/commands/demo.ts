@@ -1,0 +1,71 @@
+/** `mdmtap demo`: the proxy between built-in reference MDM servers and a simulated fleet, no Apple device needed. */
+import type { Command } from 'commander';
+import { startDemo } from '../../demo/demo.js';
+import { isPolicy, POLICIES, type PolicyName } from '../../sim/policy.js';
+import { durationOption, portOption } from '../options.js';
+import { UserError } from '../errors.js';
+import { present } from '../present.js';
+import { formatDuration } from '../../util/duration.js';
+import { openSinks } from '../sinks.js';
+import { resolve } from 'node:path';
+
+interface DemoCliOptions {
+  devices: string;
+  policy: string;
+  pushGrace: number;
+  port: number;
+  json?: boolean;
+  db?: string;
+}
+
+export function registerDemo(program: Command): void {
+  program
+    .command('demo')
+    .description('run mdmtap between built-in reference MDM servers and a simulated fleet on loopback, dashboard on')
+    .option('--devices <n>', 'simulated devices', '25')
+    .option('--policy <name>', `server behaviour after NotNow: ${POLICIES.join(', ')}, or mix (one server each)`, 'mix')
+    .option('--push-grace <duration>', 'push grace (short, so the demo shows verdicts quickly)', durationOption('--push-grace'), 5000)
+    .option('--port <port>', 'proxy port (0 = any free port)', portOption, 0)
+    .option('--db <file>', 'also capture to this SQLite file')
+    .option('--json', 'print events as JSON lines instead of the dashboard')
+    .action(async (opts: DemoCliOptions) => {
+      const devices = Number(opts.devices);
+      if (!Number.isInteger(devices) || devices < 1 || devices > 10_000) throw new UserError(`--devices: "${opts.devices}" is not a number from 1 to 10000`);
+      if (opts.policy !== 'mix' && !isPolicy(opts.policy)) throw new UserError(`--policy: "${opts.policy}" is not one of ${POLICIES.join(', ')}, mix`);
+      const json = opts.json === true || !process.stdout.isTTY;
+      let presenter: Awaited<ReturnType<typeof present>> | undefined;
+      let closeSinks: () => Promise<void> = async () => {};
+      let demo;
+      try {
+        demo = await startDemo({
+          devices,
+          policy: opts.policy as PolicyName | 'mix',
+          pushGraceMs: opts.pushGrace,
+          port: opts.port,
+          onPipeline: async (pipeline) => {
+            presenter = await present(pipeline, {
+              json,
+              info: { mode: `demo (${opts.policy === 'mix' ? POLICIES.join(' / ') : opts.policy}, ${devices} simulated devices)`, pushGraceMs: opts.pushGrace, pushObservable: false, ...(opts.db ? { captureFile: opts.db } : {}) },
+            });
+            if (opts.db) closeSinks = (await openSinks(pipeline, { db: resolve(opts.db), keepSecrets: false, bodies: true, options: { demo: true } })).close;
+          },
+        });
+      } catch (e) {
+        presenter?.close();
+        throw new UserError(`the demo could not start: ${(e as Error).message}`, 1);
+      }
+      presenter!.setInfo({ listen: demo.listen, caFingerprint: demo.proxy.caFingerprint });
+      if (json) process.stderr.write(`mdmtap demo on ${demo.listen}: ${devices} simulated devices, push grace ${formatDuration(opts.pushGrace)}; Ctrl-C to stop\n`);
+      await new Promise<void>((done) => {
+        const stop = () => done();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+        void presenter!.quit.then(stop);
+      });
+      presenter!.close();
+      await demo.stop();
+      await closeSinks();
+      // Simulated devices may still have sockets winding down: the demo is over, leave now.
+      process.exit(0);
+    });
+}

@@ -1,0 +1,105 @@
+/**
+ * `mdmtap demo`: the real proxy between reference MDM servers and a simulated fleet, all on loopback. By default
+ * four servers run side by side, one per NotNow behaviour, so within seconds the dashboard shows sessions that end
+ * on NotNow correctly, stranded ones raising notnow-no-push, and ones a push rescues.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startProxy, type RunningProxy } from '../proxy/proxy.js';
+import { LivePipeline } from '../live/pipeline.js';
+import { startReferenceServer, type ReferenceServer } from '../sim/server.js';
+import { startSimApns, type SimApns } from '../sim/apns.js';
+import { startFleet, type Fleet } from '../sim/fleet.js';
+import { POLICIES, type PolicyName } from '../sim/policy.js';
+
+export interface DemoOptions {
+  devices: number;
+  /** One behaviour for every server, or all four side by side. */
+  policy: PolicyName | 'mix';
+  pushGraceMs: number;
+  port?: number;
+  seed?: number;
+  /** Extra setup before traffic starts (sinks). */
+  onPipeline?(p: LivePipeline): void | Promise<void>;
+}
+
+export interface RunningDemo {
+  pipeline: LivePipeline;
+  proxy: RunningProxy;
+  servers: ReferenceServer[];
+  apns: SimApns;
+  fleet: Fleet;
+  listen: string;
+  stop(): Promise<void>;
+}
+
+export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
+  const certs = mkdtempSync(join(tmpdir(), 'mdmtap-demo-ca-'));
+  const apns = await startSimApns();
+  const policies: PolicyName[] = opts.policy === 'mix' ? [...POLICIES] : [opts.policy];
+  const servers: ReferenceServer[] = [];
+  for (const [i, policy] of policies.entries()) {
+    servers.push(
+      await startReferenceServer({
+        policy,
+        seed: (opts.seed ?? 1) + i,
+        initialCommands: 3,
+        pushDelayMs: 1000,
+        // Each server queues a command (and pushes, as real servers do on enqueue) about every 2 s.
+        autoEnqueue: { everyMs: 2000, seed: 100 + i },
+        apns: { url: apns.url, ca: [apns.ca], ...apns.pushCert, topic: 'com.apple.mgmt.External.mdmtap-sim' },
+      }),
+    );
+  }
+  const pipeline = new LivePipeline({ pushGraceMs: opts.pushGraceMs, tickMs: 250 });
+  await opts.onPipeline?.(pipeline);
+  const proxy = await startProxy({
+    host: '127.0.0.1',
+    port: opts.port ?? 0,
+    mdmHosts: servers.map((s) => `127.0.0.1:${s.port}`),
+    upstreamCa: servers.map((s) => s.ca),
+    certsDir: certs,
+    maxBody: 16 * 1024 * 1024,
+    onExchange: (ex) => pipeline.exchange(ex),
+    onError: (e) => pipeline.error(e.kind, e.message),
+  });
+  pipeline.start();
+  // Devices are spread over the servers; each trusts mdmtap's CA and uses it as its HTTP proxy.
+  const fleets: Fleet[] = servers.map((server, i) =>
+    startFleet({
+      count: Math.floor(opts.devices / servers.length) + (i < opts.devices % servers.length ? 1 : 0),
+      serverUrl: server.url,
+      transport: { ca: [proxy.ca.certPem], proxy: { host: '127.0.0.1', port: proxy.port } },
+      seed: (opts.seed ?? 1) * 10 + i,
+      busyProbability: 0.45,
+      pollAfterNotNowMs: 3000,
+      apns,
+    }),
+  );
+  const fleet: Fleet = {
+    devices: fleets.flatMap((f) => f.devices),
+    ready: Promise.all(fleets.map((f) => f.ready)).then(() => undefined),
+    stop: () => fleets.forEach((f) => f.stop()),
+  };
+  fleet.ready.catch((e: Error) => pipeline.error('demo', `simulated fleet: ${e.message}`));
+  let stopped = false;
+  return {
+    pipeline,
+    proxy,
+    servers,
+    apns,
+    fleet,
+    listen: `127.0.0.1:${proxy.port}`,
+    stop: async () => {
+      if (stopped) return;
+      stopped = true;
+      fleet.stop();
+      for (const s of servers) await s.close();
+      await apns.close();
+      await proxy.close();
+      await pipeline.close();
+      rmSync(certs, { recursive: true, force: true });
+    },
+  };
+}

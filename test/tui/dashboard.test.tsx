@@ -1,0 +1,206 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import React from 'react';
+import { render, cleanup } from 'ink-testing-library';
+import { App } from '../../tui/app.js';
+import { DashboardStore } from '../../tui/state/dashboard-store.js';
+import { dashboardSink } from '../../tui/sink.js';
+import { LivePipeline } from '../../src/live/pipeline.js';
+import type { Exchange } from '../../src/capture/exchange.js';
+import { checkin, commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
+import { fixture } from '../helpers/fixtures.js';
+import * as plist from 'plist';
+
+const KEY = { up: '\u001B[A', down: '\u001B[B', enter: '\r', esc: '\u001B', tab: '\t' };
+const strip = (s: string) => s.replace(/\u001B\[[0-9;]*[A-Za-z]/g, '');
+
+afterEach(() => cleanup());
+
+let t = Date.parse('2026-11-25T10:00:00Z');
+let n = 0;
+function ex(requestBody: Buffer, responseBody: Buffer = Buffer.alloc(0), udid = UDID): Exchange {
+  t += 100;
+  n++;
+  return {
+    id: `x${n}`, connectionId: 'c', startedAt: t - 5, endedAt: t, host: 'mdm.example.com', method: 'PUT', path: '/mdm',
+    requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm', 'mdm-signature': 'SIG' },
+    requestBody: udid === UDID ? requestBody : Buffer.from(requestBody.toString().replaceAll(UDID, udid)),
+    requestTruncated: false, status: 200, responseHeaders: {}, responseBody, responseTruncated: false,
+  };
+}
+
+/** A store fed by the real pipeline (classify → Analyzer → dashboard sink), with a clock the test controls. */
+function rig() {
+  let now = t;
+  const store = new DashboardStore({ now: () => now });
+  const pipeline = new LivePipeline({ pushGraceMs: 60_000, now: () => now });
+  pipeline.addSink(dashboardSink(store));
+  store.setInfo({ mode: 'forward proxy', listen: '127.0.0.1:8080', captureFile: 'mdmtap.sqlite', caFingerprint: 'AB:CD:EF:01:23:45:67', pushGraceMs: 60_000, pushObservable: false });
+  const feed = (...xs: Exchange[]) => xs.forEach((x) => pipeline.exchange(x));
+  const strand = (udid = UDID) => feed(ex(idle(), commandBody('A-1', 'InstallProfile'), udid), ex(status('NotNow', 'A-1'), commandBody('B-2', 'DeviceLock'), udid), ex(status('Acknowledged', 'B-2'), Buffer.alloc(0), udid));
+  const advance = (ms: number) => {
+    now = t += ms;
+    pipeline.tick();
+  };
+  return { store, pipeline, feed, strand, advance };
+}
+
+async function until(frame: () => string | undefined, pred: (f: string) => boolean, label: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const f = strip(frame() ?? '');
+    if (pred(f)) return f;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`frame never showed ${label}:\n${strip(frame() ?? '')}`);
+}
+
+/**
+ * Types one key and waits until Ink has drawn again (or a bounded while, for keys that change nothing), so the
+ * next key is handled by the re-rendered component, as with a person typing.
+ */
+async function press(ui: { stdin: { write(s: string): void }; frames: string[] }, ...keys: string[]): Promise<void> {
+  // Ink attaches its stdin listener in an effect after the first frame: let that run first.
+  await new Promise((r) => setTimeout(r, 10));
+  for (const k of keys) {
+    const before = ui.frames.length;
+    ui.stdin.write(k);
+    for (let i = 0; i < 20 && ui.frames.length === before; i++) await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+describe('dashboard', () => {
+  it('renders the header counters and device rows from the store', async () => {
+    const r = rig();
+    r.feed(ex(checkin('Authenticate', { ProductName: 'iPhone14,2', OSVersion: '18.1' })));
+    r.strand();
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
+    const f = await until(ui.lastFrame, (x) => x.includes('sessions 1'), 'counters');
+    expect(f).toMatch(/devices 1\s+sessions 1\s+exchanges 4/);
+    expect(f).toContain('push owed 1');
+    expect(f).toContain('iPhone14,2 18.1');
+    expect(f).toMatch(/push owed \d+m/);
+    expect(f).toContain('pushes not observable');
+    expect(f).toContain('AB:CD:EF:01…');
+  });
+
+  it('shows a warning when the analyzer raises it, and marks it resolved when the device returns', async () => {
+    const r = rig();
+    r.strand();
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={30} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('none yet'), 'no warnings');
+    r.advance(61_000);
+    r.store.flushNow();
+    let f = await until(ui.lastFrame, (x) => x.includes('notnow-no-push'), 'the warning');
+    expect(f).toMatch(/! notnow-no-push/);
+    expect(f).toContain('stranded');
+    r.feed(ex(idle(), commandBody('A-1', 'InstallProfile')), ex(status('Acknowledged', 'A-1')));
+    r.store.flushNow();
+    f = await until(ui.lastFrame, (x) => x.includes('resolved by device-returned'), 'the resolution');
+    expect(f).toMatch(/✓ notnow-no-push/);
+  });
+
+  it('moves with ↑/↓ and j/k, opens a device timeline with Enter and goes back with Esc', async () => {
+    const r = rig();
+    r.strand('DEVICE-AAAA');
+    r.strand('DEVICE-BBBB');
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('DEVICE-BBBB'), 'rows');
+    await press(ui, 'j');
+    await press(ui, KEY.up);
+    await press(ui, KEY.down);
+    await press(ui, KEY.enter);
+    let f = await until(ui.lastFrame, (x) => x.includes('Enter: exchange detail'), 'the timeline');
+    // Sorted by last seen, newest first: one down is the older device.
+    expect(f).toContain('DEVICE-AAAA · device');
+    expect(f).toContain('session ended STRANDED');
+    expect(f).toContain('push owed by');
+    await press(ui, KEY.esc);
+    f = await until(ui.lastFrame, (x) => x.includes('Devices (2)'), 'the main view');
+  });
+
+  it('shows an exchange decoded and redacted: the Token is a tag, never the raw value', async () => {
+    const r = rig();
+    const tu = fixture('nanomdm/TokenUpdate.1.plist');
+    const raw = plist.parse(tu.toString()) as { Token: Uint8Array; PushMagic: string };
+    r.feed({ ...ex(tu), requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin', 'mdm-signature': 'SIGNATURE-VALUE' } });
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={40} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('TokenUpdate'), 'the log line');
+    await press(ui, KEY.tab);
+    await press(ui, KEY.enter);
+    const f = await until(ui.lastFrame, (x) => x.includes('Exchange detail'), 'the detail view');
+    expect(f).toMatch(/Token: "<redacted:sha256:[0-9a-f]{8}>"/);
+    expect(f).toMatch(/PushMagic: "<redacted:sha256:[0-9a-f]{8}>"/);
+    expect(f).not.toContain(Buffer.from(raw.Token).toString('base64').slice(0, 16));
+    expect(f).not.toContain(raw.PushMagic);
+    expect(f).toMatch(/mdm-signature: <redacted:sha256:/);
+    expect(f).not.toContain('SIGNATURE-VALUE');
+  });
+
+  it('filters with /, shows warnings only with w, pauses with p and shows help with ?', async () => {
+    const r = rig();
+    r.strand('DEVICE-AAAA');
+    r.feed(ex(idle(), Buffer.alloc(0), 'DEVICE-QUIET'));
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('Devices (2)'), 'two devices');
+    await press(ui, '/');
+    await press(ui, ...'quiet');
+    await press(ui, KEY.enter);
+    let f = await until(ui.lastFrame, (x) => x.includes('Devices (1)'), 'the filter');
+    expect(f).toContain('DEVICE-QUIET');
+    expect(f).toContain('filter "quiet"');
+    await press(ui, KEY.esc);
+    await until(ui.lastFrame, (x) => x.includes('Devices (2)'), 'the filter cleared');
+    await press(ui, 'w');
+    f = await until(ui.lastFrame, (x) => x.includes('Devices (1)'), 'warnings only');
+    expect(f).toContain('DEVICE-AAAA');
+    await press(ui, 'w');
+    await press(ui, 'p');
+    await until(ui.lastFrame, (x) => x.includes('PAUSED'), 'paused');
+    r.feed(ex(idle(), Buffer.alloc(0), 'DEVICE-LATER'));
+    r.store.flushNow();
+    f = strip(ui.lastFrame() ?? '');
+    expect(f).not.toContain('DEVICE-LATER');
+    await press(ui, 'p');
+    r.store.flushNow();
+    await until(ui.lastFrame, (x) => x.includes('DEVICE-LATER'), 'resumed');
+    await press(ui, '?');
+    f = await until(ui.lastFrame, (x) => x.includes('Keys'), 'help');
+    expect(f).toContain('warnings only');
+  });
+
+  it('q calls onQuit', async () => {
+    const r = rig();
+    let quit = 0;
+    const ui = render(<App store={r.store} onQuit={() => quit++} columns={100} rows={30} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('mdmtap'), 'a frame');
+    await press(ui, 'q');
+    for (let i = 0; i < 100 && quit === 0; i++) await new Promise((res) => setTimeout(res, 5));
+    expect(quit).toBe(1);
+  });
+
+  it('fits 80×24: no frame taller than the terminal, no line wider than 80 columns', async () => {
+    const r = rig();
+    for (let i = 0; i < 40; i++) r.strand(`DEVICE-${String(i).padStart(4, '0')}-WITH-A-VERY-LONG-IDENTIFIER`);
+    r.advance(61_000);
+    r.store.flushNow();
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={80} rows={24} color={true} />);
+    await until(ui.lastFrame, (x) => x.includes('notnow-no-push'), 'warnings');
+    await press(ui, KEY.down, KEY.down, KEY.tab, KEY.tab, KEY.enter);
+    await until(ui.lastFrame, (x) => x.includes('Exchange detail') || x.includes('Devices'), 'a view');
+    for (const frame of ui.frames) {
+      const lines = strip(frame).split('\n');
+      expect(lines.length).toBeLessThanOrEqual(24);
+      for (const l of lines) expect([...l].length, l).toBeLessThanOrEqual(80);
+    }
+  });
+
+  it('with 10,000 devices renders only the visible rows and the store still answers', async () => {
+    const r = rig();
+    for (let i = 0; i < 10_000; i++) r.feed(ex(idle(), Buffer.alloc(0), `FLEET-${String(i).padStart(5, '0')}`));
+    const snap = r.store.getSnapshot();
+    expect(snap.counters.devices).toBe(10_000);
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
+    const f = await until(ui.lastFrame, (x) => x.includes('Devices (10000)'), 'the fleet');
+    expect(f.split('\n').length).toBeLessThanOrEqual(30);
+    expect((f.match(/FLEET-/g) ?? []).length).toBeLessThan(40);
+  });
+});

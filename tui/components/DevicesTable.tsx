@@ -1,0 +1,51 @@
+import React from 'react';
+import { Box, Text } from 'ink';
+import type { DeviceRow } from '../state/dashboard-store.js';
+import type { Theme } from '../theme.js';
+import { age, fit, shortId } from '../format.js';
+
+export const SORT_KEYS = ['last seen', 'state', 'NotNow', 'device'] as const;
+export type SortKey = (typeof SORT_KEYS)[number];
+
+const STATE_ORDER: Record<string, number> = { stranded: 0, 'push owed': 1, 'in session': 2, 'will poll': 3, idle: 4 };
+
+export function sortDevices(rows: readonly DeviceRow[], key: SortKey): DeviceRow[] {
+  const out = [...rows];
+  if (key === 'last seen') out.sort((a, b) => b.lastSeen - a.lastSeen);
+  else if (key === 'state') out.sort((a, b) => STATE_ORDER[a.state] - STATE_ORDER[b.state] || b.lastSeen - a.lastSeen);
+  else if (key === 'NotNow') out.sort((a, b) => b.notNow - a.notNow || b.lastSeen - a.lastSeen);
+  else out.sort((a, b) => (a.udid < b.udid ? -1 : a.udid > b.udid ? 1 : a.channel < b.channel ? -1 : 1));
+  return out;
+}
+
+function stateText(d: DeviceRow, now: number): string {
+  if (d.state === 'push owed' && d.deadline !== undefined) return `push owed ${age(d.deadline - now)}`;
+  return d.state;
+}
+
+/** Only the rows that fit are rendered, whatever the fleet size: a window that follows the selection. */
+export function DevicesTable(props: { rows: readonly DeviceRow[]; now: number; height: number; width: number; theme: Theme; focused: boolean; selected: number; sort: SortKey }) {
+  const { rows, now, height, width, theme, focused, selected, sort } = props;
+  const visible = Math.max(0, height - 2);
+  const start = Math.max(0, Math.min(selected - Math.floor(visible / 2), rows.length - visible));
+  const page = rows.slice(start, start + visible);
+  const colour = (d: DeviceRow) => (d.state === 'stranded' ? theme.warning : d.state === 'push owed' ? theme.owed : undefined);
+  const flex = Math.max(8, width - 14 - 6 - 13 - 17 - 7 - 8 - 6);
+  return (
+    <Box flexDirection="column" width={width} height={height}>
+      <Text bold inverse={focused} wrap="truncate">
+        Devices ({rows.length}) sorted by {sort} (s)
+      </Text>
+      <Text dimColor={theme.dim} wrap="truncate">
+        {fit('device', 14)} {fit('ch', 5)} {fit('model / OS', flex)} {fit('last status', 12)} {fit('state', 16)} {fit('NotNow', 6)} {fit('seen', 7)}
+      </Text>
+      {page.map((d, i) => (
+        <Text key={d.key} wrap="truncate" inverse={focused && start + i === selected}>
+          {fit(shortId(d.udid), 14)} {fit(d.channel === 'user' ? 'user' : 'dev', 5)} {fit([d.model, d.osVersion ?? d.platform].filter(Boolean).join(' '), flex)}{' '}
+          <Text color={d.lastStatus === 'NotNow' ? theme.notnow : undefined}>{fit(d.lastStatus ?? '', 12)}</Text>{' '}
+          <Text color={colour(d)}>{fit(stateText(d, now), 16)}</Text> {fit(String(d.notNow), 6)} {fit(age(now - d.lastSeen), 7)}
+        </Text>
+      ))}
+    </Box>
+  );
+}

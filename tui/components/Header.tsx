@@ -1,0 +1,33 @@
+import React from 'react';
+import { Box, Text } from 'ink';
+import type { Snapshot } from '../state/dashboard-store.js';
+import type { Theme } from '../theme.js';
+import { sparkline } from '../format.js';
+
+/** Where mdmtap is and what it has seen: three lines at most. */
+export function Header({ snap, theme, width, paused }: { snap: Snapshot; theme: Theme; width: number; paused: boolean }) {
+  const { info, counters: c } = snap;
+  const rate = snap.rate.at(-1) ?? 0;
+  const grace = info.pushGraceMs % 60_000 === 0 ? `${info.pushGraceMs / 60_000}m` : `${info.pushGraceMs / 1000}s`;
+  const where = [info.mode, info.listen && `on ${info.listen}`, info.upstream && `→ ${info.upstream}`].filter(Boolean).join(' ');
+  const capture = info.captureFile ? `capture ${info.captureFile}` : 'no capture';
+  const ca = info.caFingerprint ? `CA ${info.caFingerprint.slice(0, 11)}…` : '';
+  return (
+    <Box flexDirection="column" width={width}>
+      <Text wrap="truncate">
+        <Text bold color={theme.accent}>mdmtap</Text> {where}  {capture}  {ca}
+        {paused ? <Text inverse> PAUSED </Text> : null}
+      </Text>
+      <Text wrap="truncate">
+        devices {c.devices}  sessions {c.sessions}  exchanges {c.exchanges}  {rate}/s {sparkline(snap.rate.slice(-20))}  NotNow{' '}
+        <Text color={theme.notnow}>{c.notNow}</Text>  push owed <Text color={theme.owed}>{c.openObligations}</Text>  warnings{' '}
+        <Text color={c.warnings ? theme.warning : undefined}>{c.warnings}</Text>
+      </Text>
+      <Text wrap="truncate" dimColor={theme.dim}>
+        push grace {grace}
+        {info.pushObservable ? '  pushes observed via APNs interception' : '  pushes not observable: a return of the device is the only proof of a push'}
+        {info.note ? `  · ${info.note}` : ''}
+      </Text>
+    </Box>
+  );
+}

@@ -1,0 +1,401 @@
+/**
+ * The dashboard's state, kept outside React: analyzer events and decoded exchanges go in at wire speed; the UI
+ * gets immutable snapshots at most 10 times a second (one unref'd timer, built only when something changed or a
+ * countdown needs to move). Everything is bounded, so a fleet of 10,000 devices or a day of traffic stays cheap.
+ */
+import type { AnalyzerEvent, DischargeBy, Outcome, RuleId, Severity } from '../../src/analysis/events.js';
+import type { Exchange } from '../../src/capture/exchange.js';
+import type { MdmMessage } from '../../src/mdm/message.js';
+import type { PlistValue } from '../../src/plist/value.js';
+import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
+import { platformOf } from '../../src/mdm/catalogue.js';
+
+export type DeviceState = 'idle' | 'in session' | 'will poll' | 'push owed' | 'stranded';
+
+export interface TimelineEntry {
+  ts: number;
+  kind: 'exchange' | 'session' | 'obligation' | 'warning' | 'resolved' | 'push';
+  text: string;
+  exchangeId?: string;
+  tone?: 'notnow' | 'warning' | 'owed' | 'resolved' | 'dim';
+}
+
+export interface DeviceRow {
+  key: string;
+  udid: string;
+  channel: 'device' | 'user';
+  userId?: string;
+  host?: string;
+  model?: string;
+  osVersion?: string;
+  platform?: string;
+  lastStatus?: string;
+  state: DeviceState;
+  /** When the push owed is due (state 'push owed'). */
+  deadline?: number;
+  notNow: number;
+  sessions: number;
+  lastSeen: number;
+  warnings: number;
+}
+
+export interface WarningRow {
+  id: number;
+  rule: RuleId;
+  severity: Severity;
+  udid: string;
+  channel: 'device' | 'user';
+  userId?: string;
+  deviceKey: string;
+  sessionId?: string;
+  message: string;
+  ts: number;
+  resolved?: { by: DischargeBy; ts: number };
+}
+
+export interface LogLine {
+  ts: number;
+  exchangeId: string;
+  deviceKey: string;
+  udid: string;
+  channel: 'device' | 'user';
+  endpoint: 'command' | 'checkin';
+  /** Status (command channel) or MessageType (check-in). */
+  what: string;
+  requestType?: string;
+  answers?: string;
+  reply?: string;
+  httpStatus: number;
+}
+
+export interface ExchangeDetail {
+  exchangeId: string;
+  ts: number;
+  method: string;
+  host: string;
+  path: string;
+  httpStatus: number;
+  requestHeaders: Record<string, string>;
+  responseHeaders: Record<string, string>;
+  request?: PlistValue;
+  response?: PlistValue;
+  note?: string;
+}
+
+export interface DashboardInfo {
+  mode: string;
+  listen?: string;
+  upstream?: string;
+  captureFile?: string;
+  caFingerprint?: string;
+  pushGraceMs: number;
+  pushObservable: boolean;
+  note?: string;
+  readOnly?: boolean;
+}
+
+export interface Counters {
+  devices: number;
+  sessions: number;
+  exchanges: number;
+  notNow: number;
+  openObligations: number;
+  warnings: number;
+  infos: number;
+}
+
+export interface Snapshot {
+  now: number;
+  info: DashboardInfo;
+  counters: Counters;
+  /** Exchanges per second over the last 30 seconds, oldest first. */
+  rate: number[];
+  devices: readonly DeviceRow[];
+  warnings: readonly WarningRow[];
+  log: readonly LogLine[];
+  version: number;
+}
+
+const MAX_LOG = 2000;
+const MAX_WARNINGS = 500;
+const MAX_DETAILS = 2000;
+const MAX_TIMELINE = 300;
+const RATE_SECONDS = 30;
+
+export interface StoreOptions {
+  now?: () => number;
+  /** Snapshot rate limit (ms between snapshots); 100 = 10 Hz. */
+  intervalMs?: number;
+  clientCertHeader?: string;
+}
+
+export class DashboardStore {
+  private info: DashboardInfo = { mode: '', pushGraceMs: 120_000, pushObservable: false };
+  private readonly devices = new Map<string, DeviceRow>();
+  private readonly timelines = new Map<string, TimelineEntry[]>();
+  private readonly details = new Map<string, ExchangeDetail>();
+  private warnings: WarningRow[] = [];
+  private log: LogLine[] = [];
+  private counters: Counters = { devices: 0, sessions: 0, exchanges: 0, notNow: 0, openObligations: 0, warnings: 0, infos: 0 };
+  private readonly rateBuckets = new Map<number, number>();
+  private readonly openObligations = new Set<string>();
+  private readonly sessionKey = new Map<string, string>();
+  private warningSeq = 0;
+  private dirty = true;
+  private version = 0;
+  private snapshot?: Snapshot;
+  private readonly listeners = new Set<(s: Snapshot) => void>();
+  private timer?: NodeJS.Timeout;
+  private lastEmit = 0;
+  readonly now: () => number;
+
+  constructor(private readonly opts: StoreOptions = {}) {
+    this.now = opts.now ?? Date.now;
+  }
+
+  setInfo(info: Partial<DashboardInfo>): void {
+    this.info = { ...this.info, ...info };
+    this.touch();
+  }
+
+  ingest(ev: AnalyzerEvent): void {
+    const ts = Date.parse(ev.ts);
+    switch (ev.type) {
+      case 'exchange': {
+        const d = this.device(ev, ts);
+        this.counters.exchanges++;
+        const sec = Math.floor(ts / 1000);
+        this.rateBuckets.set(sec, (this.rateBuckets.get(sec) ?? 0) + 1);
+        if (this.rateBuckets.size > RATE_SECONDS * 2) {
+          for (const k of this.rateBuckets.keys()) if (k < sec - RATE_SECONDS) this.rateBuckets.delete(k);
+        }
+        if (ev.platform) d.platform = ev.platform;
+        const what = ev.endpoint === 'command' ? (ev.status ?? '?') : (ev.messageType ?? '?');
+        if (ev.endpoint === 'command') {
+          d.lastStatus = ev.status;
+          if (ev.status === 'NotNow') {
+            d.notNow++;
+            this.counters.notNow++;
+          }
+        }
+        const line: LogLine = {
+          ts, exchangeId: ev.exchangeId, deviceKey: d.key, udid: ev.udid, channel: ev.channel, endpoint: ev.endpoint, what, httpStatus: ev.httpStatus,
+          ...(ev.requestType ? { requestType: ev.requestType } : {}),
+          ...(ev.answersRequestType ? { answers: ev.answersRequestType } : {}),
+          ...(ev.reply ? { reply: ev.reply } : {}),
+        };
+        this.log.push(line);
+        if (this.log.length > MAX_LOG * 1.5) this.log = this.log.slice(-MAX_LOG);
+        this.timeline(d.key, {
+          ts, kind: 'exchange', exchangeId: ev.exchangeId,
+          text: `${what}${ev.answersRequestType ? ` (${ev.answersRequestType})` : ''} → ${replyText(line)}`,
+          ...(ev.status === 'NotNow' ? { tone: 'notnow' as const } : {}),
+        });
+        break;
+      }
+      case 'session': {
+        const d = this.device(ev, ts);
+        if (ev.event === 'start') {
+          d.sessions++;
+          this.counters.sessions++;
+          this.sessionKey.set(ev.sessionId, d.key);
+          // The device is back: whatever it was owed, it is talking now (discharge/resolve events came first).
+          d.state = 'in session';
+          this.timeline(d.key, { ts, kind: 'session', text: `session ${ev.sessionId} started`, tone: 'dim' });
+        } else {
+          if (d.state === 'in session') d.state = ev.outcome === 'ended-on-notnow' ? 'will poll' : 'idle';
+          this.timeline(d.key, { ts, kind: 'session', text: `session ended ${describeOutcome(ev.outcome)}${ev.reason ? ` (${ev.reason})` : ''}`, ...(ev.outcome === 'stranded' || ev.outcome === 'interrupted' ? { tone: 'owed' as const } : ev.outcome === 'ended-on-notnow' ? { tone: 'notnow' as const } : {}) });
+        }
+        break;
+      }
+      case 'obligation': {
+        const d = this.device(ev, ts);
+        if (ev.event === 'open') {
+          this.openObligations.add(ev.sessionId);
+          d.state = 'push owed';
+          d.deadline = Date.parse(ev.deadline);
+          this.timeline(d.key, { ts, kind: 'obligation', text: `push owed by ${ev.deadline.slice(11, 19)}`, tone: 'owed' });
+        } else {
+          this.openObligations.delete(ev.sessionId);
+          if (ev.event === 'discharged') {
+            if (d.state === 'push owed') d.state = 'idle';
+            this.timeline(d.key, { ts, kind: 'obligation', text: `push obligation met (${ev.by})`, tone: 'resolved' });
+          }
+        }
+        this.counters.openObligations = this.openObligations.size;
+        break;
+      }
+      case 'warning': {
+        const d = this.device(ev, ts);
+        d.warnings++;
+        if (ev.severity === 'warning') this.counters.warnings++;
+        else this.counters.infos++;
+        if (ev.rule === 'notnow-no-push' || ev.rule === 'interrupted-no-push') {
+          d.state = 'stranded';
+          if (ev.sessionId) this.openObligations.delete(ev.sessionId);
+          this.counters.openObligations = this.openObligations.size;
+        }
+        this.warnings.push({
+          id: ++this.warningSeq, rule: ev.rule, severity: ev.severity, udid: ev.udid, channel: ev.channel, deviceKey: d.key, message: ev.message, ts,
+          ...(ev.userId ? { userId: ev.userId } : {}),
+          ...(ev.sessionId ? { sessionId: ev.sessionId } : {}),
+        });
+        if (this.warnings.length > MAX_WARNINGS) this.warnings = this.warnings.slice(-MAX_WARNINGS);
+        this.timeline(d.key, { ts, kind: 'warning', text: `${ev.severity === 'warning' ? 'WARNING' : 'info'} ${ev.rule}: ${ev.message}`, tone: ev.severity === 'warning' ? 'warning' : 'dim' });
+        break;
+      }
+      case 'resolved': {
+        const d = this.device(ev, ts);
+        for (const w of this.warnings) if (w.sessionId === ev.sessionId && w.rule === ev.rule && !w.resolved) w.resolved = { by: ev.by, ts };
+        if (d.state === 'stranded') d.state = 'in session';
+        this.timeline(d.key, { ts, kind: 'resolved', text: `${ev.rule} resolved (${ev.by})`, tone: 'resolved' });
+        break;
+      }
+      case 'push': {
+        if (ev.udid && ev.channel) {
+          const d = this.device({ udid: ev.udid, channel: ev.channel, ...(ev.userId ? { userId: ev.userId } : {}) }, ts);
+          this.timeline(d.key, { ts, kind: 'push', text: `push ${ev.tokenHex ?? ''} → APNs ${ev.apnsStatus}${ev.reason ? ` ${ev.reason}` : ''}`, tone: ev.apnsStatus === 200 ? 'resolved' : 'warning' });
+        }
+        break;
+      }
+      case 'error':
+        this.info = { ...this.info, note: `${ev.kind}: ${ev.message}` };
+        break;
+    }
+    this.touch();
+  }
+
+  /** Decoded bodies and headers for the detail view, redacted on the way in. */
+  ingestExchange(ex: Exchange, msg: MdmMessage | undefined): void {
+    const extra = this.opts.clientCertHeader ? [this.opts.clientCertHeader] : [];
+    const detail: ExchangeDetail = {
+      exchangeId: ex.id, ts: ex.endedAt, method: ex.method, host: ex.host, path: ex.path, httpStatus: ex.status,
+      requestHeaders: redactHeaders(ex.requestHeaders, extra), responseHeaders: redactHeaders(ex.responseHeaders, extra),
+    };
+    if (msg?.requestValue !== undefined) detail.request = redactPlist(msg.requestValue);
+    if (msg?.responseValue !== undefined) detail.response = redactPlist(msg.responseValue);
+    if (msg?.endpoint === 'malformed') detail.note = `undecodable ${msg.side} body: ${msg.reason}`;
+    if (ex.error) detail.note = `${ex.error.kind}: ${ex.error.message}`;
+    this.details.set(ex.id, detail);
+    if (this.details.size > MAX_DETAILS) this.details.delete(this.details.keys().next().value!);
+    if (msg && 'device' in msg && msg.device && 'identity' in msg && msg.identity) {
+      // Exchanges arrive before their events: the row may not exist yet.
+      const d = this.device({ ...msg.identity, host: msg.host }, ex.endedAt);
+      d.model = msg.device.productName ?? msg.device.model ?? d.model;
+      d.osVersion = msg.device.osVersion ?? d.osVersion;
+      d.platform = platformOf(msg.device) ?? d.platform;
+      this.touch();
+    }
+  }
+
+  detail(exchangeId: string): ExchangeDetail | undefined {
+    return this.details.get(exchangeId);
+  }
+
+  timelineOf(deviceKey: string): readonly TimelineEntry[] {
+    return this.timelines.get(deviceKey) ?? [];
+  }
+
+  subscribe(fn: (s: Snapshot) => void): () => void {
+    this.listeners.add(fn);
+    fn(this.getSnapshot());
+    this.arm();
+    return () => {
+      this.listeners.delete(fn);
+      if (this.listeners.size === 0 && this.timer) {
+        clearInterval(this.timer);
+        this.timer = undefined;
+      }
+    };
+  }
+
+  /** The current snapshot, built only when something changed since the last one. */
+  getSnapshot(): Snapshot {
+    if (!this.snapshot || this.dirty) {
+      this.dirty = false;
+      const now = this.now();
+      const sec = Math.floor(now / 1000);
+      const rate: number[] = [];
+      for (let s = sec - RATE_SECONDS + 1; s <= sec; s++) rate.push(this.rateBuckets.get(s) ?? 0);
+      this.snapshot = {
+        now,
+        info: this.info,
+        counters: { ...this.counters, devices: this.devices.size },
+        rate,
+        devices: [...this.devices.values()].map((d) => ({ ...d })),
+        warnings: this.warnings.map((w) => ({ ...w })),
+        log: this.log.slice(-MAX_LOG),
+        version: ++this.version,
+      };
+    }
+    return this.snapshot;
+  }
+
+  /** Tests: deliver a snapshot now instead of waiting for the timer. */
+  flushNow(): void {
+    this.emit(true);
+  }
+
+  close(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    this.listeners.clear();
+  }
+
+  private arm(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.emit(false), this.opts.intervalMs ?? 100);
+    this.timer.unref();
+  }
+
+  private emit(force: boolean): void {
+    const now = this.now();
+    // Countdowns move once a second even when no traffic arrives.
+    if (!force && !this.dirty && now - this.lastEmit < 1000) return;
+    this.lastEmit = now;
+    if (!this.dirty) this.dirty = true;
+    const s = this.getSnapshot();
+    for (const fn of this.listeners) fn(s);
+  }
+
+  private touch(): void {
+    this.dirty = true;
+  }
+
+  private device(who: { udid: string; channel: 'device' | 'user'; userId?: string; host?: string }, ts: number): DeviceRow {
+    const key = keyOf(who.udid, who.channel, who.userId, who.host);
+    let d = this.devices.get(key);
+    if (!d) {
+      d = { key, udid: who.udid, channel: who.channel, state: 'idle', notNow: 0, sessions: 0, lastSeen: ts, warnings: 0, ...(who.userId ? { userId: who.userId } : {}), ...(who.host ? { host: who.host } : {}) };
+      this.devices.set(key, d);
+    }
+    if (ts > d.lastSeen) d.lastSeen = ts;
+    return d;
+  }
+
+  private timeline(key: string, e: TimelineEntry): void {
+    let t = this.timelines.get(key);
+    if (!t) this.timelines.set(key, (t = []));
+    t.push(e);
+    if (t.length > MAX_TIMELINE) t.splice(0, t.length - MAX_TIMELINE);
+  }
+}
+
+export function keyOf(udid: string, channel: string, userId?: string, host?: string): string {
+  return `${host ?? ''}|${udid}|${channel}|${userId ?? ''}`;
+}
+
+function replyText(l: LogLine): string {
+  if (l.reply === 'command') return l.requestType ?? 'command';
+  if (l.reply === 'end') return 'end (empty reply)';
+  if (l.reply === 'http-error') return `HTTP ${l.httpStatus}`;
+  if (l.reply === 'failed') return 'no response';
+  if (l.reply === 'invalid') return 'invalid reply';
+  return `HTTP ${l.httpStatus}`;
+}
+
+function describeOutcome(o: Outcome | undefined): string {
+  return o === 'ended-on-notnow' ? 'on NotNow (device will poll)' : o === 'stranded' ? 'STRANDED (push owed)' : o === 'interrupted' ? 'interrupted' : 'clean';
+}
+
+export { replyText };
