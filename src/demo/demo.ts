@@ -48,7 +48,6 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
         pushDelayMs: 1000,
         // Each server queues a command (and pushes, as real servers do on enqueue) about every 2 s.
         autoEnqueue: { everyMs: 2000, seed: 100 + i },
-        apns: { url: apns.url, ca: [apns.ca], ...apns.pushCert, topic: 'com.apple.mgmt.External.mdmtap-sim' },
       }),
     );
   }
@@ -63,7 +62,13 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
     maxBody: 16 * 1024 * 1024,
     onExchange: (ex) => pipeline.exchange(ex),
     onError: (e) => pipeline.error(e.kind, e.message),
+    // mdmtap holds the push certificate and sends intercepted pushes on to the simulated APNs.
+    apns: { ...apns.pushCert, upstream: apns.url, upstreamCa: [apns.ca], onPush: (p) => pipeline.push(p) },
   });
+  // Servers push to Apple's host through mdmtap, as a NanoMDM with HTTPS_PROXY does: every push is seen.
+  for (const s of servers) {
+    s.setApns({ url: 'https://api.push.apple.com', ca: [proxy.ca.certPem], ...apns.pushCert, topic: 'com.apple.mgmt.External.mdmtap-sim', proxy: { host: '127.0.0.1', port: proxy.port } });
+  }
   pipeline.start();
   // Devices are spread over the servers; each trusts mdmtap's CA and uses it as its HTTP proxy.
   const fleets: Fleet[] = servers.map((server, i) =>

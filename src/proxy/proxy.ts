@@ -16,6 +16,9 @@ import { forward, type ForwardContext, type Target } from './forward.js';
 import { authority, HostMatcher, parseHostPort } from './hosts.js';
 import { agents } from './upstream.js';
 import { serveCa } from './ca-download.js';
+import type { PushSeen } from '../mdm/message.js';
+import { createApnsInterceptor } from '../push/interceptor.js';
+import { isApnsTarget } from '../push/hosts.js';
 
 export interface ProxyOptions {
   host: string;
@@ -34,10 +37,10 @@ export interface ProxyOptions {
   onExchange(ex: Exchange): void;
   onError(e: { kind: string; message: string }): void;
   /**
-   * A CONNECT this proxy does not decrypt as MDM may be claimed by another interceptor (APNs): return true when
-   * it took the socket (the 200 has already been written).
+   * APNs interception (`--apns-cert/--apns-key`): CONNECTs to Apple's push hosts are decrypted and re-originated
+   * with the push certificate; without it they are tunnelled untouched like any other host.
    */
-  onConnectOther?(socket: Duplex, host: string, port: number): boolean;
+  apns?: { cert: string; key: string; upstream?: string; upstreamCa?: string[]; onPush(p: PushSeen): void };
 }
 
 export interface RunningProxy {
@@ -64,6 +67,17 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     onError: safe(opts.onError),
     nextId: () => `${Date.now().toString(36)}-${(++seq).toString(36)}`,
   };
+  const apns = opts.apns
+    ? createApnsInterceptor({
+        certFor: (name) => ca.leafFor(name),
+        pushCert: opts.apns.cert,
+        pushKey: opts.apns.key,
+        ...(opts.apns.upstream ? { upstream: opts.apns.upstream } : {}),
+        ...(opts.apns.upstreamCa ? { upstreamCa: opts.apns.upstreamCa } : {}),
+        onPush: opts.apns.onPush,
+        onError: safe(opts.onError),
+      })
+    : undefined;
   const sockets = new Set<net.Socket | Duplex>();
   const track = (s: net.Socket | Duplex) => {
     sockets.add(s);
@@ -147,16 +161,11 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       return terminateTls(socket, hp.host, { host: hp.host, port: hp.port, tls: true, authority: authority(hp.host, hp.port, true) });
     }
-    if (opts.onConnectOther) {
+    if (apns && isApnsTarget(hp.host, hp.port)) {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      try {
-        if (opts.onConnectOther(socket, hp.host, hp.port)) return;
-      } catch (e) {
-        ctx.onError({ kind: 'internal', message: (e as Error).message });
-      }
-      return tunnel(socket, hp.host, hp.port, ctx, false);
+      return apns.handleSocket(socket, hp.host, hp.port);
     }
-    tunnel(socket, hp.host, hp.port, ctx, true);
+    tunnel(socket, hp.host, hp.port, ctx);
   });
 
   // The listening socket: in reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `front`.
@@ -201,6 +210,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     close: () =>
       new Promise<void>((resolve) => {
         listener.close(() => resolve());
+        void apns?.close();
         for (const s of sockets) s.destroy();
         ctx.agents.http.destroy();
         ctx.agents.https.destroy();
@@ -211,17 +221,17 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 }
 
 /** A CONNECT mdmtap does not decrypt: raw bytes both ways, untouched. */
-function tunnel(client: Duplex, host: string, port: number, ctx: ForwardContext, answer: boolean): void {
+function tunnel(client: Duplex, host: string, port: number, ctx: ForwardContext): void {
   const server = net.connect({ host, port });
   let connected = false;
   server.on('connect', () => {
     connected = true;
-    if (answer) client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     server.pipe(client);
     client.pipe(server);
   });
   server.on('error', (e) => {
-    if (answer && !connected) client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    if (!connected) client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
     else client.destroy();
     ctx.onError({ kind: 'upstream-unreachable', message: `tunnel to ${host}:${port}: ${e.message}` });
   });

@@ -54,6 +54,8 @@ export interface ReferenceServer {
   enqueueAndPush(udid: string, requestType: string, extra?: Record<string, unknown>, userId?: string): Promise<string>;
   push(udid: string, userId?: string): Promise<{ status: number; reason?: string } | undefined>;
   pendingCommands(udid: string, userId?: string): QueuedCommand[];
+  /** Where pushes go from now on (e.g. through mdmtap, once it listens). */
+  setApns(target: PushTarget): void;
   knownDevices(): string[];
   stats: ServerStats;
   close(): Promise<void>;
@@ -66,7 +68,7 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
   const rng: Rng = seeded(opts.seed ?? 1);
   const channels = new Map<string, Channel>();
   const stats: ServerStats = { sessions: 0, pushesSent: 0, pushResults: [] };
-  const pusher = opts.apns ? new PushClient(opts.apns) : undefined;
+  let pusher = opts.apns ? new PushClient(opts.apns) : undefined;
   const timers = new Set<NodeJS.Timeout>();
   const policy = policies[opts.policy];
   let closed = false;
@@ -193,6 +195,10 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
     },
     push: (udid, userId) => pushChannel(channelOf(udid, userId)),
     pendingCommands: (udid, userId) => [...(channels.get(keyOf(udid, userId))?.queue ?? [])],
+    setApns: (target) => {
+      pusher?.close();
+      pusher = new PushClient(target);
+    },
     knownDevices: () => [...new Set([...channels.values()].map((c) => c.udid))],
     stats,
     close: () =>

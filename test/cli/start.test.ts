@@ -63,6 +63,12 @@ describe('mdmtap start', () => {
     expect((await plainGet(Number(m[1]), '/ca.pem')).status).toBe(200);
   });
 
+  it('--apns-cert without --apns-key is one line and exit 2', async () => {
+    const r = await runCli(['start', '--no-db', '--upstream', 'https://127.0.0.1:1', '--apns-cert', 'push.pem']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual(['mdmtap: --apns-cert and --apns-key go together: the push certificate and its private key (PEM)']);
+  });
+
   it('port already in use: one line, exit 1', async () => {
     const certs = tempDir();
     dirs.push(certs);

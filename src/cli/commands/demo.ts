@@ -45,7 +45,7 @@ export function registerDemo(program: Command): void {
           onPipeline: async (pipeline) => {
             presenter = await present(pipeline, {
               json,
-              info: { mode: `demo (${opts.policy === 'mix' ? POLICIES.join(' / ') : opts.policy}, ${devices} simulated devices)`, pushGraceMs: opts.pushGrace, pushObservable: false, ...(opts.db ? { captureFile: opts.db } : {}) },
+              info: { mode: `demo (${opts.policy === 'mix' ? POLICIES.join(' / ') : opts.policy}, ${devices} simulated devices)`, pushGraceMs: opts.pushGrace, pushObservable: true, ...(opts.db ? { captureFile: opts.db } : {}) },
             });
             if (opts.db) closeSinks = (await openSinks(pipeline, { db: resolve(opts.db), keepSecrets: false, bodies: true, options: { demo: true } })).close;
           },

@@ -1,6 +1,7 @@
 /** `mdmtap [start]`: the live proxy between devices and an MDM server, with live analysis and capture. */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import type { PushSeen } from '../../mdm/message.js';
 import { resolve } from 'node:path';
 import { startProxy } from '../../proxy/proxy.js';
 import { LivePipeline } from '../../live/pipeline.js';
@@ -36,6 +37,10 @@ export interface StartOptions {
   certs: string;
   keepSecrets?: boolean;
   maxBody: number;
+  apnsCert?: string;
+  apnsKey?: string;
+  apnsUpstream?: string;
+  apnsUpstreamCa: string[];
 }
 
 export function registerStart(program: Command): void {
@@ -58,6 +63,10 @@ export function registerStart(program: Command): void {
     .option('--plain', 'on a terminal: one readable line per session outcome and warning instead of the dashboard')
     .option('--certs <dir>', 'where the mdmtap CA lives', DEFAULT_CERTS)
     .option('--keep-secrets', 'store raw bodies and headers, secrets included (announced on every start)')
+    .option('--apns-cert <file>', "the MDM push certificate (PEM): lets mdmtap re-originate the server's APNs connection and see every push")
+    .option('--apns-key <file>', 'the private key of the push certificate (PEM)')
+    .option('--apns-upstream <url>', "send intercepted pushes to this APNs instead of Apple's (a lab or test APNs)")
+    .option('--apns-upstream-ca <file>', 'extra CA (PEM) to trust for --apns-upstream (repeatable)', collect, [])
     .option('--max-body <size>', 'bytes of each body kept for analysis and capture', sizeOption('--max-body'), DEFAULT_MAX_BODY)
     .action(async (opts: StartOptions) => {
       await runStart(opts);
@@ -80,13 +89,25 @@ export async function runStart(opts: StartOptions): Promise<void> {
     }
     if (u.protocol !== 'https:' && u.protocol !== 'http:') throw new UserError('--upstream: the URL must be https:// (or http://)');
   }
-  const upstreamCa = opts.upstreamCa.map((f) => {
+  const read = (flag: string) => (f: string) => {
     try {
       return readFileSync(f, 'utf8');
     } catch {
-      throw new UserError(`--upstream-ca: cannot read ${f}`);
+      throw new UserError(`${flag}: cannot read ${f}`);
     }
-  });
+  };
+  const upstreamCa = opts.upstreamCa.map(read('--upstream-ca'));
+  if (Boolean(opts.apnsCert) !== Boolean(opts.apnsKey)) throw new UserError('--apns-cert and --apns-key go together: the push certificate and its private key (PEM)');
+  if (opts.apnsUpstream) {
+    try {
+      new URL(opts.apnsUpstream);
+    } catch {
+      throw new UserError(`--apns-upstream: "${opts.apnsUpstream}" is not a URL`);
+    }
+  }
+  const apnsCert = opts.apnsCert ? read('--apns-cert')(opts.apnsCert) : undefined;
+  const apnsKey = opts.apnsKey ? read('--apns-key')(opts.apnsKey) : undefined;
+  const apnsUpstreamCa = opts.apnsUpstreamCa.map(read('--apns-upstream-ca'));
   const json = opts.json === true || !process.stdout.isTTY;
   const notices: string[] = [];
   if (opts.insecureUpstream) notices.push('WARNING: --insecure-upstream: the upstream server certificate is NOT verified.');
@@ -103,7 +124,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
       ...(opts.upstream ? { upstream: opts.upstream } : {}),
       ...(opts.db !== false ? { captureFile: opts.db } : {}),
       pushGraceMs: opts.pushGrace,
-      pushObservable: false,
+      pushObservable: Boolean(apnsCert),
     },
     ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader } : {}),
   });
@@ -132,6 +153,17 @@ export async function runStart(opts: StartOptions): Promise<void> {
       clientCertHeader: opts.clientCertHeader,
       certsDir: resolve(opts.certs),
       maxBody: opts.maxBody,
+      ...(apnsCert && apnsKey
+        ? {
+            apns: {
+              cert: apnsCert,
+              key: apnsKey,
+              ...(opts.apnsUpstream ? { upstream: opts.apnsUpstream } : {}),
+              upstreamCa: apnsUpstreamCa,
+              onPush: (p: PushSeen) => pipeline.push(p),
+            },
+          }
+        : {}),
       onExchange: (ex) => pipeline.exchange(ex),
       onError: (e) => pipeline.error(e.kind, e.message),
     });
@@ -150,7 +182,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const lines = [
     `mdmtap listening on ${where} (${mode})`,
     `CA ${resolve(opts.certs)}/ca.pem  SHA-256 ${proxy.caFingerprint}  (devices: http://<this-host>:${proxy.port}/ca.mobileconfig)`,
-    `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}`,
+    `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}; ${apnsCert ? `pushes observed (APNs interception${opts.apnsUpstream ? ` to ${opts.apnsUpstream}` : ''})` : 'pushes not observable (no --apns-cert)'}`,
     ...notices,
   ];
   process.stderr.write(lines.join('\n') + '\n');

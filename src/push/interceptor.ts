@@ -1,0 +1,184 @@
+/**
+ * APNs interception: the MDM server reaches Apple's push service through mdmtap (HTTPS_PROXY), mdmtap terminates
+ * that TLS with ALPN h2 (a leaf from its CA), and re-originates every HTTP/2 request to APNs with the MDM push
+ * certificate (mutual TLS). Requests and responses pass unchanged; each `POST /3/device/<token>` becomes a PushSeen
+ * that ties the push to a device through the token map. When APNs cannot be reached the server gets a 502 — mdmtap
+ * never pretends a push succeeded.
+ */
+import http2 from 'node:http2';
+import tls from 'node:tls';
+import type { Duplex } from 'node:stream';
+import type { PushSeen } from '../mdm/message.js';
+import { sha256Hex } from '../mdm/hash.js';
+
+export interface ApnsInterceptorOptions {
+  certFor(servername: string): { cert: string; key: string };
+  pushCert: string;
+  pushKey: string;
+  /** Replaces Apple's origin (a lab or test APNs): `--apns-upstream`. */
+  upstream?: string;
+  /** Extra CAs for the upstream, added to the system's. */
+  upstreamCa?: string[];
+  onPush(p: PushSeen): void;
+  onError(e: { kind: string; message: string }): void;
+  now?: () => number;
+}
+
+export interface ApnsInterceptor {
+  handleSocket(socket: Duplex, host: string, port: number): void;
+  close(): Promise<void>;
+}
+
+/** HTTP/2 connection-specific headers are never forwarded (RFC 9113 §8.2.2). */
+const DROP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host', 'http2-settings']);
+const MAX_BODY = 8 * 1024;
+
+export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterceptor {
+  const now = opts.now ?? Date.now;
+  const contexts = new Map<string, tls.SecureContext>();
+  const contextFor = (name: string) => {
+    let c = contexts.get(name);
+    if (!c) contexts.set(name, (c = tls.createSecureContext(opts.certFor(name))));
+    return c;
+  };
+  const upstreamSessions = new Map<string, http2.ClientHttp2Session>();
+  const serverSessions = new Set<http2.ServerHttp2Session>();
+  // Which port the server CONNECTed to, per APNs host (443, or 2197 where 443 is blocked).
+  const portFor = new Map<string, number>();
+
+  const server = http2.createSecureServer({
+    SNICallback: (name, cb) => {
+      try {
+        cb(null, contextFor(name || 'api.push.apple.com'));
+      } catch (e) {
+        cb(e as Error);
+      }
+    },
+    ...opts.certFor('api.push.apple.com'),
+    ALPNProtocols: ['h2'],
+    allowHTTP1: false,
+  });
+  server.on('session', (s) => {
+    serverSessions.add(s);
+    s.on('close', () => serverSessions.delete(s));
+    s.on('error', () => s.destroy());
+  });
+  server.on('tlsClientError', (e: Error) => opts.onError({ kind: 'tls', message: `TLS with the MDM server's push client failed: ${e.message}` }));
+
+  const upstreamFor = (origin: string): http2.ClientHttp2Session => {
+    const existing = upstreamSessions.get(origin);
+    if (existing && !existing.closed && !existing.destroyed) return existing;
+    const u = new URL(origin);
+    const session = http2.connect(origin, {
+      cert: opts.pushCert,
+      key: opts.pushKey,
+      ...(opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...opts.upstreamCa] } : {}),
+      servername: /^[\d.]+$/.test(u.hostname) ? undefined : u.hostname,
+    });
+    session.on('error', () => session.destroy());
+    session.on('close', () => {
+      if (upstreamSessions.get(origin) === session) upstreamSessions.delete(origin);
+    });
+    upstreamSessions.set(origin, session);
+    return session;
+  };
+
+  server.on('stream', (stream, headers) => {
+    const sni = (stream.session?.socket as tls.TLSSocket | undefined)?.servername || 'api.push.apple.com';
+    const origin = opts.upstream ?? `https://${sni}:${portFor.get(sni) ?? 443}`;
+    const path = String(headers[':path'] ?? '/');
+    const method = String(headers[':method'] ?? 'GET');
+    const token = /^\/3\/device\/([0-9A-Za-z]+)/.exec(path)?.[1];
+    const bodyChunks: Buffer[] = [];
+    let bodySize = 0;
+    const out: http2.OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(headers)) {
+      if (k.startsWith(':') || DROP.has(k) || v === undefined) continue;
+      out[k] = v;
+    }
+    out[':method'] = method;
+    out[':path'] = path;
+    let seen = false;
+    const report = (status: number, reason?: string) => {
+      if (seen || !token) return;
+      seen = true;
+      const hex = token.toLowerCase();
+      const p: PushSeen = { ts: now(), tokenHash: sha256Hex(hex), tokenPrefix: hex.slice(0, 8), apnsStatus: status };
+      const magic = magicOf(Buffer.concat(bodyChunks));
+      if (magic !== undefined) p.pushMagicHash = sha256Hex(magic);
+      if (reason) p.reason = reason;
+      try {
+        opts.onPush(p);
+      } catch (e) {
+        opts.onError({ kind: 'internal', message: (e as Error).message });
+      }
+    };
+    const fail = (e: Error) => {
+      opts.onError({ kind: 'apns-unreachable', message: `APNs ${origin}: ${e.message}` });
+      if (!stream.headersSent && !stream.destroyed) {
+        stream.respond({ ':status': 502, 'content-type': 'application/json' });
+        stream.end(JSON.stringify({ reason: 'mdmtap: APNs could not be reached' }));
+      } else stream.destroy();
+      report(0, e.message);
+    };
+    stream.on('data', (c: Buffer) => {
+      if (bodySize < MAX_BODY) bodyChunks.push(c.subarray(0, MAX_BODY - bodySize));
+      bodySize += c.length;
+    });
+    stream.on('error', () => stream.destroy());
+    let up: http2.ClientHttp2Stream;
+    try {
+      up = upstreamFor(origin).request(out);
+    } catch (e) {
+      return fail(e as Error);
+    }
+    up.on('error', fail);
+    up.on('response', (resHeaders) => {
+      const status = Number(resHeaders[':status'] ?? 0);
+      const back: http2.OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(resHeaders)) if (!k.startsWith(':') && !DROP.has(k) && v !== undefined) back[k] = v;
+      back[':status'] = status;
+      if (!stream.destroyed) stream.respond(back);
+      const resChunks: Buffer[] = [];
+      up.on('data', (c: Buffer) => {
+        if (status >= 400) resChunks.push(c);
+      });
+      up.pipe(stream);
+      up.on('end', () => report(status, status >= 400 ? reasonOf(Buffer.concat(resChunks)) : undefined));
+    });
+    stream.pipe(up);
+  });
+
+  return {
+    handleSocket(socket, host, port) {
+      // The server asked for this APNs host: re-originate there unless --apns-upstream says otherwise.
+      portFor.set(host.toLowerCase(), port);
+      socket.on('error', () => socket.destroy());
+      server.emit('connection', socket);
+    },
+    close: async () => {
+      for (const s of serverSessions) s.destroy();
+      for (const s of upstreamSessions.values()) s.destroy();
+      upstreamSessions.clear();
+      server.close();
+    },
+  };
+}
+
+function magicOf(body: Buffer): string | undefined {
+  try {
+    const v = JSON.parse(body.toString('utf8')) as { mdm?: unknown };
+    return typeof v.mdm === 'string' ? v.mdm : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function reasonOf(body: Buffer): string | undefined {
+  try {
+    const v = JSON.parse(body.toString('utf8')) as { reason?: unknown };
+    return typeof v.reason === 'string' ? v.reason : undefined;
+  } catch {
+    return undefined;
+  }
+}
