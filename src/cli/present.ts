@@ -18,11 +18,7 @@ export async function present(pipeline: LivePipeline, opts: { json: boolean; inf
     pipeline.addSink(jsonlSink());
     return { quit: new Promise<void>(() => {}), setInfo: () => {}, close: () => {} };
   }
-  const [{ DashboardStore }, { dashboardSink }, { runDashboard }] = await Promise.all([
-    import('../../tui/state/dashboard-store.js'),
-    import('../../tui/sink.js'),
-    import('../../tui/run.js'),
-  ]);
+  const { DashboardStore, dashboardSink, runDashboard } = await (await import('../../tui/load.js')).loadDashboard();
   const store = new DashboardStore(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader } : {});
   store.setInfo(opts.info);
   pipeline.addSink(dashboardSink(store));

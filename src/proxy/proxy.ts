@@ -209,13 +209,21 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     ca,
     close: () =>
       new Promise<void>((resolve) => {
-        listener.close(() => resolve());
+        // Stop accepting, drop every connection, and do not wait on peers that never answer a close.
+        const bound = setTimeout(resolve, 1000);
+        bound.unref();
+        listener.close(() => {
+          clearTimeout(bound);
+          resolve();
+        });
         void apns?.close();
         for (const s of sockets) s.destroy();
         ctx.agents.http.destroy();
         ctx.agents.https.destroy();
         inner.close();
+        inner.closeAllConnections();
         front.close();
+        front.closeAllConnections();
       }),
   };
 }

@@ -104,7 +104,7 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
       seen = true;
       const hex = token.toLowerCase();
       const p: PushSeen = { ts: now(), tokenHash: sha256Hex(hex), tokenPrefix: hex.slice(0, 8), apnsStatus: status };
-      const magic = magicOf(Buffer.concat(bodyChunks));
+      const magic = jsonString(Buffer.concat(bodyChunks), 'mdm');
       if (magic !== undefined) p.pushMagicHash = sha256Hex(magic);
       if (reason) p.reason = reason;
       try {
@@ -144,7 +144,7 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
         if (status >= 400) resChunks.push(c);
       });
       up.pipe(stream);
-      up.on('end', () => report(status, status >= 400 ? reasonOf(Buffer.concat(resChunks)) : undefined));
+      up.on('end', () => report(status, status >= 400 ? jsonString(Buffer.concat(resChunks), 'reason') : undefined));
     });
     stream.pipe(up);
   });
@@ -165,19 +165,11 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
   };
 }
 
-function magicOf(body: Buffer): string | undefined {
+/** A string field of a small JSON body (the push's `mdm`, APNs's `reason`), or undefined. */
+function jsonString(body: Buffer, key: string): string | undefined {
   try {
-    const v = JSON.parse(body.toString('utf8')) as { mdm?: unknown };
-    return typeof v.mdm === 'string' ? v.mdm : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function reasonOf(body: Buffer): string | undefined {
-  try {
-    const v = JSON.parse(body.toString('utf8')) as { reason?: unknown };
-    return typeof v.reason === 'string' ? v.reason : undefined;
+    const v = (JSON.parse(body.toString('utf8')) as Record<string, unknown>)[key];
+    return typeof v === 'string' ? v : undefined;
   } catch {
     return undefined;
   }

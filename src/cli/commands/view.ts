@@ -56,7 +56,7 @@ export function registerView(program: Command): void {
 }
 
 async function browse(file: string, reader: CaptureReader, events: AnalyzerEvent[], c: { exchanges: number; warnings: number }): Promise<void> {
-  const [{ DashboardStore }, { runDashboard }] = await Promise.all([import('../../../tui/state/dashboard-store.js'), import('../../../tui/run.js')]);
+  const { DashboardStore, runDashboard } = await (await import('../../../tui/load.js')).loadDashboard();
   const lastTs = events.length ? Date.parse(events[events.length - 1].ts) : Date.now();
   // Ages and countdowns are shown as of the capture's end, not of today.
   const store = new DashboardStore({ now: () => lastTs });
