@@ -52,6 +52,12 @@ export interface RestoredObligation {
 export class Analyzer {
   readonly pushGraceMs: number;
   readonly sessionTimeoutMs: number;
+
+  /** Channels (device or user) with state held: what memory grows with. */
+  get trackedChannels(): number {
+    return this.channels.size;
+  }
+
   private clock = -Infinity;
   private out: AnalyzerEvent[] = [];
   private readonly timers = new TimerQueue();

@@ -4,7 +4,7 @@
  * still fires on time.
  */
 import type { LivePipeline } from '../live/pipeline.js';
-import { openCaptureStore } from '../store/writer.js';
+import { openCaptureWriter } from '../store/worker-store.js';
 import { storeSink } from '../sinks/store.js';
 import { VERSION } from '../version.js';
 
@@ -25,21 +25,21 @@ export interface OpenedSinks {
 export async function openSinks(pipeline: LivePipeline, opts: SinkOptions): Promise<OpenedSinks> {
   const none = { restored: { tokens: 0, obligations: 0, warnings: 0 }, close: async () => {} };
   if (!opts.db) return none;
-  const store = openCaptureStore(opts.db, {
+  const store = await openCaptureWriter(opts.db, {
     keepSecrets: opts.keepSecrets,
     bodies: opts.bodies,
     ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader } : {}),
     onError: (e) => pipeline.error(e.kind, e.message),
     run: { version: VERSION, options: opts.options },
   });
-  if (!store.ok) return none;
-  const state = store.loadState();
+  if (!store) return none;
+  const state = store.state;
   for (const t of state.tokens) pipeline.analyzer.restoreToken(t.tokenHash, t.who, t.pushMagicHash);
   for (const o of state.obligations) pipeline.analyzer.restoreObligation(o);
   for (const w of state.warnings) pipeline.analyzer.restoreWarning(w);
   pipeline.addSink(storeSink(store));
   return {
     restored: { tokens: state.tokens.length, obligations: state.obligations.length, warnings: state.warnings.length },
-    close: async () => store.close(),
+    close: () => store.close(),
   };
 }

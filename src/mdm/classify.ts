@@ -4,7 +4,7 @@
  * `Status` = command-channel report. Returns undefined for traffic that is not MDM at all.
  */
 import type { Exchange } from '../capture/exchange.js';
-import type { DecodeResult, PlistDict, PlistValue } from '../plist/value.js';
+import type { DecodeResult, PlistDict, PlistValue, Selection } from '../plist/value.js';
 import { isDict } from '../plist/value.js';
 import { decodePlist } from '../plist/decode.js';
 import { sha256Hex, tokenHex } from './hash.js';
@@ -22,14 +22,26 @@ import type {
 export interface ClassifyOptions {
   /** The exchange is known to be MDM traffic (live: a decrypted --mdm-host), so undecodable bodies are flagged. */
   assumeMdm?: boolean;
-  /** Decoder to use (the proxy passes one that may run elsewhere); defaults to decodePlist. */
-  decode?: (bytes: Uint8Array) => DecodeResult;
 }
+
+/**
+ * The keys classification reads. Only these are decoded: a 1 MB InstalledApplicationList or a profile payload
+ * in a command is passed over (structure checked, content not built), so classifying costs microseconds instead
+ * of milliseconds on the proxy's event loop. The full body stays in the Exchange for whoever needs it.
+ */
+const FACTS: Selection = { ProductName: true, Model: true, ModelName: true, OSVersion: true, BuildVersion: true, SerialNumber: true, DeviceName: true };
+const REQUEST_KEYS: Selection = {
+  ...FACTS,
+  MessageType: true, Status: true, CommandUUID: true, ErrorChain: true,
+  UDID: true, EnrollmentID: true, UserID: true, EnrollmentUserID: true, UserShortName: true,
+  Token: true, PushMagic: true, AwaitingConfiguration: true, UserConfiguration: true,
+  QueryResponses: FACTS,
+};
+const REPLY_KEYS: Selection = { CommandUUID: true, Command: { RequestType: true } };
 
 const MDM_CONTENT_TYPE = 'application/x-apple-aspen-mdm';
 
 export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage | undefined {
-  const decode = opts.decode ?? decodePlist;
   const claimsMdm = opts.assumeMdm === true || (ex.requestHeaders['content-type'] ?? '').includes(MDM_CONTENT_TYPE);
   const body = ex.requestBody;
   if (body.length === 0) {
@@ -40,7 +52,7 @@ export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage |
     // A cut body cannot be decoded, and the keys that identify the device usually come after the big arrays.
     return malformed(ex, 'request', `request body larger than the capture limit (${body.length} bytes kept)`);
   }
-  const decoded = decode(body);
+  const decoded = decodePlist(body, REQUEST_KEYS);
   if (!decoded.ok) {
     return claimsMdm || looksLikePlist(body)
       ? malformed(ex, 'request', decoded.error.message, decoded.error.offset)
@@ -52,12 +64,12 @@ export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage |
   if (typeof req.MessageType === 'string') {
     const identity = identityOf(req);
     if (!identity) return malformed(ex, 'request', `${req.MessageType} check-in names no UDID or EnrollmentID`);
-    return checkin(ex, req, identity, decode);
+    return checkin(ex, req, identity);
   }
   if (typeof req.Status === 'string') {
     const identity = identityOf(req);
     if (!identity) return malformed(ex, 'request', 'command report names no UDID or EnrollmentID');
-    return command(ex, req, identity, decode);
+    return command(ex, req, identity);
   }
   return claimsMdm ? malformed(ex, 'request', 'plist has neither MessageType nor Status') : undefined;
 }
@@ -83,14 +95,12 @@ function checkin(
   ex: Exchange,
   req: PlistDict,
   identity: Identity,
-  decode: (b: Uint8Array) => DecodeResult,
 ): CheckinMessage {
   const msg: CheckinMessage = {
     ...base(ex),
     endpoint: 'checkin',
     identity,
     messageType: req.MessageType as string,
-    requestValue: req,
   };
   if (req.Token instanceof Uint8Array) {
     const hex = tokenHex(req.Token);
@@ -109,10 +119,6 @@ function checkin(
   }
   if (typeof req.AwaitingConfiguration === 'boolean') msg.awaitingConfiguration = req.AwaitingConfiguration;
   if (req.UserConfiguration === true) msg.userConfiguration = true;
-  if (ex.status === 200 && ex.responseBody.length > 0 && !ex.responseTruncated) {
-    const res = decode(ex.responseBody);
-    if (res.ok) msg.responseValue = res.value;
-  }
   return msg;
 }
 
@@ -120,14 +126,12 @@ function command(
   ex: Exchange,
   req: PlistDict,
   identity: Identity,
-  decode: (b: Uint8Array) => DecodeResult,
 ): CommandMessage | MalformedMessage {
   const msg: CommandMessage = {
     ...base(ex),
     endpoint: 'command',
     identity,
     status: req.Status as string,
-    requestValue: req,
     reply: { kind: 'end' },
   };
   if (typeof req.CommandUUID === 'string') msg.commandUUID = req.CommandUUID;
@@ -138,20 +142,18 @@ function command(
     const facts = factsOf(req.QueryResponses);
     if (facts) msg.device = facts;
   }
-  const { reply, responseValue, problem } = replyOf(ex, decode);
+  const { reply, problem } = replyOf(ex);
   msg.reply = reply;
-  if (responseValue !== undefined) msg.responseValue = responseValue;
   if (problem) msg.malformedResponse = problem;
   return msg;
 }
 
 interface ReplyResult {
   reply: CommandReply;
-  responseValue?: PlistValue;
   problem?: { reason: string; offset?: number };
 }
 
-function replyOf(ex: Exchange, decode: (b: Uint8Array) => DecodeResult): ReplyResult {
+function replyOf(ex: Exchange): ReplyResult {
   if (ex.error) return { reply: { kind: 'failed', error: ex.error.kind } };
   if (ex.status !== 200) return { reply: { kind: 'http-error', httpStatus: ex.status } };
   // Apple: a zero-length body ends the session (an empty plist does not).
@@ -167,17 +169,17 @@ function replyOf(ex: Exchange, decode: (b: Uint8Array) => DecodeResult): ReplyRe
       },
     };
   }
-  const res = decode(ex.responseBody);
+  const res = decodePlist(ex.responseBody, REPLY_KEYS);
   if (!res.ok) {
     const reason = `reply is not a plist: ${res.error.message}`;
     return { reply: { kind: 'invalid', reason }, problem: { reason, offset: res.error.offset } };
   }
   const v = res.value;
   if (isDict(v) && typeof v.CommandUUID === 'string' && isDict(v.Command) && typeof v.Command.RequestType === 'string') {
-    return { reply: { kind: 'command', commandUUID: v.CommandUUID, requestType: v.Command.RequestType }, responseValue: v };
+    return { reply: { kind: 'command', commandUUID: v.CommandUUID, requestType: v.Command.RequestType } };
   }
   const reason = 'reply is a plist but not a command (no CommandUUID / Command.RequestType)';
-  return { reply: { kind: 'invalid', reason }, responseValue: v, problem: { reason } };
+  return { reply: { kind: 'invalid', reason }, problem: { reason } };
 }
 
 function stringAfterKey(xml: string, key: string): string | undefined {

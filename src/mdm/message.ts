@@ -62,9 +62,6 @@ interface MessageBase {
   /** The MDM server (host[:port]); part of the session key. */
   host: string;
   httpStatus: number;
-  /** Decoded bodies, unredacted: for sinks that redact before they show or store (never for the analyzer). */
-  requestValue?: PlistValue;
-  responseValue?: PlistValue;
 }
 
 /** A check-in message (Authenticate, TokenUpdate, CheckOut, …). */

@@ -7,6 +7,8 @@ import * as plist from 'plist';
 import type { PlistValue } from '../plist/value.js';
 import { isDict } from '../plist/value.js';
 import { secretTag } from './hash.js';
+import { decodePlist } from '../plist/decode.js';
+import { isBinaryPlist } from '../plist/binary.js';
 
 /** Every key whose value is a secret (PROTOCOL.md's list, plus names that are always secrets). */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
@@ -83,23 +85,52 @@ export function redactHeaders(h: Record<string, string>, extraNames: string[] = 
 }
 
 /**
- * A body fit to store or export: a decoded plist is re-encoded redacted (as XML); an undecodable text body has
- * the value after every secret key scrubbed; an undecodable binary body is replaced by its tag.
+ * Byte strings of which every secret key name contains at least one, plus the XML constructs that could spell a
+ * key without its plain bytes (character references, CDATA, comments) and JSON's \u escapes. They are fragments
+ * rather than whole names because Node's native search is up to 40× faster on some patterns than on others
+ * (measured on a 500 KB InstalledApplicationList: 6–60 µs each for these, ~300 µs for names like "Password").
+ * Checked against SECRET_KEYS and SECRET_PATTERN when this module loads.
  */
-export function redactBody(bytes: Uint8Array, decoded?: PlistValue): Uint8Array {
+const SECRET_NEEDLES: readonly Buffer[] = [
+  'Token', 'Magic', 'DigestR', 'PIN', 'WiFiProfileData', 'MDMProfileData', 'LockBypass', 'Passw', 'passw', 'Passc',
+  'Passp', 'KeyExport', 'RecoveryKey', 'Payload', 'Secret', '&#', '[CDATA[', '!--', '\\u',
+].map((n) => Buffer.from(n, 'latin1'));
+
+for (const name of [...SECRET_KEYS, 'RecoveryKey', 'Password', 'Passphrase']) {
+  if (!SECRET_NEEDLES.some((n) => name.includes(n.toString('latin1')))) throw new Error(`redact: no search fragment covers the secret key ${name}`);
+}
+
+/**
+ * Whether a body could hold a secret, decided by native byte searches (a few GB/s), so the great majority of
+ * bodies, and the biggest ones (InstalledApplicationList, ProfileList), are never decoded just to be stored.
+ * A binary plist may spell keys in UTF-16, so it always counts as possible.
+ */
+export function mayHoldSecret(buf: Buffer): boolean {
+  if (isBinaryPlist(buf)) return true;
+  for (const n of SECRET_NEEDLES) if (buf.includes(n)) return true;
+  return false;
+}
+
+/**
+ * A body fit to store or export: one that holds no secret keeps its exact bytes; a plist that does is
+ * re-encoded redacted (as XML); an undecodable text body has the value after every secret key scrubbed; an
+ * undecodable binary body is replaced by its tag.
+ */
+export function redactBody(bytes: Uint8Array): Uint8Array {
   if (bytes.length === 0) return bytes;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  // Most bodies carry no secret at all: keep their exact bytes rather than re-encode them.
-  if (decoded !== undefined && !hasSecret(decoded)) return bytes;
-  if (decoded !== undefined) {
+  if (!mayHoldSecret(buf)) return bytes;
+  const decoded = decodePlist(buf);
+  if (decoded.ok) {
+    if (!hasSecret(decoded.value)) return bytes;
     try {
-      const xml = plist.build(toBuildable(redactPlist(decoded)));
+      const xml = plist.build(toBuildable(redactPlist(decoded.value)));
       return Buffer.from(xml.replace(BIGINT_MARK, (_m, digits: string) => `<integer>${digits}</integer>`));
     } catch {
       // A value XML cannot carry (control characters a device put in a string): fall through to the scrub.
     }
   }
-  if (buf.subarray(0, 8).toString('latin1') === 'bplist00' || buf.includes(0)) return Buffer.from(secretTag(bytes));
+  if (isBinaryPlist(buf) || buf.includes(0)) return Buffer.from(secretTag(bytes));
   return Buffer.from(scrubText(buf.toString('utf8')));
 }
 

@@ -3,7 +3,7 @@
  * before use, and objects under decoding are tracked, so a hostile body (reference cycles, offsets past the end,
  * counts in the billions) ends in a PlistError instead of a hang or a crash.
  */
-import type { PlistDict, PlistValue } from './value.js';
+import type { PlistDict, PlistValue, Selection } from './value.js';
 import { MAX_DEPTH, PlistFail } from './fail.js';
 
 const MAGIC = 'bplist00';
@@ -15,7 +15,7 @@ export function isBinaryPlist(b: Buffer): boolean {
   return b.length >= 8 && b.toString('latin1', 0, 8) === MAGIC;
 }
 
-export function decodeBinary(b: Buffer): PlistValue {
+export function decodeBinary(b: Buffer, select?: Selection): PlistValue {
   if (b.length < 8 + TRAILER) throw new PlistFail('truncated', 'binary plist shorter than its trailer', b.length);
   const t = b.length - TRAILER;
   const offsetSize = b[t + 6];
@@ -31,11 +31,13 @@ export function decodeBinary(b: Buffer): PlistValue {
     throw new PlistFail('syntax', 'offset table outside the document', t + 24);
   }
   const reader = new BinaryReader(b, offsetSize, refSize, numObjects, tableOffset, t);
-  return reader.object(topObject, 0);
+  return reader.object(topObject, 0, select);
 }
 
 class BinaryReader {
   private readonly active = new Set<number>();
+  /** Strings by object number: a bplist stores each distinct key once and refers to it from every dictionary. */
+  private readonly strings: Array<string | undefined>;
   /** Shared references are legal, but a DAG of them can expand exponentially ("billion laughs"): cap the work. */
   private budget: number;
 
@@ -48,9 +50,12 @@ class BinaryReader {
     private readonly end: number,
   ) {
     this.budget = Math.min(64 * numObjects + 10_000, 50_000_000);
+    this.strings = new Array<string | undefined>(numObjects);
   }
 
-  object(ref: number, depth: number): PlistValue {
+  object(ref: number, depth: number, select?: Selection): PlistValue {
+    const known = this.strings[ref];
+    if (known !== undefined) return known;
     if (ref >= this.numObjects) throw new PlistFail('syntax', `object reference ${ref} out of range`, this.tableOffset);
     if (depth > MAX_DEPTH) throw new PlistFail('limit', `nesting deeper than ${MAX_DEPTH}`, this.tableOffset);
     const at = readUint(this.b, this.tableOffset + ref * this.offsetSize, this.offsetSize, this.end);
@@ -87,12 +92,12 @@ class BinaryReader {
       case 0x5: {
         const [len, s] = this.length(at, info);
         this.need(s, len, at);
-        return b.toString('latin1', s, s + len);
+        return (this.strings[ref] = b.toString('latin1', s, s + len));
       }
       case 0x6: {
         const [len, s] = this.length(at, info);
         this.need(s, len * 2, at);
-        return utf16be(b, s, len);
+        return (this.strings[ref] = utf16be(b, s, len));
       }
       case 0x8:
         // Keyed-archiver UIDs: the shape other decoders use, so archives stay recognisable.
@@ -102,7 +107,7 @@ class BinaryReader {
         this.need(s, len * this.refSize, at);
         this.active.add(ref);
         const out: PlistValue[] = new Array(len);
-        for (let i = 0; i < len; i++) out[i] = this.object(this.ref(s + i * this.refSize), depth + 1);
+        for (let i = 0; i < len; i++) out[i] = this.object(this.ref(s + i * this.refSize), depth + 1, select);
         this.active.delete(ref);
         return out;
       }
@@ -115,7 +120,10 @@ class BinaryReader {
         for (let i = 0; i < len; i++) {
           const key = this.object(this.ref(s + i * this.refSize), depth + 1);
           if (typeof key !== 'string') throw new PlistFail('syntax', 'dictionary key is not a string', at);
-          const v = this.object(this.ref(vs + i * this.refSize), depth + 1);
+          // Objects are reached by offset, so a key left out of the selection costs nothing to pass over.
+          const sub = select ? (Object.hasOwn(select, key) ? select[key] : undefined) : true;
+          if (sub === undefined) continue;
+          const v = this.object(this.ref(vs + i * this.refSize), depth + 1, sub === true ? undefined : sub);
           if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
           else out[key] = v;
         }

@@ -15,8 +15,10 @@ export class BodyTap {
     this.size += chunk.length;
     if (this.kept >= this.cap) return;
     const take = Math.min(chunk.length, this.cap - this.kept);
-    // Copy: the chunk's memory belongs to the stream and may be reused once forwarded.
-    this.chunks.push(Buffer.from(chunk.subarray(0, take)));
+    const part = take === chunk.length ? chunk : chunk.subarray(0, take);
+    // Streams hand out fresh chunks, so keeping one is safe; but a small slice of a large read buffer would pin
+    // all of it for as long as the exchange is kept, so that case is copied.
+    this.chunks.push(part.buffer.byteLength > 2 * part.length + 4096 ? Buffer.from(part) : part);
     this.kept += take;
   }
 

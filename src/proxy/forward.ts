@@ -7,6 +7,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { TLSSocket } from 'node:tls';
+import type { Readable, Writable } from 'node:stream';
 import type { Exchange, ExchangeError, Headers } from '../capture/exchange.js';
 import { BodyTap } from './body-tap.js';
 import { upstreamErrorKind } from './upstream.js';
@@ -109,6 +110,9 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
     ...(target.tls ? { servername: target.servername ?? (isIpLiteral(target.host) ? undefined : target.host) } : {}),
   });
 
+  // Nagle off towards the server too (see the listener): a request's last segment must not wait for an ACK.
+  upReq.on('socket', (s) => s.setNoDelay(true));
+
   upReq.on('response', (upRes) => {
     status = upRes.statusCode ?? 0;
     responseHeaders = flatten(upRes.headers);
@@ -117,8 +121,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
       if (!HOP.has(upRes.rawHeaders[i].toLowerCase())) back.push(upRes.rawHeaders[i], upRes.rawHeaders[i + 1]);
     }
     res.writeHead(status, upRes.statusMessage, back as unknown as http.OutgoingHttpHeaders);
-    upRes.on('data', (c: Buffer) => resTap.write(c));
-    upRes.pipe(res);
+    relay(upRes, res, resTap);
     upRes.on('aborted', () => {
       // The server dropped the connection mid-body: do the same to the device rather than pretend it ended.
       error = { kind: 'connection-reset', message: 'the server closed the connection before the response ended' };
@@ -149,8 +152,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
     finish();
   });
 
-  req.on('data', (c: Buffer) => reqTap.write(c));
-  req.pipe(upReq);
+  relay(req, upReq, reqTap);
   res.on('finish', finish);
   res.on('close', () => {
     if (done) return;
@@ -160,6 +162,30 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
       upReq.destroy();
     }
     finish();
+  });
+}
+
+/**
+ * How much of a body may wait in mdmtap's write buffer before the sending side is paused. `pipe()` pauses at the
+ * stream default (16 KB) and resumes one event-loop turn later: a 500 KB body then needs ~30 turns of a loop that
+ * is busy with every other device, which measured 150+ ms per large exchange under load (2 ms unloaded). The
+ * kernel takes the data at once on a healthy connection, so a larger allowance costs memory only for a peer that
+ * really is slow, and is bounded per exchange.
+ */
+const RELAY_HIGH_WATER = 1024 * 1024;
+
+/** Streams `from` into `to` byte for byte, copying into the tap beside it. */
+function relay(from: Readable, to: Writable, tap: BodyTap): void {
+  from.on('data', (c: Buffer) => {
+    tap.write(c);
+    if (to.destroyed) return;
+    if (!to.write(c) && to.writableLength > RELAY_HIGH_WATER) {
+      from.pause();
+      to.once('drain', () => from.resume());
+    }
+  });
+  from.once('end', () => {
+    if (!to.destroyed) to.end();
   });
 }
 

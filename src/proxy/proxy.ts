@@ -104,6 +104,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     if (!c) secureContexts.set(name, (c = tls.createSecureContext(ca.leafFor(name))));
     return c;
   };
+  // Issuing a leaf signs with the CA key in JS (tens of ms): do it now for the hosts already known, not while the
+  // first device waits and every other connection stalls behind it.
+  for (const h of opts.mdmHosts) contextFor(parseHostPort(h).host);
   const terminateTls = (socket: Duplex, fallbackName: string, target: Target | undefined) => {
     const tlsSocket = new tls.TLSSocket(socket as net.Socket, {
       isServer: true,
@@ -169,7 +172,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   });
 
   // The listening socket: in reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `front`.
-  const listener = net.createServer((socket) => {
+  // No Nagle: an MDM exchange is request/response, and a body's last segment held back for an ACK that the
+  // other side delays is 40 ms added to the exchange.
+  const listener = net.createServer({ noDelay: true }, (socket) => {
     track(socket);
     socket.on('error', () => socket.destroy());
     if (!upstream) return front.emit('connection', socket);

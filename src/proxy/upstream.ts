@@ -17,8 +17,10 @@ export function agents(trust: UpstreamTrust): { http: http.Agent; https: https.A
     https: new https.Agent({
       keepAlive: true,
       maxSockets: 256,
-      // Extra CAs are added to the system's, never replace them.
-      ...(trust.extraCa.length ? { ca: [...tls.rootCertificates, ...trust.extraCa] } : {}),
+      // Extra CAs are added to the system's, never replace them. Built once as a SecureContext: passed as `ca`,
+      // the ~150 system roots would be parsed again for every connection and joined into the agent's pool key
+      // for every request (measured: a quarter of the proxy's CPU under load).
+      ...(trust.extraCa.length ? { secureContext: tls.createSecureContext({ ca: [...tls.rootCertificates, ...trust.extraCa] }) } : {}),
       rejectUnauthorized: !trust.insecure,
     }),
   };

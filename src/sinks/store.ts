@@ -1,8 +1,9 @@
-/** The SQLite capture as a sink: every exchange, push and event goes to the writer's queue. */
+/** The SQLite capture as a sink: every exchange, push and event goes to the capture writer. */
 import type { CaptureStore } from '../store/writer.js';
+import type { CaptureWriter } from '../store/worker-store.js';
 import type { Sink } from './sink.js';
 
-export function storeSink(store: CaptureStore): Sink {
+export function storeSink(store: Pick<CaptureStore | CaptureWriter, 'recordExchange' | 'recordEvent' | 'recordPush' | 'close'>): Sink {
   return {
     exchange: (ex, msg, sessionId) => store.recordExchange(ex, msg, sessionId),
     push: (p) => store.recordPush(p),

@@ -14,6 +14,7 @@ import { redactBody, redactHeaders } from '../mdm/redact.js';
 import { platformOf } from '../mdm/catalogue.js';
 import { migrate } from './schema.js';
 import { Statements } from './statements.js';
+import type { WriterItem } from './worker-protocol.js';
 
 export interface StoreOptions {
   keepSecrets: boolean;
@@ -36,7 +37,7 @@ export interface RestoredState {
 export interface CaptureStore {
   readonly file: string;
   readonly ok: boolean;
-  recordExchange(ex: Exchange, msg: MdmMessage | undefined, sessionId: string | undefined): void;
+  recordExchange(ex: Exchange, msg: MdmMessage | undefined, sessionId: string | undefined, dropBody?: boolean): void;
   recordEvent(ev: AnalyzerEvent): void;
   recordPush(p: PushSeen): void;
   flush(): void;
@@ -46,10 +47,7 @@ export interface CaptureStore {
   readonly droppedBatches: number;
 }
 
-type Item =
-  | { kind: 'exchange'; ex: Exchange; msg?: MdmMessage; sessionId?: string; dropBody?: boolean }
-  | { kind: 'event'; ev: AnalyzerEvent }
-  | { kind: 'push'; p: PushSeen };
+type Item = WriterItem;
 
 const BATCH_ROWS = 1000;
 const DEFAULT_MAX_QUEUE = 50_000;
@@ -82,6 +80,7 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
 
   const maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
   let queue: Item[] = [];
+  let shedFrom = 0;
   let timer: NodeJS.Timeout | undefined;
   let backlogReported = false;
   let droppedBatches = 0;
@@ -102,9 +101,14 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
       setImmediate(flush);
     } else schedule();
   };
-  // The writer is behind: give up bodies, oldest first, and say so once per incident.
+  // The writer is behind: give up bodies, oldest first, and say so once per incident. Each queued item is
+  // visited once (shedFrom), so a long backlog does not turn every further record into a scan of the queue.
   const shed = () => {
-    for (const it of queue) if (it.kind === 'exchange' && !it.dropBody) it.dropBody = true;
+    for (let i = shedFrom; i < queue.length; i++) {
+      const it = queue[i];
+      if (it.kind === 'exchange') it.dropBody = true;
+    }
+    shedFrom = queue.length;
     if (!backlogReported) {
       backlogReported = true;
       opts.onError({ kind: 'store-backlog', message: `the capture writer is ${queue.length} rows behind: bodies are being dropped (metadata is kept)` });
@@ -117,6 +121,7 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     if (!db || !st || queue.length === 0) return;
     const batch = queue;
     queue = [];
+    shedFrom = 0;
     try {
       db.transaction(() => {
         for (const it of batch) write(st!, it);
@@ -144,7 +149,7 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     get droppedBatches() {
       return droppedBatches;
     },
-    recordExchange: (ex, msg, sessionId) => push({ kind: 'exchange', ex, ...(msg ? { msg } : {}), ...(sessionId ? { sessionId } : {}) }),
+    recordExchange: (ex, msg, sessionId, dropBody) => push({ kind: 'exchange', ex, ...(msg ? { msg } : {}), ...(sessionId ? { sessionId } : {}), ...(dropBody ? { dropBody } : {}) }),
     recordEvent: (ev) => push({ kind: 'event', ev }),
     recordPush: (p) => push({ kind: 'push', p }),
     flush,
@@ -175,9 +180,9 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
   const keep = opts.keepSecrets;
   const extra = opts.clientCertHeader ? [opts.clientCertHeader] : [];
   const withBodies = opts.bodies && !it.dropBody;
-  const body = (bytes: Uint8Array, decoded: MdmMessage['requestValue']) => {
+  const body = (bytes: Uint8Array) => {
     if (!withBodies || bytes.length === 0) return withBodies ? Buffer.alloc(0) : null;
-    const out = keep ? bytes : redactBody(bytes, decoded);
+    const out = keep ? bytes : redactBody(bytes);
     return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   };
   const who = msg && 'identity' in msg && msg.identity ? msg.identity : undefined;
@@ -208,8 +213,8 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
     push_magic_hash: msg?.endpoint === 'checkin' ? (msg.pushMagicHash ?? null) : null,
     request_headers: JSON.stringify(keep ? ex.requestHeaders : redactHeaders(ex.requestHeaders, extra)),
     response_headers: JSON.stringify(keep ? ex.responseHeaders : redactHeaders(ex.responseHeaders, extra)),
-    request_body: body(ex.requestBody, msg?.requestValue),
-    response_body: body(ex.responseBody, msg?.responseValue),
+    request_body: body(ex.requestBody),
+    response_body: body(ex.responseBody),
     request_size: ex.requestSize ?? ex.requestBody.length,
     response_size: ex.responseSize ?? ex.responseBody.length,
     request_truncated: ex.requestTruncated ? 1 : 0,

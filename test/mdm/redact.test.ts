@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as plist from 'plist';
-import { redactBody, redactHeaders, redactPlist, scrubText, SECRET_KEYS } from '../../src/mdm/redact.js';
+import { mayHoldSecret, redactBody, redactHeaders, redactPlist, scrubText, SECRET_KEYS } from '../../src/mdm/redact.js';
 import { decodePlist } from '../../src/plist/decode.js';
 import type { PlistValue } from '../../src/plist/value.js';
 import { fixture } from '../helpers/fixtures.js';
@@ -27,7 +27,7 @@ describe('redaction', () => {
       const value = decoded(bytes) as Record<string, PlistValue>;
       const secrets = ['Token', 'PushMagic', 'UnlockToken'].flatMap((k) => forms(value[k]));
       expect(secrets.length).toBeGreaterThanOrEqual(2);
-      const out = Buffer.from(redactBody(bytes, value)).toString('utf8');
+      const out = Buffer.from(redactBody(bytes)).toString('utf8');
       for (const s of secrets) expect(out).not.toContain(s);
       expect(out).toMatch(/&lt;redacted:sha256:[0-9a-f]{8}&gt;/);
       // What is not secret survives, so the stored body still says who and what.
@@ -53,7 +53,7 @@ describe('redaction', () => {
     expect(r.Nested[1].FileVaultUnlock.Password).toMatch(/^<redacted:/);
     expect(r.Big).toBe(2n ** 60n);
     expect((cmd as any).Command.PIN).toBe('123456');
-    const body = Buffer.from(redactBody(Buffer.from('x'), cmd)).toString();
+    const body = Buffer.from(redactBody(Buffer.from(plist.build(cmd as plist.PlistValue)))).toString();
     expect(body).not.toContain('123456');
     expect(body).not.toContain('hunter2');
     expect(body).toContain(`<integer>${2n ** 60n}</integer>`);
@@ -93,15 +93,37 @@ describe('redaction', () => {
   });
 
   it('builds valid XML even when a string holds markup', () => {
-    const out = Buffer.from(redactBody(Buffer.from('x'), { Name: '<&>', PIN: '1' })).toString();
+    const out = Buffer.from(redactBody(Buffer.from(plist.build({ Name: '<&>', PIN: '1' })))).toString();
     expect(plist.parse(out)).toMatchObject({ Name: '<&>' });
+  });
+});
+
+describe('the byte search that spares most bodies a decode', () => {
+  it('keeps a body without any secret key name byte-for-byte, and finds every secret key name', () => {
+    const apps = Buffer.from(plist.build({ UDID: 'U', Status: 'Acknowledged', InstalledApplicationList: [{ Name: 'Pages', Identifier: 'com.apple.Pages' }] }));
+    expect(mayHoldSecret(apps)).toBe(false);
+    expect(redactBody(apps)).toBe(apps);
+    for (const k of [...SECRET_KEYS, 'OldRecoveryKeyX', 'WiFiPassphrase', 'XPassword']) {
+      const b = Buffer.from(plist.build({ UDID: 'U', Nested: [{ [k]: 'secret-value-1' }] }));
+      expect(mayHoldSecret(b), k).toBe(true);
+      expect(Buffer.from(redactBody(b)).toString(), k).not.toContain('secret-value-1');
+    }
+  });
+
+  it('does not trust bytes when XML could spell a key another way', () => {
+    const refs = Buffer.from('<plist><dict><key>&#80;IN</key><string>4321</string></dict></plist>');
+    expect(mayHoldSecret(refs)).toBe(true);
+    expect(Buffer.from(redactBody(refs)).toString()).not.toContain('4321');
+    const cdata = Buffer.from('<plist><dict><key><![CDATA[Pay]]>load</key><string>p-1</string></dict></plist>');
+    expect(Buffer.from(redactBody(cdata)).toString()).not.toContain('p-1');
+    expect(mayHoldSecret(Buffer.from(plist.buildBinary({ a: 'b' })))).toBe(true);
   });
 });
 
 describe('redaction never throws', () => {
   it('falls back to the text scrub when a value cannot be written as XML', () => {
     const body = Buffer.from('<plist><dict><key>PushMagic</key><string>M-1</string><key>Name</key><string>a\u0001b</string></dict></plist>');
-    const out = Buffer.from(redactBody(body, { PushMagic: 'M-1', Name: 'a\u0001b' })).toString();
+    const out = Buffer.from(redactBody(body)).toString();
     expect(out).not.toContain('M-1');
   });
 });

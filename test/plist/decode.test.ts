@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as plist from 'plist';
 import { decodePlist } from '../../src/plist/decode.js';
-import type { PlistValue } from '../../src/plist/value.js';
+import type { PlistValue, Selection } from '../../src/plist/value.js';
+import { isDict } from '../../src/plist/value.js';
 import { fixture, fixtureFiles, plistOracle as oracle } from '../helpers/fixtures.js';
 import { rng } from '../helpers/rng.js';
 
@@ -174,6 +175,84 @@ describe('malformed input gives a typed error with an offset, never an exception
       const cut = next() < 0.3 ? src.subarray(0, Math.floor(next() * src.length)) : src;
       expect(() => decodePlist(cut)).not.toThrow();
     }
+  });
+});
+
+describe('decoding selected keys only', () => {
+  /** What a selection should yield: the full decode with unselected keys left out. */
+  function project(v: PlistValue, sel: Selection): PlistValue {
+    if (Array.isArray(v)) return v.map((x) => project(x, sel));
+    if (!isDict(v)) return v;
+    const out: Record<string, PlistValue> = {};
+    for (const k of Object.keys(v)) {
+      if (!Object.hasOwn(sel, k)) continue;
+      const sub = sel[k];
+      const x = sub === true ? v[k] : project(v[k], sub);
+      if (k === '__proto__') Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+      else out[k] = x;
+    }
+    return out;
+  }
+
+  function randomSelection(next: () => number, v: unknown): Selection {
+    const sel: Record<string, true | Selection> = { absent: true };
+    const dict = Array.isArray(v) ? v.find((x) => typeof x === 'object' && x && !Array.isArray(x) && !(x instanceof Date) && !(x instanceof Uint8Array)) : v;
+    if (typeof dict !== 'object' || dict === null || Array.isArray(dict) || dict instanceof Date || dict instanceof Uint8Array) return sel;
+    for (const [k, x] of Object.entries(dict)) {
+      const r = next();
+      if (r < 0.35) sel[k] = true;
+      else if (r < 0.6) sel[k] = randomSelection(next, x);
+    }
+    return sel;
+  }
+
+  it('equals the full decode projected onto 400 random selections, XML and binary', () => {
+    const next = rng(424242);
+    for (let i = 0; i < 400; i++) {
+      const value: Record<string, unknown> = {};
+      for (let k = 0; k < 1 + Math.floor(next() * 7); k++) value[`k${k}`] = randomValue(next, 1);
+      const sel = randomSelection(next, value);
+      const xml = Buffer.from(plist.build(value as plist.PlistValue, { pretty: next() < 0.5 }));
+      const bin = plist.buildBinary(value as plist.PlistValue);
+      for (const bytes of [xml, bin]) {
+        const full = decodeOk(bytes);
+        const r = decodePlist(bytes, sel);
+        expect(r.ok).toBe(true);
+        if (r.ok) expect(r.value).toStrictEqual(project(full, sel));
+      }
+    }
+  });
+
+  it('equals the projection on every fixture', () => {
+    const sel: Selection = { UDID: true, Status: true, MessageType: true, CommandUUID: true, Command: { RequestType: true }, QueryResponses: { OSVersion: true } };
+    for (const f of fixtureFiles()) {
+      const bytes = fixture(f);
+      const r = decodePlist(bytes, sel);
+      expect(r.ok, f).toBe(true);
+      if (r.ok) expect(r.value, f).toStrictEqual(project(decodeOk(bytes), sel));
+    }
+  });
+
+  it('is not fooled by closing tags inside CDATA or comments in a value it passes over', () => {
+    const tricky = doc(
+      '<dict><key>Big</key><array><dict><key>n</key><string><![CDATA[</dict></array>]]></string></dict><!-- </array> --><dict/><array/></array>' +
+        '<key>Other</key><dict><key>x</key><string>a &lt;/dict&gt; b</string></dict><key>Status</key><string>Idle</string></dict>',
+    );
+    expect(decodePlist(Buffer.from(tricky), { Status: true })).toStrictEqual({ ok: true, value: { Status: 'Idle' } });
+  });
+
+  it('still reports a document whose passed-over part is cut or unbalanced', () => {
+    const cut = doc('<dict><key>Big</key><array><dict><key>n</key><string>x</string></dict><key>Status</key><string>Idle</string></dict>');
+    const r = decodePlist(Buffer.from(cut), { Status: true });
+    expect(r.ok).toBe(false);
+    const unknown = doc('<dict><key>Big</key><blob>x</blob><key>Status</key><string>Idle</string></dict>');
+    const u = decodePlist(Buffer.from(unknown), { Status: true });
+    expect(u.ok).toBe(false);
+    if (!u.ok) expect(u.error.message).toMatch(/unknown element <blob>/);
+    const deep = doc(`<dict><key>Big</key>${'<array>'.repeat(600)}${'</array>'.repeat(600)}<key>Status</key><string>Idle</string></dict>`);
+    const d = decodePlist(Buffer.from(deep), { Status: true });
+    expect(d.ok).toBe(false);
+    if (!d.ok) expect(d.error.code).toBe('limit');
   });
 });
 

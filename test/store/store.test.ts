@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as plist from 'plist';
 import { openCaptureStore, type CaptureStore } from '../../src/store/writer.js';
+import { openCaptureWriter } from '../../src/store/worker-store.js';
 import { openCaptureReadonly } from '../../src/store/reader.js';
 import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
@@ -291,5 +292,55 @@ describe("the README's auditor queries", () => {
     expect(results[0]).toEqual([expect.objectContaining({ stranded: 1 })]);
     expect(results[1]).toEqual([expect.objectContaining({ rule: 'notnow-no-push' })]);
     expect(results[2]).toEqual([expect.objectContaining({ command_uuid: 'A-1', request_type: 'InstallProfile' })]);
+  });
+});
+
+describe('the capture writer thread (what mdmtap start uses)', () => {
+  const workerUrl = new URL('../../dist/src/store/store-worker.js', import.meta.url);
+
+  it('writes exchanges and events from another thread, redacted, and hands back the state to resume from', async () => {
+    const file = join(dir(), 'cap.sqlite');
+    const errors: string[] = [];
+    const w = await openCaptureWriter(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message) }, { workerUrl });
+    expect(w).toBeDefined();
+    const tu = fixture('nanomdm/TokenUpdate.1.plist');
+    const ex = exchange(tu);
+    w!.recordExchange(ex, undefined, undefined);
+    w!.recordEvent({ type: 'error', ts: new Date(T0).toISOString(), kind: 'test', message: 'hello' });
+    await w!.close();
+    expect(errors).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    const row = db.prepare('SELECT request_body FROM exchanges WHERE id = ?').get(ex.id) as { request_body: Buffer };
+    const stored = row.request_body.toString();
+    for (const s of tokenUpdateSecrets(tu)) expect(stored).not.toContain(s);
+    expect(stored).toContain('TokenUpdate');
+    expect((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).toBe(1);
+    db.close();
+    const again = await openCaptureWriter(file, { keepSecrets: false, bodies: true, onError: () => {} }, { workerUrl });
+    expect(again!.state).toEqual({ tokens: [], obligations: [], warnings: [] });
+    await again!.close();
+  });
+
+  it('drops bodies, never metadata, when too much is in flight to the writer, and says so once', async () => {
+    const file = join(dir(), 'cap.sqlite');
+    const errors: string[] = [];
+    const w = await openCaptureWriter(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.kind) }, { workerUrl, maxInFlightBytes: 100_000 });
+    const big = Buffer.alloc(60_000, 0x41);
+    for (let i = 0; i < 5; i++) w!.recordExchange(exchange(big), undefined, undefined);
+    await w!.close();
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT length(request_body) AS n, bodies_dropped AS d FROM exchanges ORDER BY rowid').all() as Array<{ n: number | null; d: number }>;
+    db.close();
+    expect(rows).toHaveLength(5);
+    expect(rows[0]).toEqual({ n: 60_000, d: 0 });
+    expect(rows.filter((r) => r.d === 1).length).toBeGreaterThanOrEqual(3);
+    expect(errors).toEqual(['store-backlog']);
+  });
+
+  it('reports a capture it cannot open and gives no writer', async () => {
+    const errors: string[] = [];
+    const w = await openCaptureWriter(join(dir(), 'missing', 'deeper', 'cap.sqlite'), { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message) }, { workerUrl });
+    expect(w).toBeUndefined();
+    expect(errors.join('\n')).toMatch(/cannot open the capture/);
   });
 });

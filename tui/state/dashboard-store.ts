@@ -8,6 +8,7 @@ import type { Exchange } from '../../src/capture/exchange.js';
 import type { MdmMessage } from '../../src/mdm/message.js';
 import type { PlistValue } from '../../src/plist/value.js';
 import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
+import { decodePlist } from '../../src/plist/decode.js';
 import { platformOf } from '../../src/mdm/catalogue.js';
 
 export type DeviceState = 'idle' | 'in session' | 'will poll' | 'push owed' | 'stranded';
@@ -82,6 +83,13 @@ export interface ExchangeDetail {
   note?: string;
 }
 
+/** What the store keeps per exchange until someone opens it. */
+interface KeptDetail extends Omit<ExchangeDetail, 'request' | 'response'> {
+  requestBody?: Uint8Array;
+  responseBody?: Uint8Array;
+  bytes: number;
+}
+
 export interface DashboardInfo {
   mode: string;
   listen?: string;
@@ -119,6 +127,8 @@ export interface Snapshot {
 const MAX_LOG = 2000;
 const MAX_WARNINGS = 500;
 const MAX_DETAILS = 2000;
+/** Raw bodies kept for the detail view, in total: the oldest exchanges lose their bodies first. */
+const MAX_DETAIL_BYTES = 64 * 1024 * 1024;
 const MAX_TIMELINE = 300;
 const RATE_SECONDS = 30;
 
@@ -133,7 +143,9 @@ export class DashboardStore {
   private info: DashboardInfo = { mode: '', pushGraceMs: 120_000, pushObservable: false };
   private readonly devices = new Map<string, DeviceRow>();
   private readonly timelines = new Map<string, TimelineEntry[]>();
-  private readonly details = new Map<string, ExchangeDetail>();
+  private readonly details = new Map<string, KeptDetail>();
+  private detailBytes = 0;
+  private lastDetail: ExchangeDetail | undefined;
   private warnings: WarningRow[] = [];
   private log: LogLine[] = [];
   private counters: Counters = { devices: 0, sessions: 0, exchanges: 0, notNow: 0, openObligations: 0, warnings: 0, infos: 0 };
@@ -265,19 +277,38 @@ export class DashboardStore {
     this.touch();
   }
 
-  /** Decoded bodies and headers for the detail view, redacted on the way in. */
+  /**
+   * Headers (redacted on the way in) and raw bodies for the detail view. Bodies are decoded and redacted only when
+   * someone opens the exchange: decoding every 1 MB InstalledApplicationList as it passes would cost the proxy's
+   * event loop for a view that is rarely looked at.
+   */
   ingestExchange(ex: Exchange, msg: MdmMessage | undefined): void {
     const extra = this.opts.clientCertHeader ? [this.opts.clientCertHeader] : [];
-    const detail: ExchangeDetail = {
+    const detail: KeptDetail = {
       exchangeId: ex.id, ts: ex.endedAt, method: ex.method, host: ex.host, path: ex.path, httpStatus: ex.status,
       requestHeaders: redactHeaders(ex.requestHeaders, extra), responseHeaders: redactHeaders(ex.responseHeaders, extra),
+      bytes: 0,
     };
-    if (msg?.requestValue !== undefined) detail.request = redactPlist(msg.requestValue);
-    if (msg?.responseValue !== undefined) detail.response = redactPlist(msg.responseValue);
+    if (msg && msg.endpoint !== 'malformed') {
+      if (ex.requestBody.length && !ex.requestTruncated) detail.requestBody = ex.requestBody;
+      if (ex.responseBody.length && !ex.responseTruncated && ex.status === 200) detail.responseBody = ex.responseBody;
+      detail.bytes = (detail.requestBody?.length ?? 0) + (detail.responseBody?.length ?? 0);
+    }
     if (msg?.endpoint === 'malformed') detail.note = `undecodable ${msg.side} body: ${msg.reason}`;
     if (ex.error) detail.note = `${ex.error.kind}: ${ex.error.message}`;
     this.details.set(ex.id, detail);
-    if (this.details.size > MAX_DETAILS) this.details.delete(this.details.keys().next().value!);
+    this.detailBytes += detail.bytes;
+    for (const [id, old] of this.details) {
+      if (this.details.size <= MAX_DETAILS && this.detailBytes <= MAX_DETAIL_BYTES) break;
+      if (this.details.size > MAX_DETAILS) this.details.delete(id);
+      else {
+        delete old.requestBody;
+        delete old.responseBody;
+        old.note ??= 'bodies dropped from memory (see the capture file)';
+      }
+      this.detailBytes -= old.bytes;
+      old.bytes = 0;
+    }
     if (msg && 'device' in msg && msg.device && 'identity' in msg && msg.identity) {
       // Exchanges arrive before their events: the row may not exist yet.
       const d = this.device({ ...msg.identity, host: msg.host }, ex.endedAt);
@@ -289,7 +320,20 @@ export class DashboardStore {
   }
 
   detail(exchangeId: string): ExchangeDetail | undefined {
-    return this.details.get(exchangeId);
+    if (this.lastDetail?.exchangeId === exchangeId) return this.lastDetail;
+    const kept = this.details.get(exchangeId);
+    if (!kept) return undefined;
+    const { requestBody, responseBody, bytes: _bytes, ...detail } = kept;
+    const view: ExchangeDetail = detail;
+    const open = (b: Uint8Array | undefined) => {
+      const r = b ? decodePlist(b) : undefined;
+      return r?.ok ? redactPlist(r.value) : undefined;
+    };
+    const request = open(requestBody);
+    const response = open(responseBody);
+    if (request !== undefined) view.request = request;
+    if (response !== undefined) view.response = response;
+    return (this.lastDetail = view);
   }
 
   timelineOf(deviceKey: string): readonly TimelineEntry[] {

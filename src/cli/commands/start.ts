@@ -1,6 +1,7 @@
 /** `mdmtap [start]`: the live proxy between devices and an MDM server, with live analysis and capture. */
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { PushSeen } from '../../mdm/message.js';
 import { resolve } from 'node:path';
 import { startProxy } from '../../proxy/proxy.js';
@@ -187,6 +188,9 @@ export async function runStart(opts: StartOptions): Promise<void> {
   ];
   process.stderr.write(lines.join('\n') + '\n');
 
+  // For `npm run bench`: how long the event loop stalled and the peak memory, printed on exit.
+  const loop = process.env.MDMTAP_STATS ? monitorEventLoopDelay({ resolution: 2 }) : undefined;
+  loop?.enable();
   await new Promise<void>((done) => {
     let closing = false;
     const stop = () => {
@@ -196,6 +200,10 @@ export async function runStart(opts: StartOptions): Promise<void> {
         presenter?.close();
         await proxy.close();
         await pipeline.close();
+        if (loop) {
+          loop.disable();
+          process.stderr.write(`mdmtap-stats ${JSON.stringify({ maxEventLoopDelayMs: loop.max / 1e6, p99EventLoopDelayMs: loop.percentile(99) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+        }
         done();
       })();
     };

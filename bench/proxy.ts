@@ -1,0 +1,275 @@
+/**
+ * Proxy throughput, side by side in one run: the same load straight to the server, through bare http-mitm-proxy
+ * (the library's floor), through mdmtap as users run it (analysis and SQLite capture on), and through mitmdump
+ * when it is on PATH. Load: 50 devices on keep-alive TLS, each running Idle → NotNow → Acknowledged sessions, every
+ * 10th Acknowledged carrying a ~500 KB InstalledApplicationList. Every process is separate and on 127.0.0.1; each
+ * target runs for a fixed time and stops by itself.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import https from 'node:https';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { deviceAgent } from '../src/sim/connect-agent.js';
+import { installedApplicationList } from './workload.js';
+
+export interface ProxyFigure {
+  target: string;
+  exchangesPerSecond: number;
+  p50ms: number;
+  p99ms: number;
+  errors: number;
+  /** mdmtap only: longest event-loop stall and peak RSS, measured inside the proxy process. */
+  maxEventLoopDelayMs?: number;
+  p99EventLoopDelayMs?: number;
+  maxRssMB?: number;
+  note?: string;
+}
+
+const HERE = fileURLToPath(new URL('.', import.meta.url));
+const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const DEVICES = 50;
+
+function statusBody(udid: string, status: string, uuid?: string, extra = ''): Buffer {
+  return Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>${uuid ? `<key>CommandUUID</key><string>${uuid}</string>` : ''}${extra}<key>Status</key><string>${status}</string><key>UDID</key><string>${udid}</string></dict></plist>\n`,
+  );
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return p;
+}
+
+/** Starts a child and resolves with its first stdout line (its port) or the line matching `re` on stderr. */
+function child(cmd: string, args: string[], env: NodeJS.ProcessEnv, waitFor: { stdout?: true; stderr?: RegExp }, stdoutFd?: number): Promise<{ proc: ChildProcess; line: string; stderr: () => string }> {
+  return new Promise((resolve, reject) => {
+    const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd} ${args.join(' ')} did not start:\n${err}`)), 30_000);
+    proc.stdout?.on('data', (d: Buffer) => {
+      if (!waitFor.stdout) return;
+      out += d.toString();
+      if (waitFor.stdout && out.includes('\n')) {
+        clearTimeout(timer);
+        resolve({ proc, line: out.split('\n')[0], stderr: () => err });
+      }
+    });
+    proc.stderr!.on('data', (d: Buffer) => {
+      // Only the start-up lines and the final statistics matter; keep the tail bounded.
+      err = (err + d.toString()).slice(-20_000);
+      const m = waitFor.stderr ? err.match(waitFor.stderr) : null;
+      if (m) {
+        clearTimeout(timer);
+        resolve({ proc, line: m[0], stderr: () => err });
+      }
+    });
+    proc.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${cmd} exited (${code}):\n${err}`));
+    });
+  });
+}
+
+async function stop(proc: ChildProcess): Promise<void> {
+  if (proc.exitCode !== null) return;
+  proc.removeAllListeners('exit');
+  const done = new Promise<void>((r) => proc.once('exit', () => r()));
+  proc.kill('SIGTERM');
+  const t = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await done;
+  clearTimeout(t);
+}
+
+interface Load {
+  exchanges: number;
+  errors: number;
+  latencies: number[];
+  /** Exchanges carrying the 500 KB list only. */
+  bigLatencies: number[];
+}
+
+export interface LoadShape {
+  devices: number;
+  /** Size of the InstalledApplicationList carried by every `bigEvery`-th Acknowledged. */
+  bigBytes: number;
+  bigEvery: number;
+  /** Pause between a device's sessions (0: back to back, the saturating load). */
+  pauseMs: number;
+}
+
+/** The issue's load: 50 devices back to back, every 10th Acknowledged with ~500 KB. */
+export const SATURATING: LoadShape = { devices: DEVICES, bigBytes: 500_000, bigEvery: 10, pauseMs: 0 };
+/** A load the machine is not saturated by, so what stalls the proxy's event loop is the proxy's own work. */
+export const PACED_1MB: LoadShape = { devices: 10, bigBytes: 1_000_000, bigEvery: 1, pauseMs: 100 };
+
+/** Devices each running sessions on their own kept-alive connection, for `ms`. */
+export async function runLoad(serverPort: number, ms: number, transport: { ca: string[]; proxy?: { host: string; port: number } }, shape: LoadShape = SATURATING): Promise<Load> {
+  const big = installedApplicationList(shape.bigBytes);
+  const bigExtra = big.toString('utf8').match(/<key>InstalledApplicationList<\/key>[\s\S]*<\/array>/)![0];
+  const load: Load = { exchanges: 0, errors: 0, latencies: [], bigLatencies: [] };
+  const deadline = Date.now() + ms;
+  const url = `https://127.0.0.1:${serverPort}/mdm`;
+  const device = async (i: number) => {
+    const agent = deviceAgent(transport);
+    const udid = `BENCH-${String(i).padStart(4, '0')}`;
+    const idle = statusBody(udid, 'Idle');
+    const notNow = statusBody(udid, 'NotNow', '0F5E6B44-7C1D-4E35-9A7B-3C0E2D1F4A55');
+    const ack = statusBody(udid, 'Acknowledged', '1A2B3C4D-7C1D-4E35-9A7B-3C0E2D1F4A56');
+    const ackBig = statusBody(udid, 'Acknowledged', '1A2B3C4D-7C1D-4E35-9A7B-3C0E2D1F4A56', bigExtra);
+    let session = 0;
+    const put = (body: Buffer) =>
+      new Promise<void>((resolve) => {
+        const t0 = performance.now();
+        const req = https.request(url, { method: 'PUT', agent, headers: { 'content-type': 'application/x-apple-aspen-mdm', 'content-length': body.length, 'mdm-signature': 'MIAGCSqGSIb3DQEHAqCAMIACAQEx' } }, (res) => {
+          res.on('data', () => undefined);
+          res.on('end', () => {
+            load.latencies.push(performance.now() - t0);
+            if (body.length > 100_000) load.bigLatencies.push(performance.now() - t0);
+            if (res.statusCode === 200) load.exchanges++;
+            else load.errors++;
+            resolve();
+          });
+        });
+        req.on('error', () => {
+          load.errors++;
+          resolve();
+        });
+        req.end(body);
+      });
+    // Bounded: stops at the deadline whatever the target does.
+    while (Date.now() < deadline) {
+      await put(idle);
+      await put(notNow);
+      await put(++session % shape.bigEvery === 0 ? ackBig : ack);
+      if (shape.pauseMs) await new Promise((r) => setTimeout(r, shape.pauseMs));
+    }
+    agent.destroy();
+  };
+  await Promise.all(Array.from({ length: shape.devices }, (_, i) => device(i)));
+  return load;
+}
+
+function figure(target: string, load: Load, ms: number, extra: Partial<ProxyFigure> = {}): ProxyFigure {
+  const sorted = [...load.latencies].sort((a, b) => a - b);
+  const q = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] : NaN);
+  return { target, exchangesPerSecond: load.exchanges / (ms / 1000), p50ms: q(0.5), p99ms: q(0.99), errors: load.errors, ...extra };
+}
+
+export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
+  const work = mkdtempSync(join(tmpdir(), 'mdmtap-bench-proxy-'));
+  const figures: ProxyFigure[] = [];
+  let server: ChildProcess | undefined;
+  try {
+    const srv = await child(process.execPath, [join(HERE, 'server-main.js'), join(work, 'server')], {}, { stdout: true });
+    server = srv.proc;
+    const serverPort = Number(srv.line);
+    const serverCa = readFileSync(join(work, 'server', 'ca.pem'), 'utf8');
+    const target = `127.0.0.1:${serverPort}`;
+
+    // Warm-up, then each target for the same time.
+    await runLoad(serverPort, 1000, { ca: [serverCa] });
+    figures.push(figure('direct to the server', await runLoad(serverPort, ms, { ca: [serverCa] }), ms));
+
+    if (!process.env.MDMTAP_BENCH_ONLY) {
+      const port = await freePort();
+      const m = await child(process.execPath, [join(HERE, 'mitm-main.js'), join(work, 'mitm'), String(port)], { NODE_EXTRA_CA_CERTS: join(work, 'server', 'ca.pem') }, { stdout: true });
+      const ca = readFileSync(join(work, 'mitm', 'certs', 'ca.pem'), 'utf8');
+      const t = { ca: [ca], proxy: { host: '127.0.0.1', port } };
+      await runLoad(serverPort, 1000, t);
+      figures.push(figure('bare http-mitm-proxy (no decoding)', await runLoad(serverPort, ms, t), ms));
+      await stop(m.proc);
+    }
+
+    {
+      const m = await startMdmtap(work, target);
+      await runLoad(serverPort, 1000, m.transport);
+      const load = await runLoad(serverPort, ms, m.transport);
+      const s = await m.stop();
+      figures.push(figure('mdmtap (analysis + SQLite capture)', load, ms, s ?? {}));
+    }
+    {
+      // Event-loop stalls with 1 MB bodies, on a load that leaves the CPU free (see PACED_1MB).
+      const m = await startMdmtap(work, target, 'stall');
+      await runLoad(serverPort, 1000, m.transport, PACED_1MB);
+      const load = await runLoad(serverPort, ms, m.transport, PACED_1MB);
+      const s = await m.stop();
+      figures.push(figure('mdmtap, 10 devices paced, 1 MB in every session', load, ms, s ?? {}));
+    }
+
+    if (process.env.MDMTAP_BENCH_ONLY) return figures;
+    if (spawnSync('mitmdump', ['--version']).status === 0) {
+      const port = await freePort();
+      const m = spawn('mitmdump', ['--listen-host', '127.0.0.1', '--listen-port', String(port), '--set', `confdir=${join(work, 'mitmproxy')}`, '--set', 'ssl_insecure=true', '-q'], { stdio: 'ignore' });
+      try {
+        const ca = await waitForFile(join(work, 'mitmproxy', 'mitmproxy-ca-cert.pem'));
+        await waitForPort(port);
+        const t = { ca: [ca], proxy: { host: '127.0.0.1', port } };
+        await runLoad(serverPort, 1000, t);
+        figures.push(figure('mitmdump', await runLoad(serverPort, ms, t), ms));
+      } finally {
+        await stop(m);
+      }
+    } else {
+      figures.push({ target: 'mitmdump', exchangesPerSecond: NaN, p50ms: NaN, p99ms: NaN, errors: 0, note: 'not on PATH (Debian package mitmproxy)' });
+    }
+    return figures;
+  } finally {
+    if (server) await stop(server);
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** `mdmtap start` as users run it headless: analysis, SQLite capture, events as JSON lines into a file. */
+async function startMdmtap(work: string, target: string, tag = 'main') {
+  const dir = join(work, `mdmtap-${tag}`);
+  const args = [CLI, 'start', '--json', '--host', '127.0.0.1', '--port', '0', '--mdm-host', target, '--upstream-ca', join(work, 'server', 'ca.pem'), '--certs', join(work, 'mdmtap-ca'), '--db', `${dir}.sqlite`, ...(process.env.MDMTAP_BENCH_ARGS ? process.env.MDMTAP_BENCH_ARGS.split(' ') : [])];
+  const events = openSync(`${dir}.jsonl`, 'w');
+  const p = await child(process.execPath, args, { MDMTAP_STATS: '1' }, { stderr: /listening on 127\.0\.0\.1:(\d+)/ }, events);
+  closeSync(events);
+  const port = Number(/:(\d+)$/.exec(p.line)![1]);
+  return {
+    transport: { ca: [readFileSync(join(work, 'mdmtap-ca', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port } },
+    async stop(): Promise<{ maxEventLoopDelayMs: number; p99EventLoopDelayMs: number; maxRssMB: number } | undefined> {
+      await stop(p.proc);
+      const stats = /mdmtap-stats (\{.*\})/.exec(p.stderr());
+      return stats ? JSON.parse(stats[1]) : undefined;
+    },
+  };
+}
+
+async function waitForFile(file: string): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    try {
+      return readFileSync(file, 'utf8');
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  throw new Error(`${file} never appeared`);
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await new Promise<boolean>((r) => {
+      const s = net.connect(port, '127.0.0.1', () => {
+        s.destroy();
+        r(true);
+      });
+      s.on('error', () => r(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on ${port}`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  for (const f of await benchProxy()) console.log(JSON.stringify(f));
+}
