@@ -24,6 +24,8 @@ export interface ProxyFigure {
   /** mdmtap only: longest event-loop stall and peak RSS, measured inside the proxy process. */
   maxEventLoopDelayMs?: number;
   p99EventLoopDelayMs?: number;
+  /** mdmtap only: CPU time of the whole process (all threads) per exchange, warm-up included. */
+  cpuMsPerExchange?: number;
   maxRssMB?: number;
   note?: string;
 }
@@ -189,10 +191,10 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
 
     {
       const m = await startMdmtap(work, target);
-      await runLoad(serverPort, 1000, m.transport);
+      const warm = await runLoad(serverPort, 1000, m.transport);
       const load = await runLoad(serverPort, ms, m.transport);
       const s = await m.stop();
-      figures.push(figure('mdmtap (analysis + SQLite capture)', load, ms, s ?? {}));
+      figures.push(figure('mdmtap (analysis + SQLite capture)', load, ms, s ? { ...stats(s), cpuMsPerExchange: (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges) } : {}));
     }
     {
       // Event-loop stalls with 1 MB bodies, on a load that leaves the CPU free (see PACED_1MB).
@@ -200,7 +202,7 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
       await runLoad(serverPort, 1000, m.transport, PACED_1MB);
       const load = await runLoad(serverPort, ms, m.transport, PACED_1MB);
       const s = await m.stop();
-      figures.push(figure('mdmtap, 10 devices paced, 1 MB in every session', load, ms, s ?? {}));
+      figures.push(figure('mdmtap, 10 devices paced, 1 MB in every session', load, ms, s ? stats(s) : {}));
     }
 
     if (process.env.MDMTAP_BENCH_ONLY) return figures;
@@ -226,6 +228,15 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
   }
 }
 
+interface MdmtapStats {
+  maxEventLoopDelayMs: number;
+  p99EventLoopDelayMs: number;
+  maxRssMB: number;
+  cpuSeconds: number;
+}
+
+const stats = (s: MdmtapStats): Partial<ProxyFigure> => ({ maxEventLoopDelayMs: s.maxEventLoopDelayMs, p99EventLoopDelayMs: s.p99EventLoopDelayMs, maxRssMB: s.maxRssMB });
+
 /** `mdmtap start` as users run it headless: analysis, SQLite capture, events as JSON lines into a file. */
 async function startMdmtap(work: string, target: string, tag = 'main') {
   const dir = join(work, `mdmtap-${tag}`);
@@ -236,7 +247,7 @@ async function startMdmtap(work: string, target: string, tag = 'main') {
   const port = Number(/:(\d+)$/.exec(p.line)![1]);
   return {
     transport: { ca: [readFileSync(join(work, 'mdmtap-ca', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port } },
-    async stop(): Promise<{ maxEventLoopDelayMs: number; p99EventLoopDelayMs: number; maxRssMB: number } | undefined> {
+    async stop(): Promise<MdmtapStats | undefined> {
       await stop(p.proc);
       const stats = /mdmtap-stats (\{.*\})/.exec(p.stderr());
       return stats ? JSON.parse(stats[1]) : undefined;

@@ -52,7 +52,7 @@ async function main(): Promise<void> {
     title: 'Proxy: 50 devices on keep-alive TLS, Idle → NotNow → Acknowledged, every 10th Acknowledged with a 500 KB InstalledApplicationList',
     figures: px,
     rows: [
-      ['target', 'exchanges/s', '% of direct', '× mitmdump', 'p50 ms', 'p99 ms', 'errors', 'loop delay p99/max ms', 'peak RSS MB'],
+      ['target', 'exchanges/s', '% of direct', '× mitmdump', 'p50 ms', 'p99 ms', 'errors', 'loop delay p99/max ms', 'peak RSS MB', 'CPU ms/exchange'],
       ...px.map((f) => [
         f.target,
         n0(f.exchangesPerSecond),
@@ -63,6 +63,7 @@ async function main(): Promise<void> {
         String(f.errors),
         f.maxEventLoopDelayMs === undefined ? '–' : `${n1(f.p99EventLoopDelayMs)} / ${n1(f.maxEventLoopDelayMs)}`,
         n0(f.maxRssMB),
+        f.cpuMsPerExchange === undefined ? '–' : f.cpuMsPerExchange.toFixed(3),
       ]),
     ],
   });

@@ -119,6 +119,8 @@ export interface PushEvent {
   udid?: string;
   channel?: Channel;
   userId?: string;
+  /** The MDM server the woken device is enrolled with, as learned from its TokenUpdate. */
+  host?: string;
   /** First 8 hex digits of the device token, then "…". */
   tokenHex?: string;
   apnsStatus: number;

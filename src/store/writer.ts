@@ -58,6 +58,9 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
   let runId: number | undefined;
   try {
     db = new Database(file);
+    // 64 KB pages (new files only; an existing capture keeps its own): bodies of hundreds of KB then span a few
+    // pages instead of a hundred overflow pages, which measured 25 % less writer CPU per exchange.
+    db.pragma('page_size = 65536');
     db.pragma('journal_mode = WAL');
     db.pragma('synchronous = NORMAL');
     db.pragma('busy_timeout = 2000');

@@ -9,6 +9,7 @@ import type { Exchange } from '../../src/capture/exchange.js';
 import { checkin, commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
 import { fixture } from '../helpers/fixtures.js';
 import * as plist from 'plist';
+import { sha256Hex } from '../../src/mdm/hash.js';
 
 const KEY = { up: '\u001B[A', down: '\u001B[B', enter: '\r', esc: '\u001B', tab: '\t' };
 const strip = (s: string) => s.replace(/\u001B\[[0-9;]*[A-Za-z]/g, '');
@@ -165,6 +166,24 @@ describe('dashboard', () => {
     await press(ui, '?');
     f = await until(ui.lastFrame, (x) => x.includes('Keys'), 'help');
     expect(f).toContain('warnings only');
+  });
+
+  it('a push lands on the device row it wakes (one row per device channel), and its timeline shows it', async () => {
+    const r = rig();
+    const token = Buffer.from('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', 'hex');
+    r.feed(ex(checkin('TokenUpdate', { Token: token, PushMagic: 'MAGIC-1', Topic: 'com.apple.mgmt.test' })));
+    r.strand();
+    r.pipeline.push({ ts: t + 10, tokenHash: sha256Hex(token.toString('hex')), tokenPrefix: '00112233', pushMagicHash: sha256Hex('MAGIC-1'), apnsStatus: 200 });
+    r.store.flushNow();
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
+    let f = await until(ui.lastFrame, (x) => x.includes('Devices (1)'), 'one device row');
+    expect(r.store.getSnapshot().counters.devices).toBe(1);
+    expect(f).toContain('push owed 0');
+    expect(f).not.toMatch(/push owed \d+[sm]/);
+    await press(ui, KEY.enter);
+    f = await until(ui.lastFrame, (x) => x.includes('Enter: exchange detail'), 'the timeline');
+    expect(f).toContain('push 00112233… → APNs 200');
+    expect(f).toContain('push obligation met (push)');
   });
 
   it('q calls onQuit', async () => {

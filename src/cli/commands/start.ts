@@ -202,7 +202,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
         await pipeline.close();
         if (loop) {
           loop.disable();
-          process.stderr.write(`mdmtap-stats ${JSON.stringify({ maxEventLoopDelayMs: loop.max / 1e6, p99EventLoopDelayMs: loop.percentile(99) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024 })}\n`);
+          process.stderr.write(`mdmtap-stats ${JSON.stringify({ maxEventLoopDelayMs: loop.max / 1e6, p99EventLoopDelayMs: loop.percentile(99) / 1e6, maxRssMB: process.resourceUsage().maxRSS / 1024, cpuSeconds: (process.cpuUsage().user + process.cpuUsage().system) / 1e6 })}\n`);
         }
         done();
       })();
