@@ -11,6 +11,8 @@ import type { RestoredState } from './writer.js';
 export class Statements {
   readonly insertRun: Database.Statement;
   readonly stopRun: Database.Statement;
+  readonly setMeta: Database.Statement;
+  readonly initMeta: Database.Statement;
   readonly insertExchange: Database.Statement;
   readonly insertEvent: Database.Statement;
   private readonly sessionStart: Database.Statement;
@@ -27,6 +29,8 @@ export class Statements {
   constructor(private readonly db: Database.Database) {
     this.insertRun = db.prepare('INSERT INTO runs (started_at, mdmtap_version, options, keep_secrets) VALUES (?, ?, ?, ?)');
     this.stopRun = db.prepare('UPDATE runs SET stopped_at = ? WHERE id = ?');
+    this.setMeta = db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
+    this.initMeta = db.prepare('INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)');
     this.insertExchange = db.prepare(`INSERT OR REPLACE INTO exchanges (id, connection_id, started_at, ended_at, ended_ms, host, method, path, endpoint,
       udid, channel, user_id, message_type, status, command_uuid, reply_command_uuid, request_type, http_status, error_kind, error_message,
       session_id, token_hash, token_prefix, push_magic_hash, request_headers, response_headers, request_body, response_body, request_size, response_size,

@@ -67,9 +67,22 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     migrate(db);
     st = new Statements(db);
     if (opts.run) {
-      runId = Number(
-        st.insertRun.run(new Date().toISOString(), opts.run.version, JSON.stringify(opts.run.options), opts.keepSecrets ? 1 : 0).lastInsertRowid,
-      );
+      const started = new Date().toISOString();
+      const options = JSON.stringify(opts.run.options);
+      runId = Number(st.insertRun.run(started, opts.run.version, options, opts.keepSecrets ? 1 : 0).lastInsertRowid);
+      // meta answers an auditor's first questions at a glance (`runs` keeps every start); keep_secrets, once yes,
+      // stays yes: the file then holds raw secrets from that run on.
+      const m = st;
+      db.transaction(() => {
+        m.initMeta.run('created_at', started);
+        m.initMeta.run('created_by', `mdmtap ${opts.run!.version}`);
+        m.setMeta.run('mdmtap_version', opts.run!.version);
+        m.setMeta.run('options', options);
+        m.setMeta.run('started_at', started);
+        m.setMeta.run('stopped_at', '');
+        if (opts.keepSecrets) m.setMeta.run('keep_secrets', 'yes');
+        else m.initMeta.run('keep_secrets', 'no');
+      })();
     }
   } catch (e) {
     opts.onError({ kind: 'store', message: `cannot open the capture ${file}: ${(e as Error).message}; nothing will be recorded` });
@@ -162,7 +175,9 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
       closed = true;
       if (db && st && runId !== undefined) {
         try {
-          st.stopRun.run(new Date().toISOString(), runId);
+          const stopped = new Date().toISOString();
+          st.stopRun.run(stopped, runId);
+          st.setMeta.run('stopped_at', stopped);
         } catch {
           // the run row is a courtesy; the capture itself is already written
         }

@@ -94,6 +94,27 @@ describe('schema', () => {
   });
 });
 
+describe('meta', () => {
+  it('records who created the file and the last run (version, options, start, stop); keep_secrets once yes stays yes', () => {
+    const file = join(dir(), 'meta.sqlite');
+    const meta = () => {
+      const db = new Database(file, { readonly: true });
+      const m = Object.fromEntries((db.prepare('SELECT key, value FROM meta').all() as Array<{ key: string; value: string }>).map((r) => [r.key, r.value]));
+      db.close();
+      return m;
+    };
+    openCaptureStore(file, { keepSecrets: false, bodies: true, onError: () => {}, run: { version: '1.0.0', options: { port: 8080 } } }).close();
+    const first = meta();
+    expect(first).toMatchObject({ created_by: 'mdmtap 1.0.0', mdmtap_version: '1.0.0', options: '{"port":8080}', keep_secrets: 'no' });
+    expect(Date.parse(first.stopped_at!)).toBeGreaterThanOrEqual(Date.parse(first.started_at!));
+    const live = openCaptureStore(file, { keepSecrets: true, bodies: true, onError: () => {}, run: { version: '1.1.0', options: { port: 9090 } } });
+    expect(meta()).toMatchObject({ created_by: 'mdmtap 1.0.0', created_at: first.created_at, mdmtap_version: '1.1.0', stopped_at: '', keep_secrets: 'yes' });
+    live.close();
+    openCaptureStore(file, { keepSecrets: false, bodies: true, onError: () => {}, run: { version: '1.1.0', options: {} } }).close();
+    expect(meta().keep_secrets).toBe('yes');
+  });
+});
+
 describe('writing a live capture', () => {
   it('records exchanges, sessions, devices, obligations and warnings, with no secret in the database or WAL', () => {
     const file = join(dir(), 'cap.sqlite');
@@ -292,6 +313,7 @@ describe("the README's auditor queries", () => {
     expect(results[0]).toEqual([expect.objectContaining({ stranded: 1 })]);
     expect(results[1]).toEqual([expect.objectContaining({ rule: 'notnow-no-push' })]);
     expect(results[2]).toEqual([expect.objectContaining({ command_uuid: 'A-1', request_type: 'InstallProfile' })]);
+    expect(results.at(-1)).toEqual(expect.arrayContaining([{ key: 'created_by', value: 'mdmtap test' }, { key: 'keep_secrets', value: 'no' }]));
   });
 });
 
