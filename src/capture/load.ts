@@ -17,6 +17,8 @@ export interface LoadedCapture {
   /** Exchanges read (HAR / SQLite) or exchange events (JSONL). */
   exchanges: number;
   lastTs?: number;
+  /** SQLite captures: the push grace and session timeout the capture was recorded with (ms). */
+  recorded?: { pushGraceMs?: number; sessionTimeoutMs?: number };
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';

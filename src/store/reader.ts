@@ -44,7 +44,19 @@ export interface CaptureReader {
   pushes(f?: Filter): StoredPush[];
   counts(): { exchanges: number; sessions: number; devices: number; warnings: number; openWarnings: number };
   meta(): { runs: Array<{ started_at: string; stopped_at: string | null; mdmtap_version: string; keep_secrets: number }> };
+  /** `--push-grace` / `--session-timeout` of the last run that wrote the file (ms), when it recorded them. */
+  recordedTiming(): RecordedTiming;
+  /**
+   * Until when mdmtap was watching (ms): the last stored event or the last clean stop, whichever is later. Live,
+   * deadlines up to that moment were judged by the running proxy, so a replay judges them too.
+   */
+  observedUntil(): number | undefined;
   close(): void;
+}
+
+export interface RecordedTiming {
+  pushGraceMs?: number;
+  sessionTimeoutMs?: number;
 }
 
 export class NotACaptureError extends Error {}
@@ -126,6 +138,24 @@ export function openCaptureReadonly(file: string): CaptureReader {
     },
     meta() {
       return { runs: db.prepare('SELECT started_at, stopped_at, mdmtap_version, keep_secrets FROM runs ORDER BY id').all() as never };
+    },
+    recordedTiming() {
+      const row = db.prepare('SELECT options FROM runs ORDER BY id DESC LIMIT 1').get() as { options: string } | undefined;
+      let o: { pushGrace?: unknown; sessionTimeout?: unknown } = {};
+      try {
+        o = row ? (JSON.parse(row.options) as typeof o) : {};
+      } catch {
+        // options are a courtesy record; fall back to the defaults
+      }
+      const ms = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+      const grace = ms(o.pushGrace);
+      const timeout = ms(o.sessionTimeout);
+      return { ...(grace !== undefined ? { pushGraceMs: grace } : {}), ...(timeout !== undefined ? { sessionTimeoutMs: timeout } : {}) };
+    },
+    observedUntil() {
+      const r = db.prepare('SELECT (SELECT max(ts) FROM events) AS ev, (SELECT max(stopped_at) FROM runs) AS stop').get() as { ev: string | null; stop: string | null };
+      const times = [r.ev, r.stop].map((t) => (t ? Date.parse(t) : NaN)).filter((t) => Number.isFinite(t));
+      return times.length ? Math.max(...times) : undefined;
     },
     close: () => db.close(),
   };

@@ -30,7 +30,9 @@ export async function readCaptureForAnalysis(file: string): Promise<LoadedCaptur
     }
     const pushes = reader.pushes();
     for (const p of pushes) if (lastTs === undefined || p.ts > lastTs) lastTs = p.ts;
-    return { format: 'sqlite', messages, pushes, exchanges, ...(lastTs !== undefined ? { lastTs } : {}) };
+    const watched = reader.observedUntil();
+    if (watched !== undefined && (lastTs === undefined || watched > lastTs)) lastTs = watched;
+    return { format: 'sqlite', messages, pushes, exchanges, recorded: reader.recordedTiming(), ...(lastTs !== undefined ? { lastTs } : {}) };
   } finally {
     reader.close();
   }

@@ -85,9 +85,15 @@ describe('capture across a kill -9', () => {
     // Readers work while the restarted proxy holds the file.
     const analyzed = await runCli(['analyze', db]);
     expect(analyzed.stdout).toContain('stranded');
+    // Without --push-grace, a SQLite capture is judged with the grace it was recorded with (4s), as live.
+    expect(analyzed.stdout).toContain('push grace 4s');
+    expect(analyzed.stdout).toContain('notnow-no-push');
     const view = await runCli(['view', db]);
     expect(view.code).toBe(0);
     expect(view.stdout).toContain('notnow-no-push');
+    expect(view.stdout).toContain('push grace 4s');
+    const overridden = await runCli(['analyze', db, '--push-grace', '1h']);
+    expect(overridden.stdout).toContain('push grace 1h');
     const har = join(work.dir, 'export.har');
     const exported = await runCli(['export', db, '--format', 'har', '-o', har]);
     expect(exported.code).toBe(0);

@@ -51,6 +51,24 @@ describe('mdmtap start', () => {
     running.pop();
   });
 
+  it('never shows or records the password of an --upstream URL', async () => {
+    const work = tempDir();
+    dirs.push(work);
+    const db = join(work.dir, 'c.sqlite');
+    const dead = await freePort();
+    const p = startCli(['start', '--json', '--db', db, '--host', '127.0.0.1', '--port', '0', '--upstream', `https://admin:hunter2-secret@127.0.0.1:${dead}/mdm`, '--certs', join(work.dir, 'certs')]);
+    running.push(p);
+    await p.waitStderr(/listening on 127\.0\.0\.1:(\d+)/);
+    p.child.kill('SIGTERM');
+    expect(await p.exited).toBe(0);
+    running.pop();
+    expect(p.stderr()).toContain('reverse proxy to https://redacted@127.0.0.1:');
+    expect(p.stderr()).not.toContain('hunter2');
+    const files = [db, `${db}-wal`].filter((f) => { try { readFileSync(f); return true; } catch { return false; } });
+    for (const f of files) expect(readFileSync(f).includes('hunter2')).toBe(false);
+    expect(readFileSync(db).includes('redacted@127.0.0.1')).toBe(true);
+  });
+
   it('a capture that cannot be written is an error event; the proxy keeps serving', async () => {
     const certs = tempDir();
     dirs.push(certs);

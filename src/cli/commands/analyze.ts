@@ -20,10 +20,10 @@ export function registerAnalyze(program: Command): void {
     .description('replay HAR, mdmtap JSON-lines or SQLite captures through the analyzer and report what the server did')
     .argument('<file...>', 'capture files (HAR 1.2 from mdmtap, mitmproxy, Charles, Proxyman or a browser; mdmtap JSONL; mdmtap SQLite)')
     .option('--json', 'print the events as JSON lines instead of the report')
-    .option('--push-grace <duration>', 'how long a server has to push after a session that owes one', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
-    .option('--session-timeout <duration>', 'a session silent this long counts as interrupted', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
+    .option('--push-grace <duration>', 'how long a server has to push after a session that owes one (SQLite captures: the one they were recorded with)', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
+    .option('--session-timeout <duration>', 'a session silent this long counts as interrupted (SQLite captures: as recorded)', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
     .addHelpText('after', '\nExit status: 0 no warning, 1 warnings raised, 2 unreadable input.')
-    .action(async (files: string[], opts: AnalyzeOptions) => {
+    .action(async (files: string[], opts: AnalyzeOptions, cmd: Command) => {
       const loaded: Array<LoadedCapture & { name: string }> = [];
       for (const name of files) {
         try {
@@ -33,6 +33,11 @@ export function registerAnalyze(program: Command): void {
           throw e;
         }
       }
+      // A SQLite capture knows the grace and timeout it was judged with live: unless told otherwise, replay with
+      // them, so the same capture gives the same verdicts.
+      const recorded = loaded.find((l) => l.recorded)?.recorded;
+      if (cmd.getOptionValueSource('pushGrace') === 'default' && recorded?.pushGraceMs) opts.pushGrace = recorded.pushGraceMs;
+      if (cmd.getOptionValueSource('sessionTimeout') === 'default' && recorded?.sessionTimeoutMs) opts.sessionTimeout = recorded.sessionTimeoutMs;
       const messages = loaded.flatMap((l) => l.messages).sort((a, b) => a.ts - b.ts);
       const pushes = loaded.flatMap((l) => l.pushes);
       const lastTs = loaded.reduce<number | undefined>(

@@ -47,7 +47,7 @@ export function registerDemo(program: Command): void {
               json,
               info: { mode: `demo (${opts.policy === 'mix' ? POLICIES.join(' / ') : opts.policy}, ${devices} simulated devices)`, pushGraceMs: opts.pushGrace, pushObservable: true, ...(opts.db ? { captureFile: opts.db } : {}) },
             });
-            if (opts.db) closeSinks = (await openSinks(pipeline, { db: resolve(opts.db), keepSecrets: false, bodies: true, options: { demo: true } })).close;
+            if (opts.db) closeSinks = (await openSinks(pipeline, { db: resolve(opts.db), keepSecrets: false, bodies: true, options: { demo: true, devices, policy: opts.policy, pushGrace: opts.pushGrace } })).close;
           },
         });
       } catch (e) {
@@ -55,13 +55,15 @@ export function registerDemo(program: Command): void {
         throw new UserError(`the demo could not start: ${(e as Error).message}`, 1);
       }
       presenter!.setInfo({ listen: demo.listen, caFingerprint: demo.proxy.caFingerprint });
-      if (json) process.stderr.write(`mdmtap demo on ${demo.listen}: ${devices} simulated devices, push grace ${formatDuration(opts.pushGrace)}; Ctrl-C to stop\n`);
-      await new Promise<void>((done) => {
+      // Signal handlers first: whoever reads the line below may stop the demo at once.
+      const stopped = new Promise<void>((done) => {
         const stop = () => done();
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
         void presenter!.quit.then(stop);
       });
+      if (json) process.stderr.write(`mdmtap demo on ${demo.listen}: ${devices} simulated devices, push grace ${formatDuration(opts.pushGrace)}; Ctrl-C to stop\n`);
+      await stopped;
       presenter!.close();
       await demo.stop();
       await closeSinks();

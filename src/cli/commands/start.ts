@@ -122,7 +122,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
     json,
     info: {
       mode: opts.upstream ? 'reverse proxy' : 'forward proxy',
-      ...(opts.upstream ? { upstream: opts.upstream } : {}),
+      ...(opts.upstream ? { upstream: withoutCredentials(opts.upstream) } : {}),
       ...(opts.db !== false ? { captureFile: opts.db } : {}),
       pushGraceMs: opts.pushGrace,
       pushObservable: Boolean(apnsCert),
@@ -135,7 +135,12 @@ export async function runStart(opts: StartOptions): Promise<void> {
     keepSecrets: opts.keepSecrets === true,
     bodies: opts.bodies,
     clientCertHeader: opts.clientCertHeader,
-    options: { ...opts },
+    // Recorded for auditors; a URL's user:password never is.
+    options: {
+      ...opts,
+      ...(opts.upstream ? { upstream: withoutCredentials(opts.upstream) } : {}),
+      ...(opts.apnsUpstream ? { apnsUpstream: withoutCredentials(opts.apnsUpstream) } : {}),
+    },
   });
   const r = sinks.restored;
   if (r.tokens || r.obligations || r.warnings) {
@@ -178,20 +183,20 @@ export async function runStart(opts: StartOptions): Promise<void> {
 
   const where = `${opts.host}:${proxy.port}`;
   const mode = opts.upstream
-    ? `reverse proxy to ${opts.upstream}`
+    ? `reverse proxy to ${withoutCredentials(opts.upstream)}`
     : `forward proxy, decrypting ${opts.mdmHost.join(', ')}`;
   const lines = [
     `mdmtap listening on ${where} (${mode})`,
     `CA ${resolve(opts.certs)}/ca.pem  SHA-256 ${proxy.caFingerprint}  (devices: http://<this-host>:${proxy.port}/ca.mobileconfig)`,
-    `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}; ${apnsCert ? `pushes observed (APNs interception${opts.apnsUpstream ? ` to ${opts.apnsUpstream}` : ''})` : 'pushes not observable (no --apns-cert)'}`,
+    `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}; ${apnsCert ? `pushes observed (APNs interception${opts.apnsUpstream ? ` to ${withoutCredentials(opts.apnsUpstream)}` : ''})` : 'pushes not observable (no --apns-cert)'}`,
     ...notices,
   ];
-  process.stderr.write(lines.join('\n') + '\n');
 
   // For `npm run bench`: how long the event loop stalled and the peak memory, printed on exit.
   const loop = process.env.MDMTAP_STATS ? monitorEventLoopDelay({ resolution: 2 }) : undefined;
   loop?.enable();
-  await new Promise<void>((done) => {
+  // Signal handlers go in before the "listening" line: whoever reads that line may stop us at once.
+  const stopped = new Promise<void>((done) => {
     let closing = false;
     const stop = () => {
       if (closing) return;
@@ -211,4 +216,19 @@ export async function runStart(opts: StartOptions): Promise<void> {
     process.once('SIGTERM', stop);
     void presenter?.quit.then(stop);
   });
+  process.stderr.write(lines.join('\n') + '\n');
+  await stopped;
+}
+
+/** A URL as mdmtap shows and records it: credentials in it become a tag. */
+function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    if (!u.username && !u.password) return url;
+    u.username = 'redacted';
+    u.password = '';
+    return u.toString();
+  } catch {
+    return url;
+  }
 }

@@ -29,10 +29,11 @@ export function registerView(program: Command): void {
         for (const row of reader.events()) events.push(JSON.parse(row.json) as AnalyzerEvent);
         const c = reader.counts();
         if (process.stdout.isTTY && !opts.report) {
-          await browse(file, reader, events, c);
+          await browse(file, reader, events, c, reader.recordedTiming().pushGraceMs ?? DEFAULT_PUSH_GRACE_MS);
           return;
         }
         const runs = reader.meta().runs;
+        const pushGraceMs = reader.recordedTiming().pushGraceMs ?? DEFAULT_PUSH_GRACE_MS;
         const header = [
           `capture ${file}: ${c.exchanges} exchanges, ${c.sessions} sessions, ${c.devices} device channels, ${c.warnings} warnings (${c.openWarnings} unresolved)`,
           ...runs.map((r) => `  run ${r.started_at} → ${r.stopped_at ?? '(running or killed)'}  mdmtap ${r.mdmtap_version}${r.keep_secrets ? '  --keep-secrets: bodies stored UNREDACTED' : ''}`),
@@ -44,7 +45,7 @@ export function registerView(program: Command): void {
             renderReport({
               files: [{ name: file, format: 'sqlite', exchanges: c.exchanges }],
               events,
-              pushGraceMs: DEFAULT_PUSH_GRACE_MS,
+              pushGraceMs,
               ...(lastTs !== undefined ? { endTs: lastTs } : {}),
               pushesObserved: events.some((e) => e.type === 'push'),
             }),
@@ -55,12 +56,12 @@ export function registerView(program: Command): void {
     });
 }
 
-async function browse(file: string, reader: CaptureReader, events: AnalyzerEvent[], c: { exchanges: number; warnings: number }): Promise<void> {
+async function browse(file: string, reader: CaptureReader, events: AnalyzerEvent[], c: { exchanges: number; warnings: number }, pushGraceMs: number): Promise<void> {
   const { DashboardStore, runDashboard } = await (await import('../../../tui/load.js')).loadDashboard();
   const lastTs = events.length ? Date.parse(events[events.length - 1].ts) : Date.now();
   // Ages and countdowns are shown as of the capture's end, not of today.
   const store = new DashboardStore({ now: () => lastTs });
-  store.setInfo({ mode: 'capture (read-only)', captureFile: file, pushGraceMs: DEFAULT_PUSH_GRACE_MS, pushObservable: events.some((e) => e.type === 'push'), readOnly: true, note: `${c.exchanges} exchanges` });
+  store.setInfo({ mode: 'capture (read-only)', captureFile: file, pushGraceMs, pushObservable: events.some((e) => e.type === 'push'), readOnly: true, note: `${c.exchanges} exchanges` });
   for (const ex of reader.exchanges()) store.ingestExchange(ex, classify(ex, { assumeMdm: true }));
   for (const ev of events) store.ingest(ev);
   await new Promise<void>((done) => {
