@@ -202,7 +202,12 @@ describe('dashboard', () => {
     r.advance(61_000);
     r.store.flushNow();
     const ui = render(<App store={r.store} onQuit={() => {}} columns={80} rows={24} color={true} />);
-    await until(ui.lastFrame, (x) => x.includes('notnow-no-push'), 'warnings');
+    const first = await until(ui.lastFrame, (x) => x.includes('notnow-no-push'), 'warnings');
+    // The counters that matter survive the narrow width (the sparkline gives way), and so does PAUSED.
+    expect(first).toMatch(/NotNow 40\s+push owed 0\s+warnings 40/);
+    await press(ui, 'p');
+    expect(strip(ui.lastFrame() ?? '').split('\n')[0]).toContain('PAUSED');
+    await press(ui, 'p');
     await press(ui, KEY.down, KEY.down, KEY.tab, KEY.tab, KEY.enter);
     await until(ui.lastFrame, (x) => x.includes('Exchange detail') || x.includes('Devices'), 'a view');
     for (const frame of ui.frames) {

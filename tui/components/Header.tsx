@@ -12,16 +12,21 @@ export function Header({ snap, theme, width, paused }: { snap: Snapshot; theme: 
   const where = [info.mode, info.listen && `on ${info.listen}`, info.upstream && `→ ${info.upstream}`].filter(Boolean).join(' ');
   const capture = info.captureFile ? `capture ${info.captureFile}` : 'no capture';
   const ca = info.caFingerprint ? `CA ${info.caFingerprint.slice(0, 11)}…` : '';
+  // Counters first, the sparkline gets what width is left: at 80 columns the warning count must stay visible.
+  const counters = `devices ${c.devices}  sessions ${c.sessions}  exchanges ${c.exchanges}  NotNow ${c.notNow}  push owed ${c.openObligations}  warnings ${c.warnings}`;
+  const rateText = `  ${rate}/s `;
+  const spark = sparkline(snap.rate.slice(-Math.max(0, Math.min(20, width - counters.length - rateText.length))));
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate">
-        <Text bold color={theme.accent}>mdmtap</Text> {where}  {capture}  {ca}
-        {paused ? <Text inverse> PAUSED </Text> : null}
+        <Text bold color={theme.accent}>mdmtap</Text>
+        {paused ? <Text inverse> PAUSED </Text> : null} {where}  {capture}  {ca}
       </Text>
       <Text wrap="truncate">
-        devices {c.devices}  sessions {c.sessions}  exchanges {c.exchanges}  {rate}/s {sparkline(snap.rate.slice(-20))}  NotNow{' '}
-        <Text color={theme.notnow}>{c.notNow}</Text>  push owed <Text color={theme.owed}>{c.openObligations}</Text>  warnings{' '}
-        <Text color={c.warnings ? theme.warning : undefined}>{c.warnings}</Text>
+        devices {c.devices}  sessions {c.sessions}  exchanges {c.exchanges}  NotNow <Text color={theme.notnow}>{c.notNow}</Text>  push owed{' '}
+        <Text color={theme.owed}>{c.openObligations}</Text>  warnings <Text color={c.warnings ? theme.warning : undefined}>{c.warnings}</Text>
+        {rateText}
+        {spark}
       </Text>
       <Text wrap="truncate" dimColor={theme.dim}>
         push grace {grace}
