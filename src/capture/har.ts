@@ -5,6 +5,7 @@
  */
 import type { Exchange, ExchangeErrorKind, Headers } from './exchange.js';
 import { EMPTY_BODY } from './exchange.js';
+import type { PushSeen } from '../mdm/message.js';
 
 export class CaptureFormatError extends Error {}
 
@@ -40,6 +41,8 @@ interface HarEntry {
     error?: { kind?: unknown; message?: unknown };
     endedAt?: unknown;
     redactedFacts?: { tokenHash?: unknown; tokenPrefix?: unknown; pushMagicHash?: unknown };
+    /** A push mdmtap saw on its way to APNs (mdmtap's own export): replayed as a push, not as an exchange. */
+    push?: { tokenHash?: unknown; tokenPrefix?: unknown; pushMagicHash?: unknown; apnsStatus?: unknown; reason?: unknown };
   };
 }
 
@@ -54,14 +57,41 @@ export function parseHar(text: string, source = 'HAR'): Exchange[] {
 }
 
 export function harToExchanges(doc: unknown, source = 'HAR'): Exchange[] {
+  return harToCapture(doc, source).exchanges;
+}
+
+/** The exchanges of a HAR, and the pushes mdmtap's own export records beside them (sorted by time). */
+export function harToCapture(doc: unknown, source = 'HAR'): { exchanges: Exchange[]; pushes: PushSeen[] } {
   const entries = (doc as { log?: { entries?: unknown } })?.log?.entries;
   if (!Array.isArray(entries)) throw new CaptureFormatError(`${source} is not a HAR file (no log.entries array)`);
-  const out: Exchange[] = [];
+  const exchanges: Exchange[] = [];
+  const pushes: PushSeen[] = [];
   entries.forEach((raw, index) => {
+    const push = entryToPush(raw as HarEntry);
+    if (push) {
+      pushes.push(push);
+      return;
+    }
     const ex = entryToExchange(raw as HarEntry, index);
-    if (ex) out.push(ex);
+    if (ex) exchanges.push(ex);
   });
-  return out;
+  pushes.sort((a, b) => a.ts - b.ts);
+  return { exchanges, pushes };
+}
+
+function entryToPush(e: HarEntry): PushSeen | undefined {
+  const p = e?._mdmtap?.push;
+  if (!p || typeof p !== 'object' || typeof p.tokenHash !== 'string' || typeof p.apnsStatus !== 'number') return undefined;
+  const ts = Date.parse(String(e.startedDateTime ?? ''));
+  if (!Number.isFinite(ts)) return undefined;
+  return {
+    ts,
+    tokenHash: p.tokenHash,
+    tokenPrefix: typeof p.tokenPrefix === 'string' ? p.tokenPrefix : '',
+    ...(typeof p.pushMagicHash === 'string' ? { pushMagicHash: p.pushMagicHash } : {}),
+    apnsStatus: p.apnsStatus,
+    ...(typeof p.reason === 'string' ? { reason: p.reason } : {}),
+  };
 }
 
 function entryToExchange(e: HarEntry, index: number): Exchange | undefined {

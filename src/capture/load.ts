@@ -4,7 +4,7 @@
  */
 import { readFileSync, openSync, readSync, closeSync } from 'node:fs';
 import type { MdmMessage, PushSeen } from '../mdm/message.js';
-import { CaptureFormatError, harToExchanges, parseHar } from './har.js';
+import { CaptureFormatError, harToCapture, parseHar } from './har.js';
 import { parseJsonl } from './jsonl.js';
 import { messagesOf } from './replay.js';
 
@@ -45,9 +45,10 @@ export async function loadCapture(file: string): Promise<LoadedCapture> {
   if (trimmed === '') throw new CaptureFormatError(`${file} is empty`);
   const doc = parseWhole(trimmed);
   if (doc !== undefined && typeof doc === 'object' && doc !== null && 'log' in doc) {
-    const exchanges = harToExchanges(doc, file);
-    const lastTs = exchanges.reduce<number | undefined>((m, e) => (m === undefined || e.endedAt > m ? e.endedAt : m), undefined);
-    return { format: 'har', messages: messagesOf(exchanges), pushes: [], exchanges: exchanges.length, lastTs };
+    const { exchanges, pushes } = harToCapture(doc, file);
+    let lastTs = exchanges.reduce<number | undefined>((m, e) => (m === undefined || e.endedAt > m ? e.endedAt : m), undefined);
+    for (const p of pushes) if (lastTs === undefined || p.ts > lastTs) lastTs = p.ts;
+    return { format: 'har', messages: messagesOf(exchanges), pushes, exchanges: exchanges.length, lastTs };
   }
   if (trimmed.startsWith('{')) {
     const nl = trimmed.indexOf('\n');

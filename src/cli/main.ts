@@ -32,6 +32,12 @@ export function buildProgram(): Command {
 }
 
 async function main(): Promise<void> {
+  // `mdmtap analyze … | head`: a reader that stops early is not an error, so leave quietly as other tools do.
+  process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    process.stderr.write(`mdmtap: cannot write the output: ${e.message}\n`);
+    process.exit(1);
+  });
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import type { CaptureReader, Filter, StoredExchange } from './reader.js';
+import type { CaptureReader, Filter, StoredExchange, StoredPush } from './reader.js';
 import { VERSION } from '../version.js';
 
 async function write(out: Writable, s: string): Promise<void> {
@@ -18,8 +18,40 @@ export async function exportHar(reader: CaptureReader, filter: Filter, out: Writ
   for (const ex of reader.exchanges(filter)) {
     await write(out, (n++ ? ',\n' : '') + JSON.stringify(harEntry(ex)));
   }
+  // Pushes travel with the exchanges, so a HAR replays to the same verdicts (a push discharges what it owed).
+  for (const p of reader.pushes(filter)) {
+    await write(out, (n++ ? ',\n' : '') + JSON.stringify(harPushEntry(p)));
+  }
   await write(out, '\n]}}\n');
   return n;
+}
+
+/**
+ * A push as a HAR entry: the request to APNs, with the token as its stored 8-hex prefix (the rest is never kept)
+ * and APNs's status; `_mdmtap.push` carries the hashes the analyzer maps it by.
+ */
+function harPushEntry(p: StoredPush): Record<string, unknown> {
+  return {
+    startedDateTime: new Date(p.ts).toISOString(),
+    time: 0,
+    request: {
+      method: 'POST', url: `https://apns/3/device/${p.tokenPrefix}-redacted`, httpVersion: 'HTTP/2', cookies: [], headers: [], queryString: [],
+      headersSize: -1, bodySize: -1,
+    },
+    response: {
+      status: p.apnsStatus, statusText: p.reason ?? '', httpVersion: 'HTTP/2', cookies: [], headers: [],
+      content: { size: 0, mimeType: 'application/json', text: '' }, redirectURL: '', headersSize: -1, bodySize: -1,
+    },
+    cache: {},
+    timings: { send: 0, wait: 0, receive: 0 },
+    _mdmtap: {
+      push: {
+        tokenHash: p.tokenHash, tokenPrefix: p.tokenPrefix, apnsStatus: p.apnsStatus,
+        ...(p.pushMagicHash ? { pushMagicHash: p.pushMagicHash } : {}),
+        ...(p.reason ? { reason: p.reason } : {}),
+      },
+    },
+  };
 }
 
 function headerList(h: Record<string, string>): Array<{ name: string; value: string }> {

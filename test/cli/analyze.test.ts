@@ -2,7 +2,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.js';
+import { spawn } from 'node:child_process';
+import { CLI, runCli } from '../helpers/cli.js';
 import { harOf, type HarStep } from '../helpers/har.js';
 import { commandBody, idle, status } from '../helpers/mdm-bodies.js';
 
@@ -124,6 +125,22 @@ describe('mdmtap analyze (child process)', () => {
     const garbage = await runCli(['analyze', write('garbage.bin', 'hello world')]);
     expect(garbage.code).toBe(2);
     expect(garbage.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('stops quietly when its reader does (mdmtap analyze … | head)', async () => {
+    const many: HarStep[] = [];
+    for (let i = 0; i < 1500; i++) many.push({ at: i * 10, requestBody: idle(), responseBody: Buffer.alloc(0) });
+    const file = write('many.har', harOf(many));
+    const r = await new Promise<{ code: number | null; stderr: string }>((res) => {
+      const child = spawn(process.execPath, [CLI, 'analyze', file, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
+      let stderr = '';
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      // Read one chunk, then hang up, as `head -c` does.
+      child.stdout.once('data', () => child.stdout.destroy());
+      child.on('close', (code) => res({ code, stderr }));
+    });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
   });
 
   it('a bad flag value is one line and a non-zero exit', async () => {

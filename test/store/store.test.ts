@@ -16,9 +16,11 @@ import type { AnalyzerEvent } from '../../src/analysis/events.js';
 import { parseHar } from '../../src/capture/har.js';
 import { messagesOf, replay } from '../../src/capture/replay.js';
 import { readCaptureForAnalysis } from '../../src/store/replay-source.js';
+import { loadCapture } from '../../src/capture/load.js';
+import { sha256Hex } from '../../src/mdm/hash.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tls-peers.js';
-import { commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
+import { checkin, commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
 
 const dirs: Array<{ remove(): void }> = [];
 const stores: CaptureStore[] = [];
@@ -42,6 +44,17 @@ function exchange(requestBody: Buffer, responseBody: Buffer = Buffer.alloc(0), a
     requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm', 'mdm-signature': 'SIGNATURE-SECRET-abcdef' },
     requestBody, requestTruncated: false, status: 200, responseHeaders: {}, responseBody, responseTruncated: false, ...over,
   };
+}
+
+/** `mdmtap export --format har` of a capture, as text. */
+async function harExport(file: string): Promise<string> {
+  const r = openCaptureReadonly(file);
+  const out = new PassThrough();
+  const chunks: Buffer[] = [];
+  out.on('data', (c: Buffer) => chunks.push(c));
+  await exportHar(r, {}, out);
+  r.close();
+  return Buffer.concat(chunks).toString();
 }
 
 /** The fixture secrets in every form they could leak: text, base64 and hex. */
@@ -249,13 +262,7 @@ describe('reading back: analyze and export', () => {
 
   it('exports HAR that parses back to the same warnings, redacted', async () => {
     const { file, liveRules } = await capture();
-    const r = openCaptureReadonly(file);
-    const out = new PassThrough();
-    const chunks: Buffer[] = [];
-    out.on('data', (c: Buffer) => chunks.push(c));
-    await exportHar(r, {}, out);
-    r.close();
-    const text = Buffer.concat(chunks).toString();
+    const text = await harExport(file);
     const doc = JSON.parse(text);
     expect(doc.log.version).toBe('1.2');
     expect(doc.log.creator.name).toBe('mdmtap');
@@ -266,6 +273,36 @@ describe('reading back: analyze and export', () => {
     const exchanges = parseHar(text);
     const { events } = replay(messagesOf(exchanges), [], { pushGraceMs: 60_000 }, exchanges.at(-1)!.endedAt);
     expect(events.filter((e) => e.type === 'warning' || e.type === 'resolved').map((e) => `${e.type}:${(e as { rule: string }).rule}`)).toEqual(liveRules);
+  });
+
+  it('carries pushes in the HAR, so a push-rescued session stays rescued when the HAR is analysed', async () => {
+    const file = join(dir(), 'push.sqlite');
+    const live = livePipeline(file, 60_000);
+    const token = Buffer.from('a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90', 'hex');
+    const tokenHex = token.toString('hex');
+    const traffic = [
+      exchange(checkin('TokenUpdate', { Token: token, PushMagic: 'MAGIC-7', Topic: 'com.apple.mgmt.test' }), Buffer.alloc(0), 0, { requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin' } }),
+      ...strandedTraffic().slice(1),
+    ];
+    for (const ex of traffic) live.pipeline.exchange(ex);
+    const pushedAt = traffic.at(-1)!.endedAt + 5_000;
+    live.setNow(pushedAt);
+    live.pipeline.push({ ts: pushedAt, tokenHash: sha256Hex(tokenHex), tokenPrefix: tokenHex.slice(0, 8), pushMagicHash: sha256Hex('MAGIC-7'), apnsStatus: 200 });
+    live.setNow(pushedAt + 120_000);
+    live.pipeline.tick();
+    live.store.close();
+    const verdicts = (events: AnalyzerEvent[]) => events.filter((e) => e.type === 'obligation' || e.type === 'warning').map((e) => `${e.type}:${'event' in e ? `${e.event}${'by' in e && e.by ? `/${e.by}` : ''}` : (e as { rule: string }).rule}`);
+    expect(verdicts(live.events)).toEqual(['obligation:open', 'obligation:discharged/push']);
+
+    const text = await harExport(file);
+    expect(text).not.toContain(tokenHex);
+    const har = join(dir(), 'push.har');
+    writeFileSync(har, text);
+    const loaded = await loadCapture(har);
+    expect(loaded.pushes).toHaveLength(1);
+    expect(loaded.exchanges).toBe(4);
+    const { events } = replay(loaded.messages, loaded.pushes, { pushGraceMs: 60_000 }, loaded.lastTs);
+    expect(verdicts(events)).toEqual(verdicts(live.events));
   });
 
   it('exports the stored events as JSON lines and exchanges as CSV with proper quoting, filtered by device and time', async () => {

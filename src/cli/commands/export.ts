@@ -50,7 +50,7 @@ export function registerExport(program: Command): void {
       }
       try {
         const n = await fn(reader, filter, out);
-        if (opts.output) process.stderr.write(`wrote ${n} ${opts.format === 'jsonl' ? 'events' : 'exchanges'} to ${opts.output}\n`);
+        if (opts.output) process.stderr.write(`wrote ${n} ${opts.format === 'jsonl' ? 'events' : opts.format === 'har' ? 'HAR entries (exchanges and pushes)' : 'exchanges'} to ${opts.output}\n`);
       } finally {
         reader.close();
         if (out !== process.stdout) {
