@@ -30,3 +30,8 @@ export function sparkline(values: number[]): string {
   const max = Math.max(1, ...values);
   return values.map((v) => BARS[Math.min(8, Math.round((v / max) * 8))]).join('');
 }
+
+/** A channel as the device table and the warnings panel label it. */
+export function channelLabel(channel: string): string {
+  return channel === 'user' ? 'user' : 'dev';
+}

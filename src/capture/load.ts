@@ -7,6 +7,7 @@ import type { MdmMessage, PushSeen } from '../mdm/message.js';
 import { CaptureFormatError, harToCapture, parseHar } from './har.js';
 import { parseJsonl } from './jsonl.js';
 import { messagesOf } from './replay.js';
+import { latest } from '../util/latest.js';
 
 export type CaptureFormat = 'har' | 'jsonl' | 'sqlite';
 
@@ -46,8 +47,7 @@ export async function loadCapture(file: string): Promise<LoadedCapture> {
   const doc = parseWhole(trimmed);
   if (doc !== undefined && typeof doc === 'object' && doc !== null && 'log' in doc) {
     const { exchanges, pushes } = harToCapture(doc, file);
-    let lastTs = exchanges.reduce<number | undefined>((m, e) => (m === undefined || e.endedAt > m ? e.endedAt : m), undefined);
-    for (const p of pushes) if (lastTs === undefined || p.ts > lastTs) lastTs = p.ts;
+    const lastTs = latest([...exchanges.map((e) => e.endedAt), ...pushes.map((p) => p.ts)]);
     return { format: 'har', messages: messagesOf(exchanges), pushes, exchanges: exchanges.length, lastTs };
   }
   if (trimmed.startsWith('{')) {

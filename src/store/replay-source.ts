@@ -8,6 +8,7 @@ import type { LoadedCapture } from '../capture/load.js';
 import { classify } from '../mdm/classify.js';
 import type { MdmMessage } from '../mdm/message.js';
 import { NotACaptureError, openCaptureReadonly } from './reader.js';
+import { latest } from '../util/latest.js';
 
 export async function readCaptureForAnalysis(file: string): Promise<LoadedCapture> {
   let reader;
@@ -20,18 +21,16 @@ export async function readCaptureForAnalysis(file: string): Promise<LoadedCaptur
   try {
     const messages: MdmMessage[] = [];
     let exchanges = 0;
-    let lastTs: number | undefined;
+    let lastExchange: number | undefined;
     for (const ex of reader.exchanges()) {
       exchanges++;
-      if (lastTs === undefined || ex.endedAt > lastTs) lastTs = ex.endedAt;
+      lastExchange = latest([lastExchange, ex.endedAt]);
       // Live, every decrypted exchange is MDM traffic by definition; the replay must judge it the same way.
       const msg = classify(ex, { assumeMdm: true });
       if (msg) messages.push(msg);
     }
     const pushes = reader.pushes();
-    for (const p of pushes) if (lastTs === undefined || p.ts > lastTs) lastTs = p.ts;
-    const watched = reader.observedUntil();
-    if (watched !== undefined && (lastTs === undefined || watched > lastTs)) lastTs = watched;
+    const lastTs = latest([lastExchange, ...pushes.map((p) => p.ts), reader.observedUntil()]);
     return { format: 'sqlite', messages, pushes, exchanges, recorded: reader.recordedTiming(), ...(lastTs !== undefined ? { lastTs } : {}) };
   } finally {
     reader.close();

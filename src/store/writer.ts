@@ -66,22 +66,23 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     db.pragma('busy_timeout = 2000');
     migrate(db);
     st = new Statements(db);
-    if (opts.run) {
+    const run = opts.run;
+    if (run) {
       const started = new Date().toISOString();
-      const options = JSON.stringify(opts.run.options);
-      runId = Number(st.insertRun.run(started, opts.run.version, options, opts.keepSecrets ? 1 : 0).lastInsertRowid);
+      const options = JSON.stringify(run.options);
+      const s = st;
+      runId = Number(s.insertRun.run(started, run.version, options, opts.keepSecrets ? 1 : 0).lastInsertRowid);
       // meta answers an auditor's first questions at a glance (`runs` keeps every start); keep_secrets, once yes,
       // stays yes: the file then holds raw secrets from that run on.
-      const m = st;
       db.transaction(() => {
-        m.initMeta.run('created_at', started);
-        m.initMeta.run('created_by', `mdmtap ${opts.run!.version}`);
-        m.setMeta.run('mdmtap_version', opts.run!.version);
-        m.setMeta.run('options', options);
-        m.setMeta.run('started_at', started);
-        m.setMeta.run('stopped_at', '');
-        if (opts.keepSecrets) m.setMeta.run('keep_secrets', 'yes');
-        else m.initMeta.run('keep_secrets', 'no');
+        s.initMeta.run('created_at', started);
+        s.initMeta.run('created_by', `mdmtap ${run.version}`);
+        s.setMeta.run('mdmtap_version', run.version);
+        s.setMeta.run('options', options);
+        s.setMeta.run('started_at', started);
+        s.setMeta.run('stopped_at', '');
+        if (opts.keepSecrets) s.setMeta.run('keep_secrets', 'yes');
+        else s.initMeta.run('keep_secrets', 'no');
       })();
     }
   } catch (e) {

@@ -2,7 +2,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import type { DeviceRow } from '../state/dashboard-store.js';
 import type { Theme } from '../theme.js';
-import { age, fit, shortId } from '../format.js';
+import { age, channelLabel, fit, shortId } from '../format.js';
 
 export const SORT_KEYS = ['last seen', 'state', 'NotNow', 'device'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -41,7 +41,7 @@ export function DevicesTable(props: { rows: readonly DeviceRow[]; now: number; h
       </Text>
       {page.map((d, i) => (
         <Text key={d.key} wrap="truncate" inverse={focused && start + i === selected}>
-          {fit(shortId(d.udid), 14)} {fit(d.channel === 'user' ? 'user' : 'dev', 5)} {fit([d.model, d.osVersion ?? d.platform].filter(Boolean).join(' '), flex)}{' '}
+          {fit(shortId(d.udid), 14)} {fit(channelLabel(d.channel), 5)} {fit([d.model, d.osVersion ?? d.platform].filter(Boolean).join(' '), flex)}{' '}
           <Text color={d.lastStatus === 'NotNow' ? theme.notnow : undefined}>{fit(d.lastStatus ?? '', 12)}</Text>{' '}
           <Text color={colour(d)}>{fit(stateText(d, now), 16)}</Text> {fit(String(d.notNow), 6)} {fit(age(now - d.lastSeen), 7)}
         </Text>

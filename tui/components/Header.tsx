@@ -13,9 +13,17 @@ export function Header({ snap, theme, width, paused }: { snap: Snapshot; theme: 
   const capture = info.captureFile ? `capture ${info.captureFile}` : 'no capture';
   const ca = info.caFingerprint ? `CA ${info.caFingerprint.slice(0, 11)}…` : '';
   // Counters first, the sparkline gets what width is left: at 80 columns the warning count must stay visible.
-  const counters = `devices ${c.devices}  sessions ${c.sessions}  exchanges ${c.exchanges}  NotNow ${c.notNow}  push owed ${c.openObligations}  warnings ${c.warnings}`;
+  const counters: Array<[label: string, value: number, color?: string]> = [
+    ['devices', c.devices],
+    ['sessions', c.sessions],
+    ['exchanges', c.exchanges],
+    ['NotNow', c.notNow, theme.notnow],
+    ['push owed', c.openObligations, theme.owed],
+    ['warnings', c.warnings, c.warnings ? theme.warning : undefined],
+  ];
+  const countersWidth = counters.map(([label, value]) => `${label} ${value}`).join('  ').length;
   const rateText = `  ${rate}/s `;
-  const spark = sparkline(snap.rate.slice(-Math.max(0, Math.min(20, width - counters.length - rateText.length))));
+  const spark = sparkline(snap.rate.slice(-Math.max(0, Math.min(20, width - countersWidth - rateText.length))));
   return (
     <Box flexDirection="column" width={width}>
       <Text wrap="truncate">
@@ -23,8 +31,12 @@ export function Header({ snap, theme, width, paused }: { snap: Snapshot; theme: 
         {paused ? <Text inverse> PAUSED </Text> : null} {where}  {capture}  {ca}
       </Text>
       <Text wrap="truncate">
-        devices {c.devices}  sessions {c.sessions}  exchanges {c.exchanges}  NotNow <Text color={theme.notnow}>{c.notNow}</Text>  push owed{' '}
-        <Text color={theme.owed}>{c.openObligations}</Text>  warnings <Text color={c.warnings ? theme.warning : undefined}>{c.warnings}</Text>
+        {counters.map(([label, value, color], i) => (
+          <React.Fragment key={label}>
+            {i ? '  ' : ''}
+            {label} <Text color={color}>{value}</Text>
+          </React.Fragment>
+        ))}
         {rateText}
         {spark}
       </Text>

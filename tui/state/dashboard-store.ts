@@ -265,7 +265,7 @@ export class DashboardStore {
       }
       case 'push': {
         if (ev.udid && ev.channel) {
-          const d = this.device({ udid: ev.udid, channel: ev.channel, ...(ev.userId ? { userId: ev.userId } : {}), ...(ev.host ? { host: ev.host } : {}) }, ts);
+          const d = this.device({ ...ev, udid: ev.udid, channel: ev.channel }, ts);
           this.timeline(d.key, { ts, kind: 'push', text: `push ${ev.tokenHex ?? ''} → APNs ${ev.apnsStatus}${ev.reason ? ` ${ev.reason}` : ''}`, tone: ev.apnsStatus === 200 ? 'resolved' : 'warning' });
         }
         break;

@@ -6,6 +6,7 @@ import { replay } from '../../capture/replay.js';
 import { renderReport } from '../report.js';
 import { durationOption } from '../options.js';
 import { UserError } from '../errors.js';
+import { latest } from '../../util/latest.js';
 import { DEFAULT_PUSH_GRACE_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../defaults.js';
 
 interface AnalyzeOptions {
@@ -40,10 +41,7 @@ export function registerAnalyze(program: Command): void {
       if (cmd.getOptionValueSource('sessionTimeout') === 'default' && recorded?.sessionTimeoutMs) opts.sessionTimeout = recorded.sessionTimeoutMs;
       const messages = loaded.flatMap((l) => l.messages).sort((a, b) => a.ts - b.ts);
       const pushes = loaded.flatMap((l) => l.pushes);
-      const lastTs = loaded.reduce<number | undefined>(
-        (m, l) => (l.lastTs === undefined ? m : m === undefined ? l.lastTs : Math.max(m, l.lastTs)),
-        undefined,
-      );
+      const lastTs = latest(loaded.map((l) => l.lastTs));
       const { events, endTs } = replay(
         messages,
         pushes,

@@ -118,11 +118,16 @@ export async function runStart(opts: StartOptions): Promise<void> {
 
   const pipeline = new LivePipeline({ pushGraceMs: opts.pushGrace, sessionTimeoutMs: opts.sessionTimeout });
   // The dashboard (TTY) or JSON lines; --plain keeps a terminal to one readable line per verdict.
+  // The URLs as shown and recorded: credentials in them never leave the command line.
+  const shown = {
+    ...(opts.upstream ? { upstream: withoutCredentials(opts.upstream) } : {}),
+    ...(opts.apnsUpstream ? { apnsUpstream: withoutCredentials(opts.apnsUpstream) } : {}),
+  };
   const presenter = opts.plain && !json ? undefined : await present(pipeline, {
     json,
     info: {
       mode: opts.upstream ? 'reverse proxy' : 'forward proxy',
-      ...(opts.upstream ? { upstream: withoutCredentials(opts.upstream) } : {}),
+      ...(shown.upstream ? { upstream: shown.upstream } : {}),
       ...(opts.db !== false ? { captureFile: opts.db } : {}),
       pushGraceMs: opts.pushGrace,
       pushObservable: Boolean(apnsCert),
@@ -136,11 +141,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
     bodies: opts.bodies,
     clientCertHeader: opts.clientCertHeader,
     // Recorded for auditors; a URL's user:password never is.
-    options: {
-      ...opts,
-      ...(opts.upstream ? { upstream: withoutCredentials(opts.upstream) } : {}),
-      ...(opts.apnsUpstream ? { apnsUpstream: withoutCredentials(opts.apnsUpstream) } : {}),
-    },
+    options: { ...opts, ...shown },
   });
   const r = sinks.restored;
   if (r.tokens || r.obligations || r.warnings) {
@@ -183,12 +184,12 @@ export async function runStart(opts: StartOptions): Promise<void> {
 
   const where = `${opts.host}:${proxy.port}`;
   const mode = opts.upstream
-    ? `reverse proxy to ${withoutCredentials(opts.upstream)}`
+    ? `reverse proxy to ${shown.upstream}`
     : `forward proxy, decrypting ${opts.mdmHost.join(', ')}`;
   const lines = [
     `mdmtap listening on ${where} (${mode})`,
     `CA ${resolve(opts.certs)}/ca.pem  SHA-256 ${proxy.caFingerprint}  (devices: http://<this-host>:${proxy.port}/ca.mobileconfig)`,
-    `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}; ${apnsCert ? `pushes observed (APNs interception${opts.apnsUpstream ? ` to ${withoutCredentials(opts.apnsUpstream)}` : ''})` : 'pushes not observable (no --apns-cert)'}`,
+    `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}; ${apnsCert ? `pushes observed (APNs interception${shown.apnsUpstream ? ` to ${shown.apnsUpstream}` : ''})` : 'pushes not observable (no --apns-cert)'}`,
     ...notices,
   ];
 

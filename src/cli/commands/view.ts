@@ -28,12 +28,12 @@ export function registerView(program: Command): void {
         const events: AnalyzerEvent[] = [];
         for (const row of reader.events()) events.push(JSON.parse(row.json) as AnalyzerEvent);
         const c = reader.counts();
+        const pushGraceMs = reader.recordedTiming().pushGraceMs ?? DEFAULT_PUSH_GRACE_MS;
         if (process.stdout.isTTY && !opts.report) {
-          await browse(file, reader, events, c, reader.recordedTiming().pushGraceMs ?? DEFAULT_PUSH_GRACE_MS);
+          await browse(file, reader, events, c, pushGraceMs);
           return;
         }
         const runs = reader.meta().runs;
-        const pushGraceMs = reader.recordedTiming().pushGraceMs ?? DEFAULT_PUSH_GRACE_MS;
         const header = [
           `capture ${file}: ${c.exchanges} exchanges, ${c.sessions} sessions, ${c.devices} device channels, ${c.warnings} warnings (${c.openWarnings} unresolved)`,
           ...runs.map((r) => `  run ${r.started_at} → ${r.stopped_at ?? '(running or killed)'}  mdmtap ${r.mdmtap_version}${r.keep_secrets ? '  --keep-secrets: bodies stored UNREDACTED' : ''}`),
