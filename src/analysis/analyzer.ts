@@ -6,16 +6,27 @@
  * `advance(now)`, so the live proxy and `mdmtap analyze` produce the same events for the same traffic, and tests
  * need no sleeps.
  */
-import type { AnalyzerEvent, DischargeBy, ExchangeEvent, Outcome, RuleId, Severity, WhoFields } from './events.js';
+import type {
+  AnalyzerEvent,
+  CaptureEvent,
+  DischargeBy,
+  ExchangeEvent,
+  InterruptReason,
+  Outcome,
+  RuleId,
+  Severity,
+  WhoFields,
+} from './events.js';
 import { iso } from './events.js';
 import type { CheckinMessage, CommandMessage, Identity, MalformedMessage, MdmMessage, Platform, PushSeen } from '../mdm/message.js';
 import { platformOf } from '../mdm/catalogue.js';
+import { sha256Hex } from '../mdm/hash.js';
 import { TimerQueue, type Timer } from './timers.js';
 import { FINAL_STATUSES, endedOutcome, newSession, owesPush, refusedOutstanding, type Session } from './session.js';
 import { TokenMap } from './token-map.js';
 import { ObligationBook } from './obligations.js';
 import { RULES } from './rules/index.js';
-import type { RaisedWarning, Rule, RuleContext } from './rules/rule.js';
+import type { RaisedWarning, Rule, RuleContext, RuleSettings } from './rules/rule.js';
 import { magicMismatch } from './rules/push-magic-mismatch.js';
 import { commandList } from './messages.js';
 
@@ -24,10 +35,16 @@ export interface AnalyzerOptions {
   pushGraceMs?: number;
   /** A session with no exchange for this long ends as interrupted (default 60 s). */
   sessionTimeoutMs?: number;
+  /** How long a push has to draw a session before `push-no-checkin` (default 5 min). */
+  pushWakeMs?: number;
+  /** How long a device has to come back after a session that ended on NotNow before `notnow-no-return` (1 h). */
+  returnWindowMs?: number;
 }
 
 export const DEFAULT_PUSH_GRACE_MS = 120_000;
 export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
+export const DEFAULT_PUSH_WAKE_MS = 300_000;
+export const DEFAULT_RETURN_WINDOW_MS = 3_600_000;
 /** RequestTypes remembered per channel, so memory stays bounded on long captures. */
 const MAX_KNOWN_COMMANDS = 512;
 
@@ -37,6 +54,10 @@ interface ChannelState {
   timeout?: Timer;
   /** CommandUUID → RequestType of commands the server sent on this channel (bounded, oldest dropped). */
   commands: Map<string, string>;
+  /** How and when the channel's previous session ended. */
+  lastEnd?: { ts: number; outcome: Outcome };
+  /** The first push that could wake the channel since its previous session. */
+  firstPushTs?: number;
 }
 
 /** What a restart hands back from the store so nothing owed is forgotten. */
@@ -50,8 +71,15 @@ export interface RestoredObligation {
 }
 
 export class Analyzer {
-  readonly pushGraceMs: number;
-  readonly sessionTimeoutMs: number;
+  readonly settings: RuleSettings;
+
+  get pushGraceMs(): number {
+    return this.settings.pushGraceMs;
+  }
+
+  get sessionTimeoutMs(): number {
+    return this.settings.sessionTimeoutMs;
+  }
 
   /** Channels (device or user) with state held: what memory grows with. */
   get trackedChannels(): number {
@@ -67,17 +95,35 @@ export class Analyzer {
   private readonly obligations: ObligationBook;
   private readonly rules: Rule[];
   private readonly ctx: RuleContext;
+  /** Warning ids handed out, so two warnings never share one (bounded: only same-instant collisions matter). */
+  private readonly usedIds = new Set<string>();
+  private usedIdsTs = -Infinity;
 
   constructor(opts: AnalyzerOptions = {}) {
-    this.pushGraceMs = opts.pushGraceMs ?? DEFAULT_PUSH_GRACE_MS;
-    this.sessionTimeoutMs = opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    this.obligations = new ObligationBook(this.timers, (ev) => this.out.push(ev), this.pushGraceMs);
+    this.settings = {
+      pushGraceMs: opts.pushGraceMs ?? DEFAULT_PUSH_GRACE_MS,
+      sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+      pushWakeMs: opts.pushWakeMs ?? DEFAULT_PUSH_WAKE_MS,
+      returnWindowMs: opts.returnWindowMs ?? DEFAULT_RETURN_WINDOW_MS,
+    };
+    this.obligations = new ObligationBook(
+      this.timers,
+      {
+        emit: (ev) => this.out.push(ev),
+        raise: (rule, who, w, ts) => this.warn(rule, 'warning', who, w, ts),
+        resolve: (r, by, ts) => this.resolved(r.warningId, r.rule, r.who, by, ts, r.sessionId),
+      },
+      this.settings.pushGraceMs,
+    );
     this.rules = RULES.map((f) => f());
     this.ctx = {
-      pushGraceMs: this.pushGraceMs,
+      ...this.settings,
       warn: (rule, severity, who, w) => this.warn(rule, severity, who, w, this.clockTs),
+      resolve: (warningId, rule, who, by, sessionId) => this.resolved(warningId, rule, who, by, this.clockTs, sessionId),
+      at: (due, fn) => this.timers.add(due, fn),
       requestType: (key, uuid) => this.channels.get(key)?.commands.get(uuid),
       platform: (who) => this.platforms.get(platformKey(who)),
+      inSession: (key) => this.channels.get(key)?.session !== undefined,
     };
   }
 
@@ -112,11 +158,17 @@ export class Analyzer {
       tokenHex: `${push.tokenPrefix}…`,
       apnsStatus: push.apnsStatus,
       ...(push.reason ? { reason: push.reason } : {}),
+      ...(push.apnsExpiration !== undefined ? { apnsExpiration: push.apnsExpiration } : {}),
+      ...(push.apnsPriority !== undefined ? { apnsPriority: push.apnsPriority } : {}),
+      ...(push.apnsTopic !== undefined ? { apnsTopic: push.apnsTopic } : {}),
     });
-    for (const r of this.rules) r.onPush?.(this.ctx, push, target);
     const delivered = push.apnsStatus >= 200 && push.apnsStatus < 300;
     // A rejected push, or one the device would ignore (wrong PushMagic), wakes nothing and discharges nothing.
-    if (target && delivered && !magicMismatch(push.pushMagicHash, target.pushMagicHash)) {
+    const wakes = target !== undefined && !target.checkedOut && delivered && !magicMismatch(push.pushMagicHash, target.pushMagicHash);
+    for (const r of this.rules) r.onPush?.(this.ctx, push, target, wakes);
+    if (target && wakes) {
+      const ch = this.channel(target.key, target.who);
+      if (!ch.session && ch.firstPushTs === undefined) ch.firstPushTs = push.ts;
       this.obligations.discharge(target.key, 'push', push.ts);
     }
     return this.drain();
@@ -128,11 +180,33 @@ export class Analyzer {
     return this.drain();
   }
 
-  /** End of a capture: run the clock to `now`, then report every obligation still open as pending. */
+  /**
+   * End of a capture (or of a live run): run the clock to `now`, then report every session still open and every
+   * obligation still owed as pending.
+   */
   finish(now: number): AnalyzerEvent[] {
     this.runTimers(now);
+    for (const ch of this.channels.values()) {
+      const s = ch.session;
+      if (!s) continue;
+      this.out.push({
+        type: 'session',
+        ts: iso(Math.max(now, s.lastTs)),
+        event: 'pending',
+        sessionId: s.id,
+        ...s.who,
+        ...(s.lastStatus ? { lastStatus: s.lastStatus } : {}),
+        ...(s.notNow.length ? { notNowCommands: [...s.notNow] } : {}),
+        exchanges: s.exchanges,
+      });
+    }
     this.out.push(...this.obligations.pending(now));
     return this.drain();
+  }
+
+  /** The line that tells a reader of the event stream what the verdicts were judged with. */
+  captureEvent(ts: number, event: CaptureEvent['event']): CaptureEvent {
+    return { type: 'capture', ts: iso(ts), event, format: 1, ...this.settings };
   }
 
   restoreToken(tokenHash: string, who: WhoFields, pushMagicHash?: string): void {
@@ -155,8 +229,8 @@ export class Analyzer {
     );
   }
 
-  restoreWarning(w: { rule: RuleId; sessionId: string; who: WhoFields }): void {
-    this.obligations.restoreRaised(keyOf(w.who), w);
+  restoreWarning(w: { rule: RuleId; sessionId: string; who: WhoFields; warningId?: string }): void {
+    this.obligations.restoreRaised(keyOf(w.who), { ...w, warningId: w.warningId ?? warningIdOf(w.rule, keyOf(w.who), w.sessionId) });
   }
 
   /** Channels with an open session, obligations open: for dashboards and benchmarks. */
@@ -171,8 +245,11 @@ export class Analyzer {
   private checkin(msg: CheckinMessage): void {
     const who = whoOf(msg.identity, msg.host);
     const key = keyOf(who);
-    if (msg.device) this.learnPlatform(who, msg.device);
-    if (msg.messageType === 'TokenUpdate' && msg.tokenHash) {
+    const rejected = isRejected(msg.httpStatus);
+    // What a server refused never happened for it: no platform, token or checkout is learnt from it.
+    const accepted = msg.httpStatus >= 200 && msg.httpStatus < 300;
+    if (accepted && msg.device) this.learnPlatform(who, msg.device);
+    if (accepted && msg.messageType === 'TokenUpdate' && msg.tokenHash) {
       this.tokens.set({ tokenHash: msg.tokenHash, key, who, ...(msg.pushMagicHash ? { pushMagicHash: msg.pushMagicHash } : {}) });
     }
     const ev: ExchangeEvent = {
@@ -189,6 +266,12 @@ export class Analyzer {
     if (msg.userConfiguration) ev.userConfiguration = true;
     if (msg.tokenPrefix) ev.tokenHex = `${msg.tokenPrefix}…`;
     this.out.push(ev);
+    if (rejected) {
+      for (const r of this.rules) r.onRejected?.(this.ctx, msg, who, key);
+      return;
+    }
+    if (!accepted) return;
+    for (const r of this.rules) r.onCheckin?.(this.ctx, msg, who, key);
     if (msg.messageType === 'CheckOut') {
       // The enrollment is gone: nothing can be pushed to it any more, so nothing is owed.
       this.tokens.removeEnrollment(msg.host, who.udid);
@@ -202,20 +285,16 @@ export class Analyzer {
     const who = whoOf(msg.identity, msg.host);
     const key = keyOf(who);
     const ch = this.channel(key, who);
+    if (isRejected(msg.httpStatus) && msg.reply.kind === 'http-error') return this.rejectedReport(ch, key, who, msg);
     if (msg.device) this.learnPlatform(who, msg.device);
 
     let s = ch.session;
     if (s && msg.status === 'Idle') {
       // The device started over before the server ended the last session; its return makes a push moot.
-      this.endSession(ch, s, 'interrupted', msg.ts, 'new session began first', false);
+      this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'new-session', detail: 'a new session began first' }, false);
       s = undefined;
     }
-    if (!s) {
-      this.obligations.discharge(key, 'device-returned', msg.ts);
-      s = newSession(key, who, msg.ts);
-      ch.session = s;
-      this.out.push({ type: 'session', ts: iso(msg.ts), event: 'start', sessionId: s.id, ...who });
-    }
+    if (!s) s = this.startSession(ch, key, who, msg.ts);
 
     s.exchanges++;
     s.lastTs = msg.ts;
@@ -223,36 +302,15 @@ export class Analyzer {
     if (msg.userConfiguration && who.channel === 'user') s.userConfiguration = true;
     const uuid = msg.commandUUID;
     if (uuid && msg.status === 'NotNow' && !s.notNow.includes(uuid)) s.notNow.push(uuid);
-    if (uuid && FINAL_STATUSES.has(msg.status)) s.finals.add(uuid);
+    // A final status counts once the server has taken it (a reply came); after a 5xx it may not have recorded it.
+    const taken = msg.reply.kind === 'command' || msg.reply.kind === 'end';
+    if (uuid && taken && FINAL_STATUSES.has(msg.status)) s.finals.add(uuid);
     if (msg.reply.kind === 'command') {
       s.sent.set(msg.reply.commandUUID, msg.reply.requestType);
       remember(ch.commands, msg.reply.commandUUID, msg.reply.requestType);
     }
 
-    const ev: ExchangeEvent = {
-      type: 'exchange',
-      ts: iso(msg.ts),
-      ...who,
-      exchangeId: msg.exchangeId,
-      endpoint: 'command',
-      status: msg.status,
-      httpStatus: msg.httpStatus,
-      sessionId: s.id,
-      reply: msg.reply.kind,
-    };
-    if (uuid) ev.commandUUID = uuid;
-    const answers = uuid ? ch.commands.get(uuid) : undefined;
-    if (answers) ev.answersRequestType = answers;
-    if (msg.reply.kind === 'command') {
-      ev.replyCommandUUID = msg.reply.commandUUID;
-      ev.requestType = msg.reply.requestType;
-    }
-    if (msg.reply.kind === 'failed') ev.error = msg.reply.error;
-    if (msg.errorChain) ev.errorChain = msg.errorChain;
-    if (msg.userConfiguration) ev.userConfiguration = true;
-    const platform = this.platforms.get(platformKey(who));
-    if (platform) ev.platform = platform;
-    this.out.push(ev);
+    this.out.push(this.commandEvent(ch, who, msg, s.id));
 
     for (const r of this.rules) r.onReport?.(this.ctx, s, msg);
     if (msg.malformedResponse) this.malformed(msg, msg.identity);
@@ -265,15 +323,60 @@ export class Analyzer {
         this.endSession(ch, s, endedOutcome(s), msg.ts, undefined, true);
         break;
       case 'http-error':
-        this.endSession(ch, s, 'interrupted', msg.ts, `HTTP ${msg.reply.httpStatus} from the server`, true);
+        this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'http-error', detail: `HTTP ${msg.reply.httpStatus} from the server` }, true);
         break;
       case 'failed':
-        this.endSession(ch, s, 'interrupted', msg.ts, `exchange failed: ${msg.reply.error}`, true);
+        this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'failed', detail: `exchange failed: ${msg.reply.error}` }, true);
         break;
       case 'invalid':
-        this.endSession(ch, s, 'interrupted', msg.ts, `the server's reply was not a command: ${msg.reply.reason}`, true);
+        this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'invalid-reply', detail: `the server's reply was not a command: ${msg.reply.reason}` }, true);
         break;
     }
+  }
+
+  /**
+   * A report the server refused (HTTP 4xx: unknown or expired identity, bad request). Nothing ran on the server,
+   * so it changes no command's state, opens nothing and discharges nothing (a forged report naming someone's UDID
+   * must not silence what is owed to that device); a session it belongs to is over, and no push can help.
+   */
+  private rejectedReport(ch: ChannelState, key: string, who: WhoFields, msg: CommandMessage): void {
+    const s = ch.session;
+    this.out.push(this.commandEvent(ch, who, msg, s?.id));
+    for (const r of this.rules) r.onRejected?.(this.ctx, msg, who, key);
+    if (s) {
+      s.exchanges++;
+      s.lastTs = msg.ts;
+      this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'rejected', detail: `the server refused a report with HTTP ${msg.httpStatus}` }, false);
+    }
+  }
+
+  /** The `exchange` event of a command-channel report and the server's reply. */
+  private commandEvent(ch: ChannelState, who: WhoFields, msg: CommandMessage, sessionId: string | undefined): ExchangeEvent {
+    const ev: ExchangeEvent = {
+      type: 'exchange',
+      ts: iso(msg.ts),
+      ...who,
+      exchangeId: msg.exchangeId,
+      endpoint: 'command',
+      status: msg.status,
+      httpStatus: msg.httpStatus,
+      ...(sessionId ? { sessionId } : {}),
+      reply: msg.reply.kind,
+    };
+    const uuid = msg.commandUUID;
+    if (uuid) ev.commandUUID = uuid;
+    const answers = uuid ? ch.commands.get(uuid) : undefined;
+    if (answers) ev.answersRequestType = answers;
+    if (msg.reply.kind === 'command') {
+      ev.replyCommandUUID = msg.reply.commandUUID;
+      ev.requestType = msg.reply.requestType;
+    }
+    if (msg.reply.kind === 'failed') ev.error = msg.reply.error;
+    if (msg.errorChain) ev.errorChain = msg.errorChain;
+    if (msg.userConfiguration) ev.userConfiguration = true;
+    const platform = this.platforms.get(platformKey(who));
+    if (platform) ev.platform = platform;
+    return ev;
   }
 
   private malformed(msg: MalformedMessage | CommandMessage, identity: Identity | undefined): void {
@@ -283,10 +386,32 @@ export class Analyzer {
 
   // --- sessions ---------------------------------------------------------------------------------------------
 
-  private endSession(ch: ChannelState, s: Session, outcome: Outcome, ts: number, reason: string | undefined, mayOwe: boolean): void {
+  private startSession(ch: ChannelState, key: string, who: WhoFields, ts: number): Session {
+    this.obligations.discharge(key, 'device-returned', ts);
+    const s = newSession(key, who, ts);
+    ch.session = s;
+    const since: { sinceNotNowMs?: number; sincePushMs?: number } = {};
+    if (ch.lastEnd?.outcome === 'ended-on-notnow') since.sinceNotNowMs = ts - ch.lastEnd.ts;
+    if (ch.firstPushTs !== undefined) since.sincePushMs = ts - ch.firstPushTs;
+    ch.firstPushTs = undefined;
+    this.out.push({ type: 'session', ts: iso(ts), event: 'start', sessionId: s.id, ...who, ...since });
+    for (const r of this.rules) r.onSessionStart?.(this.ctx, s);
+    return s;
+  }
+
+  private endSession(
+    ch: ChannelState,
+    s: Session,
+    outcome: Outcome,
+    ts: number,
+    why: { reason: InterruptReason; detail: string } | undefined,
+    mayOwe: boolean,
+  ): void {
     ch.session = undefined;
+    ch.lastEnd = { ts, outcome };
     if (ch.timeout) ch.timeout.cancelled = true;
     ch.timeout = undefined;
+    const outstanding = refusedOutstanding(s);
     this.out.push({
       type: 'session',
       ts: iso(ts),
@@ -296,37 +421,33 @@ export class Analyzer {
       outcome,
       ...(s.lastStatus ? { lastStatus: s.lastStatus } : {}),
       ...(s.notNow.length ? { notNowCommands: [...s.notNow] } : {}),
-      ...(reason ? { reason } : {}),
+      ...(outcome === 'stranded' ? { outstanding } : {}),
+      ...(why ?? {}),
       exchanges: s.exchanges,
       ...(s.userConfiguration ? { userConfiguration: true } : {}),
     });
     const endedByServer = outcome !== 'interrupted';
     for (const r of this.rules) r.onSessionEnd?.(this.ctx, s, outcome, endedByServer);
     if (mayOwe && owesPush(outcome, s)) {
-      const outstanding = refusedOutstanding(s);
       this.obligations.add({
         sessionId: s.id,
         key: s.key,
         who: s.who,
         openedAt: ts,
-        deadline: ts + this.pushGraceMs,
+        deadline: ts + this.settings.pushGraceMs,
         outcome,
         commandUUIDs: outcome === 'stranded' ? outstanding : [],
-        what:
-          outcome === 'stranded'
-            ? commandList(outstanding.length ? outstanding : s.notNow, (u) => ch.commands.get(u))
-            : (reason ?? 'interrupted'),
+        what: outcome === 'stranded' ? commandList(outstanding, (u) => ch.commands.get(u)) : (why?.detail ?? 'interrupted'),
       });
     }
   }
 
   private armTimeout(ch: ChannelState, s: Session): void {
     if (ch.timeout) ch.timeout.cancelled = true;
-    const due = s.lastTs + this.sessionTimeoutMs;
+    const due = s.lastTs + this.settings.sessionTimeoutMs;
     ch.timeout = this.timers.add(due, () => {
       if (ch.session !== s) return;
-      this.clockTs = due;
-      this.endSession(ch, s, 'interrupted', due, `no report for ${Math.round(this.sessionTimeoutMs / 1000)}s (timeout)`, true);
+      this.endSession(ch, s, 'interrupted', due, { reason: 'timeout', detail: `no report for ${Math.round(this.settings.sessionTimeoutMs / 1000)}s (timeout)` }, true);
     });
   }
 
@@ -350,10 +471,12 @@ export class Analyzer {
     if (p) this.platforms.set(platformKey(who), p);
   }
 
-  private warn(rule: RuleId, severity: Severity, who: WhoFields, w: RaisedWarning, ts: number): void {
+  private warn(rule: RuleId, severity: Severity, who: WhoFields, w: RaisedWarning, ts: number): string {
+    const warningId = this.uniqueId(warningIdOf(rule, keyOf(who), w.sessionId ?? '', ts, (w.commandUUIDs ?? []).join(',')), ts);
     this.out.push({
       type: 'warning',
       ts: iso(ts),
+      warningId,
       rule,
       severity,
       ...(w.sessionId ? { sessionId: w.sessionId } : {}),
@@ -362,6 +485,23 @@ export class Analyzer {
       message: w.message,
       ...(w.detail ? { detail: w.detail } : {}),
     });
+    return warningId;
+  }
+
+  private resolved(warningId: string, rule: RuleId, who: WhoFields, by: DischargeBy, ts: number, sessionId?: string): void {
+    this.out.push({ type: 'resolved', ts: iso(ts), rule, warningId, ...(sessionId ? { sessionId } : {}), ...who, by });
+  }
+
+  /** Ids only collide for warnings raised at the same instant with the same facts: number the later ones. */
+  private uniqueId(id: string, ts: number): string {
+    if (ts !== this.usedIdsTs) {
+      this.usedIds.clear();
+      this.usedIdsTs = ts;
+    }
+    let out = id;
+    for (let n = 2; this.usedIds.has(out); n++) out = `${id}-${n}`;
+    this.usedIds.add(out);
+    return out;
   }
 
   private drain(): AnalyzerEvent[] {
@@ -374,12 +514,23 @@ export class Analyzer {
 function whoOf(id: Identity, host: string): WhoFields {
   const who: WhoFields = { udid: id.udid, channel: id.channel };
   if (id.userId) who.userId = id.userId;
+  if (id.userShortName && id.channel === 'user') who.userShortName = id.userShortName;
   who.host = host;
   return who;
 }
 
+/** 4xx: the server refused the request itself (identity, format); not a NotNow matter and not an outage. */
+function isRejected(httpStatus: number): boolean {
+  return httpStatus >= 400 && httpStatus < 500;
+}
+
 export function keyOf(who: WhoFields): string {
   return `${who.host ?? ''}|${who.udid}|${who.channel}|${who.userId ?? ''}`;
+}
+
+/** Deterministic, so a replay names warnings exactly as the live run did. */
+export function warningIdOf(...parts: Array<string | number>): string {
+  return 'w-' + sha256Hex(parts.join('|')).slice(0, 12);
 }
 
 /** Platform belongs to the device, whichever channel told us. */

@@ -4,10 +4,16 @@
  */
 import type { Channel, ErrorChainItem } from '../mdm/message.js';
 
-export type Outcome = 'clean' | 'ended-on-notnow' | 'stranded' | 'interrupted';
+export type Outcome = 'clean' | 'ended-on-notnow' | 'recovered' | 'stranded' | 'interrupted';
 
-/** How an obligation was discharged or a warning resolved. */
-export type DischargeBy = 'push' | 'device-returned' | 'checked-out';
+/**
+ * Why an interrupted session counts as interrupted (stable codes; the human text is in the event's `detail`).
+ * `rejected`: the server refused a report with HTTP 4xx — nothing ran on the server, so no push is owed.
+ */
+export type InterruptReason = 'rejected' | 'http-error' | 'failed' | 'invalid-reply' | 'timeout' | 'new-session';
+
+/** How an obligation was discharged or a warning resolved. `accepted`: the server took the channel's reports again. */
+export type DischargeBy = 'push' | 'device-returned' | 'checked-out' | 'accepted';
 
 export type RuleId =
   | 'notnow-no-push'
@@ -19,7 +25,11 @@ export type RuleId =
   | 'malformed-body'
   | 'push-rejected'
   | 'push-unknown-token'
-  | 'push-magic-mismatch';
+  | 'push-magic-mismatch'
+  | 'device-rejected'
+  | 'command-redelivered'
+  | 'push-no-checkin'
+  | 'notnow-no-return';
 
 export type Severity = 'warning' | 'info';
 
@@ -28,6 +38,8 @@ export interface WhoFields {
   udid: string;
   channel: Channel;
   userId?: string;
+  /** The user's short name on a user channel (on Shared iPad, what tells the users apart: `userId` is it then). */
+  userShortName?: string;
   /** The MDM server the session ran against. */
   host?: string;
 }
@@ -64,13 +76,22 @@ export interface ExchangeEvent extends WhoFields {
 export interface SessionEvent extends WhoFields {
   type: 'session';
   ts: string;
-  event: 'start' | 'end';
+  /** `pending`: still open when the capture (or the live run) ended. */
+  event: 'start' | 'end' | 'pending';
   sessionId: string;
   outcome?: Outcome;
   lastStatus?: string;
   notNowCommands?: string[];
+  /** On a `stranded` end: the refused commands still without a final status (what the push is owed for). */
+  outstanding?: string[];
   /** Why an interrupted session counts as interrupted. */
-  reason?: string;
+  reason?: InterruptReason;
+  /** The same in words (HTTP status, error kind, how long it was silent). */
+  detail?: string;
+  /** On start, when the channel's previous session ended on NotNow: how long the device took to come back. */
+  sinceNotNowMs?: number;
+  /** On start, when pushes reached the channel since its previous session: time since the first of them. */
+  sincePushMs?: number;
   /** Number of command-channel exchanges in the session (on end). */
   exchanges?: number;
   /** The session ran in Setup Assistant with UserConfiguration: its NotNows are expected. */
@@ -92,12 +113,15 @@ export interface ObligationEvent extends WhoFields {
 export interface WarningEvent {
   type: 'warning';
   ts: string;
+  /** Stable id of this warning (the same on every replay of the capture); `resolved` events name it. */
+  warningId: string;
   rule: RuleId;
   severity: Severity;
   sessionId?: string;
   udid: string;
   channel: Channel;
   userId?: string;
+  userShortName?: string;
   host?: string;
   commandUUIDs?: string[];
   message: string;
@@ -109,7 +133,8 @@ export interface ResolvedEvent extends WhoFields {
   type: 'resolved';
   ts: string;
   rule: RuleId;
-  sessionId: string;
+  warningId: string;
+  sessionId?: string;
   by: DischargeBy;
 }
 
@@ -125,6 +150,10 @@ export interface PushEvent {
   tokenHex?: string;
   apnsStatus: number;
   reason?: string;
+  /** The request's APNs headers that decide delivery (values, not secrets). */
+  apnsExpiration?: string;
+  apnsPriority?: string;
+  apnsTopic?: string;
 }
 
 export interface ErrorEvent {
@@ -134,7 +163,24 @@ export interface ErrorEvent {
   message: string;
 }
 
+/**
+ * What a capture was judged with, so a replay in any format judges alike: the first line of a live stream
+ * (`event: 'start'`) and the last one of a clean stop (`event: 'stop'`, at the moment mdmtap stopped watching).
+ */
+export interface CaptureEvent {
+  type: 'capture';
+  ts: string;
+  event: 'start' | 'stop';
+  /** Version of this metadata's shape. */
+  format: 1;
+  pushGraceMs: number;
+  sessionTimeoutMs: number;
+  pushWakeMs: number;
+  returnWindowMs: number;
+}
+
 export type AnalyzerEvent =
+  | CaptureEvent
   | ExchangeEvent
   | SessionEvent
   | ObligationEvent

@@ -19,9 +19,23 @@ export const explain = {
   notResent: (commands: string) =>
     `${commands} got NotNow and was not sent again in the device's next session: the device does not keep refused commands. ` +
     `Resend a NotNow'd command when the device next polls.`,
-  retryStorm: (command: string, n: number) =>
-    `The server re-sent ${command} right after its NotNow ${n} times in one session: the device is busy. ` +
-    `Stop with an empty reply after NotNow and let the device poll when ready.`,
+  retryStorm: (command: string, n: number, alternatedWith: string[]) =>
+    (alternatedWith.length
+      ? `The server offered ${command} ${n} times in one session, alternating it with ${alternatedWith.join(', ')}, and the device refused it each time (NotNow): `
+      : `The server re-sent ${command} right after its NotNow ${n} times in one session: `) +
+    `the device is busy. Stop with an empty reply after NotNow and let the device poll when ready.`,
+  redelivered: (command: string, status: string) =>
+    `The server sent ${command} again after the device had answered it ${status}: the server lost the result, so the ` +
+    `command runs twice and what it displaced in the queue may never be sent. Record a command's final status before sending the next.`,
+  deviceRejected: (what: string, status: number) =>
+    `The server refused a ${what} with HTTP ${status}: nothing ran on the server (an unknown or expired device identity, ` +
+    `or a request it cannot read). Not a NotNow fault and no push can help: check the device's identity certificate and enrolment.`,
+  pushNoCheckin: (windowMs: number, pushes: number) =>
+    `${pushes === 1 ? 'A push' : `${pushes} pushes`} reached APNs for this channel but the device opened no session within ${formatDuration(windowMs)}: ` +
+    `check the push topic and certificate, that the PushMagic is the latest TokenUpdate's, and whether the device is online.`,
+  notNowNoReturn: (windowMs: number) =>
+    `The session ended on NotNow and the device did not come back within ${formatDuration(windowMs)}: ` +
+    `Apple says it polls again by itself when it is ready; if it stays away, push after a NotNow as well.`,
   unexpected: (command: string) =>
     `An iOS device answered NotNow to ${command}, which Apple documents as never NotNow on iOS: check the device and anything between it and the server.`,
   chronic: (n: number) =>

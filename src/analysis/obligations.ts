@@ -3,9 +3,10 @@
  * This is where `notnow-no-push` and `interrupted-no-push` are raised (at the deadline) and resolved (when a
  * push or the device's return finally comes).
  */
-import type { AnalyzerEvent, DischargeBy, ObligationEvent, Outcome, RuleId, WhoFields } from './events.js';
+import type { DischargeBy, ObligationEvent, Outcome, RuleId, WhoFields } from './events.js';
 import { iso } from './events.js';
 import type { Timer, TimerQueue } from './timers.js';
+import type { RaisedWarning } from './rules/rule.js';
 import { explain } from './messages.js';
 
 export interface Obligation {
@@ -23,9 +24,17 @@ export interface Obligation {
 }
 
 interface Raised {
+  warningId: string;
   sessionId: string;
   rule: RuleId;
   who: WhoFields;
+}
+
+export interface ObligationHooks {
+  emit(ev: ObligationEvent): void;
+  /** Raises a warning at `ts`; returns its id. */
+  raise(rule: RuleId, who: WhoFields, w: RaisedWarning, ts: number): string;
+  resolve(r: Raised, by: DischargeBy, ts: number): void;
 }
 
 export class ObligationBook {
@@ -34,7 +43,7 @@ export class ObligationBook {
 
   constructor(
     private readonly timers: TimerQueue,
-    private readonly emit: (ev: AnalyzerEvent) => void,
+    private readonly hooks: ObligationHooks,
     private readonly graceMs: number,
   ) {}
 
@@ -43,7 +52,7 @@ export class ObligationBook {
     const o: Obligation = { ...ob };
     this.open.set(o.key, o);
     o.timer = this.timers.add(o.deadline, () => this.expire(o));
-    if (announce) this.emit(this.obligationEvent(o, o.openedAt, 'open'));
+    if (announce) this.hooks.emit(this.obligationEvent(o, o.openedAt, 'open'));
   }
 
   /** A push or the device's return: discharge what is open and resolve what was already raised. */
@@ -52,12 +61,12 @@ export class ObligationBook {
     if (o) {
       o.timer!.cancelled = true;
       this.open.delete(key);
-      this.emit({ ...this.obligationEvent(o, ts, 'discharged'), by });
+      this.hooks.emit({ ...this.obligationEvent(o, ts, 'discharged'), by });
     }
     const r = this.raised.get(key);
     if (r) {
       this.raised.delete(key);
-      for (const w of r) this.emit({ type: 'resolved', ts: iso(ts), rule: w.rule, sessionId: w.sessionId, ...w.who, by });
+      for (const w of r) this.hooks.resolve(w, by, ts);
     }
   }
 
@@ -86,18 +95,18 @@ export class ObligationBook {
     this.open.delete(o.key);
     const rule: RuleId = o.outcome === 'stranded' ? 'notnow-no-push' : 'interrupted-no-push';
     const message = o.outcome === 'stranded' ? explain.notNowNoPush(o.what, this.graceMs) : explain.interruptedNoPush(o.what, this.graceMs);
-    this.emit({
-      type: 'warning',
-      ts: iso(o.deadline),
+    const warningId = this.hooks.raise(
       rule,
-      severity: 'warning',
-      sessionId: o.sessionId,
-      ...o.who,
-      ...(o.commandUUIDs.length ? { commandUUIDs: o.commandUUIDs } : {}),
-      message,
-      detail: { deadline: iso(o.deadline), sessionEnded: iso(o.openedAt), outcome: o.outcome },
-    });
-    this.restoreRaised(o.key, { sessionId: o.sessionId, rule, who: o.who });
+      o.who,
+      {
+        sessionId: o.sessionId,
+        ...(o.commandUUIDs.length ? { commandUUIDs: o.commandUUIDs } : {}),
+        message,
+        detail: { deadline: iso(o.deadline), sessionEnded: iso(o.openedAt), outcome: o.outcome },
+      },
+      o.deadline,
+    );
+    this.restoreRaised(o.key, { warningId, sessionId: o.sessionId, rule, who: o.who });
   }
 
   private obligationEvent(o: Obligation, ts: number, event: ObligationEvent['event']): ObligationEvent {

@@ -17,7 +17,7 @@ export interface Session {
   lastStatus?: string;
   /** NotNow'd CommandUUIDs in the order first refused. */
   notNow: string[];
-  /** CommandUUIDs that reached a final status in this session. */
+  /** CommandUUIDs that reached a final status in this session (reports the server accepted). */
   finals: Set<string>;
   /** Commands the server sent in this session: CommandUUID → RequestType. */
   sent: Map<string, string>;
@@ -44,10 +44,15 @@ export function newSession(key: string, who: WhoFields, ts: number): Session {
   };
 }
 
-/** The outcome of a session the server ended with a zero-length reply. */
+/**
+ * The outcome of a session the server ended with a zero-length reply. After a NotNow the device polls by itself
+ * only if NotNow was its last status; otherwise what matters is whether a refused command is still without a
+ * final status: if every one was completed later in the session (NanoMDM re-offers them), nothing is stranded.
+ */
 export function endedOutcome(s: Session): Outcome {
   if (s.notNow.length === 0) return 'clean';
-  return s.lastStatus === 'NotNow' ? 'ended-on-notnow' : 'stranded';
+  if (s.lastStatus === 'NotNow') return 'ended-on-notnow';
+  return refusedOutstanding(s).length === 0 ? 'recovered' : 'stranded';
 }
 
 /** Apple: the device polls again by itself only when NotNow was its last status; otherwise a push is owed. */

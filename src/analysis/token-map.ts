@@ -9,13 +9,20 @@ export interface TokenEntry {
   key: string;
   who: WhoFields;
   pushMagicHash?: string;
+  /** The enrollment checked out: a push to it is recognised, but wakes nothing (servers still send them). */
+  checkedOut?: boolean;
 }
+
+/** Tokens of checked-out enrollments remembered, so a later push is not taken for one to an unknown token. */
+const MAX_RETIRED = 10_000;
 
 export class TokenMap {
   private readonly byToken = new Map<string, TokenEntry>();
   private readonly byKey = new Map<string, string>();
+  private readonly retired = new Map<string, TokenEntry>();
 
   set(entry: TokenEntry): void {
+    this.retired.delete(entry.tokenHash);
     const old = this.byKey.get(entry.key);
     if (old !== undefined && old !== entry.tokenHash) this.byToken.delete(old);
     const prevOwner = this.byToken.get(entry.tokenHash);
@@ -25,7 +32,7 @@ export class TokenMap {
   }
 
   lookup(tokenHash: string): TokenEntry | undefined {
-    return this.byToken.get(tokenHash);
+    return this.byToken.get(tokenHash) ?? this.retired.get(tokenHash);
   }
 
   forKey(key: string): TokenEntry | undefined {
@@ -40,6 +47,8 @@ export class TokenMap {
       if (e && e.who.udid === udid && e.who.host === host) {
         this.byToken.delete(hash);
         this.byKey.delete(key);
+        this.retired.set(hash, { ...e, checkedOut: true });
+        if (this.retired.size > MAX_RETIRED) this.retired.delete(this.retired.keys().next().value!);
       }
     }
   }

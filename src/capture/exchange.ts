@@ -5,6 +5,8 @@
  * only thing the decoder consumes, so a capture replays through the same pipeline as live traffic.
  */
 
+import type { PlistDict } from '../plist/value.js';
+
 /** Why an exchange has no (complete) response. */
 export type ExchangeErrorKind =
   | 'upstream-unreachable'
@@ -48,10 +50,23 @@ export interface Exchange {
   responseSize?: number;
   error?: ExchangeError;
   /**
+   * For a body larger than what was kept: its identifying keys, read from the whole body as it passed (see
+   * src/plist/key-scan.ts). Never holds a secret: only identity and status keys are read.
+   */
+  requestScan?: BodyScan;
+  responseScan?: BodyScan;
+  /**
    * Set on exchanges read back from a redacted capture (SQLite, mdmtap's HAR export): the hashes classify() would
    * have computed from the raw TokenUpdate body, so pushes still map to devices on replay.
    */
   redactedFacts?: RedactedFacts;
+}
+
+export interface BodyScan {
+  /** The selected keys found; undefined when the body could not be read. */
+  keys?: PlistDict;
+  /** Why nothing could be read. */
+  problem?: string;
 }
 
 export interface RedactedFacts {

@@ -3,9 +3,12 @@
  * (base64 `encoding`, bodies missing or empty, `status: 0` or `_error` for failed requests, `time: -1`, entries out
  * of order), and mdmtap's own export adds `_mdmtap` fields that restore what HAR cannot say.
  */
-import type { Exchange, ExchangeErrorKind, Headers } from './exchange.js';
+import type { BodyScan, Exchange, ExchangeErrorKind, Headers } from './exchange.js';
 import { EMPTY_BODY } from './exchange.js';
 import type { PushSeen } from '../mdm/message.js';
+import type { AnalyzerOptions } from '../analysis/analyzer.js';
+import { APNS_HOSTS } from '../push/hosts.js';
+import { sha256Hex } from '../mdm/hash.js';
 
 export class CaptureFormatError extends Error {}
 
@@ -41,6 +44,8 @@ interface HarEntry {
     error?: { kind?: unknown; message?: unknown };
     endedAt?: unknown;
     redactedFacts?: { tokenHash?: unknown; tokenPrefix?: unknown; pushMagicHash?: unknown };
+    requestScan?: unknown;
+    responseScan?: unknown;
     /** A push mdmtap saw on its way to APNs (mdmtap's own export): replayed as a push, not as an exchange. */
     push?: { tokenHash?: unknown; tokenPrefix?: unknown; pushMagicHash?: unknown; apnsStatus?: unknown; reason?: unknown };
   };
@@ -60,9 +65,17 @@ export function harToExchanges(doc: unknown, source = 'HAR'): Exchange[] {
   return harToCapture(doc, source).exchanges;
 }
 
-/** The exchanges of a HAR, and the pushes mdmtap's own export records beside them (sorted by time). */
-export function harToCapture(doc: unknown, source = 'HAR'): { exchanges: Exchange[]; pushes: PushSeen[] } {
-  const entries = (doc as { log?: { entries?: unknown } })?.log?.entries;
+/** What mdmtap's own HAR export says about how its capture was judged (`log._mdmtap`, versioned). */
+export interface HarCaptureMeta {
+  settings: AnalyzerOptions;
+  /** Until when mdmtap was watching (ms): deadlines up to then were judged live. */
+  observedUntil?: number;
+}
+
+/** The exchanges of a HAR, and the pushes in it: mdmtap's own push entries, or a server's APNs requests. */
+export function harToCapture(doc: unknown, source = 'HAR'): { exchanges: Exchange[]; pushes: PushSeen[]; meta?: HarCaptureMeta } {
+  const log = (doc as { log?: { entries?: unknown; _mdmtap?: unknown } })?.log;
+  const entries = log?.entries;
   if (!Array.isArray(entries)) throw new CaptureFormatError(`${source} is not a HAR file (no log.entries array)`);
   const exchanges: Exchange[] = [];
   const pushes: PushSeen[] = [];
@@ -76,22 +89,86 @@ export function harToCapture(doc: unknown, source = 'HAR'): { exchanges: Exchang
     if (ex) exchanges.push(ex);
   });
   pushes.sort((a, b) => a.ts - b.ts);
-  return { exchanges, pushes };
+  const meta = captureMeta(log?._mdmtap);
+  return { exchanges, pushes, ...(meta ? { meta } : {}) };
+}
+
+function captureMeta(m: unknown): HarCaptureMeta | undefined {
+  if (!m || typeof m !== 'object') return undefined;
+  const o = m as Record<string, unknown>;
+  if (o.format !== 1) return undefined;
+  const settings: AnalyzerOptions = {};
+  for (const k of ['pushGraceMs', 'sessionTimeoutMs', 'pushWakeMs', 'returnWindowMs'] as const) {
+    const v = o[k];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) settings[k] = v;
+  }
+  const until = typeof o.observedUntil === 'string' ? Date.parse(o.observedUntil) : NaN;
+  return { settings, ...(Number.isFinite(until) ? { observedUntil: until } : {}) };
 }
 
 function entryToPush(e: HarEntry): PushSeen | undefined {
-  const p = e?._mdmtap?.push;
-  if (!p || typeof p !== 'object' || typeof p.tokenHash !== 'string' || typeof p.apnsStatus !== 'number') return undefined;
+  if (!e || typeof e !== 'object') return undefined;
   const ts = Date.parse(String(e.startedDateTime ?? ''));
   if (!Number.isFinite(ts)) return undefined;
-  return {
-    ts,
-    tokenHash: p.tokenHash,
-    tokenPrefix: typeof p.tokenPrefix === 'string' ? p.tokenPrefix : '',
-    ...(typeof p.pushMagicHash === 'string' ? { pushMagicHash: p.pushMagicHash } : {}),
-    apnsStatus: p.apnsStatus,
-    ...(typeof p.reason === 'string' ? { reason: p.reason } : {}),
-  };
+  const p = e._mdmtap?.push;
+  if (p && typeof p === 'object' && typeof p.tokenHash === 'string' && typeof p.apnsStatus === 'number') {
+    const headers = p as { apnsExpiration?: unknown; apnsPriority?: unknown; apnsTopic?: unknown };
+    return {
+      ts,
+      tokenHash: p.tokenHash,
+      tokenPrefix: typeof p.tokenPrefix === 'string' ? p.tokenPrefix : '',
+      ...(typeof p.pushMagicHash === 'string' ? { pushMagicHash: p.pushMagicHash } : {}),
+      apnsStatus: p.apnsStatus,
+      ...(typeof p.reason === 'string' ? { reason: p.reason } : {}),
+      ...(typeof headers.apnsExpiration === 'string' ? { apnsExpiration: headers.apnsExpiration } : {}),
+      ...(typeof headers.apnsPriority === 'string' ? { apnsPriority: headers.apnsPriority } : {}),
+      ...(typeof headers.apnsTopic === 'string' ? { apnsTopic: headers.apnsTopic } : {}),
+    };
+  }
+  return apnsRequest(e, ts);
+}
+
+/**
+ * A server's own request to APNs, as mitmproxy or Charles record it beside the device traffic:
+ * `POST https://api.push.apple.com/3/device/<hex token>` with `{"mdm": "<PushMagic>"}`. Read as a push, mapped by
+ * its token like a live one; the PushMagic only ever becomes a hash.
+ */
+function apnsRequest(e: HarEntry, ts: number): PushSeen | undefined {
+  if (String(e.request?.method ?? '').toUpperCase() !== 'POST') return undefined;
+  let url: URL;
+  try {
+    url = new URL(String(e.request?.url ?? ''));
+  } catch {
+    return undefined;
+  }
+  if (!APNS_HOSTS.includes(url.hostname.toLowerCase())) return undefined;
+  const token = /^\/3\/device\/([0-9A-Fa-f]{16,})$/.exec(url.pathname)?.[1];
+  if (!token) return undefined;
+  const hex = token.toLowerCase();
+  const status = Number(e.response?.status ?? 0) || 0;
+  const push: PushSeen = { ts, tokenHash: sha256Hex(hex), tokenPrefix: hex.slice(0, 8), apnsStatus: status };
+  const body = bodyOf(e.request?.postData?.text, e.request?.postData?.encoding ?? e.request?.postData?._encoding);
+  const magic = jsonField(body, 'mdm');
+  if (magic !== undefined) push.pushMagicHash = sha256Hex(magic);
+  if (status >= 400) {
+    const reason = jsonField(bodyOf(e.response?.content?.text, e.response?.content?.encoding), 'reason');
+    if (reason !== undefined) push.reason = reason;
+  }
+  const h = headersOf(e.request?.headers);
+  if (h['apns-expiration'] !== undefined) push.apnsExpiration = h['apns-expiration'];
+  if (h['apns-priority'] !== undefined) push.apnsPriority = h['apns-priority'];
+  if (h['apns-topic'] !== undefined) push.apnsTopic = h['apns-topic'];
+  return push;
+}
+
+function jsonField(body: Uint8Array, key: string): string | undefined {
+  if (body.length === 0 || body.length > 64 * 1024) return undefined;
+  try {
+    const v = (JSON.parse(Buffer.from(body).toString('utf8')) as Record<string, unknown>)?.[key];
+    return typeof v === 'string' ? v : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function entryToExchange(e: HarEntry, index: number): Exchange | undefined {
@@ -133,6 +210,10 @@ function entryToExchange(e: HarEntry, index: number): Exchange | undefined {
     if (typeof facts.pushMagicHash === 'string') f.pushMagicHash = facts.pushMagicHash;
     ex.redactedFacts = f;
   }
+  const reqScan = scanOf(mdm.requestScan);
+  const resScan = scanOf(mdm.responseScan);
+  if (reqScan) ex.requestScan = reqScan;
+  if (resScan) ex.responseScan = resScan;
   const err = mdm.error;
   if (err && typeof err.kind === 'string') {
     ex.error = { kind: err.kind as ExchangeErrorKind, message: String(err.message ?? err.kind) };
@@ -176,4 +257,13 @@ function bodyOf(text: unknown, encoding: unknown): Uint8Array {
   if (typeof text !== 'string' || text.length === 0) return EMPTY_BODY;
   if (encoding === 'base64') return Buffer.from(text, 'base64');
   return Buffer.from(text, 'utf8');
+}
+
+function scanOf(v: unknown): BodyScan | undefined {
+  if (!v || typeof v !== 'object') return undefined;
+  const o = v as { keys?: unknown; problem?: unknown };
+  const scan: BodyScan = {};
+  if (o.keys && typeof o.keys === 'object' && !Array.isArray(o.keys)) scan.keys = o.keys as BodyScan['keys'];
+  if (typeof o.problem === 'string') scan.problem = o.problem;
+  return scan.keys || scan.problem ? scan : undefined;
 }

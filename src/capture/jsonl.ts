@@ -5,7 +5,8 @@
  * Events carry no secrets, so tokens are not in them: a push is tied back to its channel through a stand-in token
  * hash derived from the identity the live run had already mapped it to.
  */
-import type { AnalyzerEvent, ExchangeEvent, PushEvent, WarningEvent } from '../analysis/events.js';
+import type { AnalyzerEvent, CaptureEvent, ExchangeEvent, PushEvent, WarningEvent } from '../analysis/events.js';
+import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import type {
   CheckinMessage,
   CommandMessage,
@@ -25,12 +26,15 @@ export interface EventCapture {
   pushes: PushSeen[];
   /** The last timestamp in the file: deadlines are judged against it. */
   lastTs?: number;
+  /** What the stream says it was judged with (its `capture` line). */
+  recorded?: AnalyzerOptions;
 }
 
 export function parseJsonl(text: string, source = 'JSONL'): EventCapture {
   const messages: MdmMessage[] = [];
   const pushes: PushSeen[] = [];
   let lastTs: number | undefined;
+  let recorded: AnalyzerOptions | undefined;
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
@@ -56,9 +60,11 @@ export function parseJsonl(text: string, source = 'JSONL'): EventCapture {
       pushes.push(fromPushEvent(ev, ts));
     } else if (ev.type === 'warning' && ev.rule === 'malformed-body' && !ev.sessionId) {
       messages.push(fromMalformedWarning(ev, ts));
+    } else if (ev.type === 'capture' && ev.event === 'start' && recorded === undefined) {
+      recorded = settingsOf(ev);
     }
   }
-  return { messages, pushes, lastTs };
+  return { messages, pushes, lastTs, ...(recorded ? { recorded } : {}) };
 }
 
 /** Stand-in for a token hash: the same for a channel's TokenUpdate and the pushes already mapped to it. */
@@ -66,10 +72,20 @@ function channelToken(id: { udid: string; channel: string; userId?: string }): s
   return sha256Hex(`channel:${id.udid}|${id.channel}|${id.userId ?? ''}`);
 }
 
-function identityOf(ev: { udid: string; channel: Identity['channel']; userId?: string }): Identity {
+function identityOf(ev: { udid: string; channel: Identity['channel']; userId?: string; userShortName?: string }): Identity {
   const id: Identity = { udid: ev.udid, channel: ev.channel };
   if (ev.userId) id.userId = ev.userId;
+  if (ev.userShortName) id.userShortName = ev.userShortName;
   return id;
+}
+
+function settingsOf(ev: CaptureEvent): AnalyzerOptions {
+  const out: AnalyzerOptions = {};
+  for (const k of ['pushGraceMs', 'sessionTimeoutMs', 'pushWakeMs', 'returnWindowMs'] as const) {
+    const v = ev[k];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) out[k] = v;
+  }
+  return out;
 }
 
 function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage | undefined {
@@ -122,6 +138,9 @@ function fromPushEvent(ev: PushEvent, ts: number): PushSeen {
     apnsStatus: ev.apnsStatus,
   };
   if (ev.reason) p.reason = ev.reason;
+  if (ev.apnsExpiration !== undefined) p.apnsExpiration = ev.apnsExpiration;
+  if (ev.apnsPriority !== undefined) p.apnsPriority = ev.apnsPriority;
+  if (ev.apnsTopic !== undefined) p.apnsTopic = ev.apnsTopic;
   return p;
 }
 

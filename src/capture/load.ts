@@ -8,6 +8,7 @@ import { CaptureFormatError, harToCapture, parseHar } from './har.js';
 import { parseJsonl } from './jsonl.js';
 import { messagesOf } from './replay.js';
 import { latest } from '../util/latest.js';
+import type { AnalyzerOptions } from '../analysis/analyzer.js';
 
 export type CaptureFormat = 'har' | 'jsonl' | 'sqlite';
 
@@ -17,9 +18,10 @@ export interface LoadedCapture {
   pushes: PushSeen[];
   /** Exchanges read (HAR / SQLite) or exchange events (JSONL). */
   exchanges: number;
+  /** Where the capture ends: its last timestamp, or the moment mdmtap stopped watching when it says so. */
   lastTs?: number;
-  /** SQLite captures: the push grace and session timeout the capture was recorded with (ms). */
-  recorded?: { pushGraceMs?: number; sessionTimeoutMs?: number };
+  /** The analyzer settings the capture was judged with live (SQLite, mdmtap's HAR and JSON lines carry them). */
+  recorded?: AnalyzerOptions;
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
@@ -46,9 +48,16 @@ export async function loadCapture(file: string): Promise<LoadedCapture> {
   if (trimmed === '') throw new CaptureFormatError(`${file} is empty`);
   const doc = parseWhole(trimmed);
   if (doc !== undefined && typeof doc === 'object' && doc !== null && 'log' in doc) {
-    const { exchanges, pushes } = harToCapture(doc, file);
-    const lastTs = latest([...exchanges.map((e) => e.endedAt), ...pushes.map((p) => p.ts)]);
-    return { format: 'har', messages: messagesOf(exchanges), pushes, exchanges: exchanges.length, lastTs };
+    const { exchanges, pushes, meta } = harToCapture(doc, file);
+    const lastTs = latest([...exchanges.map((e) => e.endedAt), ...pushes.map((p) => p.ts), meta?.observedUntil]);
+    return {
+      format: 'har',
+      messages: messagesOf(exchanges),
+      pushes,
+      exchanges: exchanges.length,
+      ...(lastTs !== undefined ? { lastTs } : {}),
+      ...(meta ? { recorded: meta.settings } : {}),
+    };
   }
   if (trimmed.startsWith('{')) {
     const nl = trimmed.indexOf('\n');

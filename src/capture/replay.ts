@@ -42,6 +42,10 @@ export function replay(
 ): ReplayResult {
   const analyzer = new Analyzer(opts);
   const events: AnalyzerEvent[] = [];
+  // The stream says what it was judged with, like a live one, so `analyze --json` output replays alike.
+  let first = messages[0]?.ts;
+  for (const p of pushes) if (first === undefined || p.ts < first) first = p.ts;
+  if (first !== undefined) events.push(analyzer.captureEvent(first, 'start'));
   const ps = [...pushes].sort((a, b) => a.ts - b.ts);
   let p = 0;
   let last = endTs;
@@ -55,6 +59,6 @@ export function replay(
     events.push(...analyzer.feedPush(push));
     last = last === undefined ? push.ts : Math.max(last, push.ts);
   }
-  if (last !== undefined) events.push(...analyzer.finish(last));
+  if (last !== undefined) events.push(...analyzer.finish(last), analyzer.captureEvent(last, 'stop'));
   return { events, endTs: last };
 }

@@ -25,6 +25,7 @@ interface ChannelReport {
 const OUTCOME_LABEL: Record<string, string> = {
   clean: 'clean',
   'ended-on-notnow': 'ended on NotNow',
+  recovered: 'recovered',
   stranded: 'stranded',
   interrupted: 'interrupted',
 };
@@ -36,12 +37,13 @@ export function renderReport(input: ReportInput): string {
     if (ev.type === 'exchange' && ev.replyCommandUUID && ev.requestType) requestTypes.set(ev.replyCommandUUID, ev.requestType);
   }
   const channels = new Map<string, ChannelReport>();
-  const chan = (ev: { udid: string; channel: string; userId?: string; host?: string }): ChannelReport => {
+  const chan = (ev: { udid: string; channel: string; userId?: string; userShortName?: string; host?: string }): ChannelReport => {
     const key = `${ev.host ?? ''}|${ev.udid}|${ev.channel}|${ev.userId ?? ''}`;
     let c = channels.get(key);
     if (!c) {
       const who = ev.udid === 'unknown' ? 'unknown device' : ev.udid;
-      const channel = ev.channel === 'user' ? `user channel${ev.userId ? ` (user ${ev.userId})` : ''}` : 'device channel';
+      const user = ev.userShortName && ev.userShortName !== ev.userId ? `${ev.userId} ${ev.userShortName}` : ev.userId;
+      const channel = ev.channel === 'user' ? `user channel${user ? ` (user ${user})` : ''}` : 'device channel';
       c = { label: `${who}  ${channel}`, host: ev.host, sessions: [], lines: [], outcomes: {} };
       channels.set(key, c);
     }
@@ -49,6 +51,9 @@ export function renderReport(input: ReportInput): string {
   };
   const warnings: WarningEvent[] = [];
   const pending: ObligationEvent[] = [];
+  const openAtEnd: SessionEvent[] = [];
+  const returns: Array<{ ms: number; afterPush: boolean }> = [];
+  const wakes: number[] = [];
   let exchanges = 0;
   let pushes = 0;
   let errors = 0;
@@ -64,7 +69,16 @@ export function renderReport(input: ReportInput): string {
         break;
       }
       case 'session': {
-        if (ev.event !== 'end') break;
+        if (ev.event === 'start') {
+          if (ev.sinceNotNowMs !== undefined) returns.push({ ms: ev.sinceNotNowMs, afterPush: ev.sincePushMs !== undefined });
+          if (ev.sincePushMs !== undefined) wakes.push(ev.sincePushMs);
+          break;
+        }
+        if (ev.event === 'pending') {
+          openAtEnd.push(ev);
+          chan(ev).lines.push({ ts: ev.ts, text: `session ${ev.sessionId} still open at the end of the capture${ev.lastStatus ? ` · last status ${ev.lastStatus}` : ''}` });
+          break;
+        }
         const c = chan(ev);
         c.sessions.push(ev);
         const outcome = ev.outcome ?? 'clean';
@@ -73,7 +87,8 @@ export function renderReport(input: ReportInput): string {
           const bits = [`session ${OUTCOME_LABEL[outcome] ?? outcome}`];
           if (ev.lastStatus) bits.push(`last status ${ev.lastStatus}`);
           if (ev.notNowCommands?.length) bits.push(`NotNow: ${commandsOf(ev.notNowCommands)}`);
-          if (ev.reason) bits.push(ev.reason);
+          if (ev.outstanding?.length) bits.push(`still outstanding: ${commandsOf(ev.outstanding)}`);
+          if (ev.reason) bits.push(ev.detail ? `${ev.reason}: ${ev.detail}` : ev.reason);
           if (ev.userConfiguration) bits.push('Setup Assistant (UserConfiguration): NotNow expected');
           c.lines.push({ ts: ev.ts, text: bits.join(' · ') });
         }
@@ -155,6 +170,19 @@ export function renderReport(input: ReportInput): string {
       byRule.size ? ` (${[...byRule].map(([r, n]) => `${r} ×${n}`).join(', ')})` : ''
     }; ${pending.length} push obligation${pending.length === 1 ? '' : 's'} pending at the end of the capture.`,
   );
+  if (openAtEnd.length) {
+    out.push(`${openAtEnd.length} session${openAtEnd.length === 1 ? '' : 's'} still open at the end of the capture (not judged): ${openAtEnd.map((e) => `${e.udid}${e.channel === 'user' ? ' user' : ''} ${e.sessionId}`).join(', ')}.`);
+  }
+  if (returns.length) {
+    const self = returns.filter((r) => !r.afterPush).map((r) => r.ms);
+    out.push(
+      `After a session that ended on NotNow, the device came back ${returns.length} time${returns.length === 1 ? '' : 's'}: ${spread(returns.map((r) => r.ms))}` +
+        `${self.length < returns.length ? `; ${returns.length - self.length} of them after a push${self.length ? `, ${self.length} by itself (${spread(self)})` : ''}` : ' (none after a push)'}.`,
+    );
+  }
+  const noReturn = warnings.filter((w) => w.rule === 'notnow-no-return').length;
+  if (noReturn) out.push(`${noReturn} session${noReturn === 1 ? '' : 's'} ended on NotNow without the device coming back within the return window (notnow-no-return).`);
+  if (wakes.length) out.push(`Sessions drawn by a push: ${wakes.length}, ${spread(wakes)} after the push.`);
   if (!input.pushesObserved && pushes === 0) {
     out.push('Pushes are not observable in this capture: an obligation could only be met by the device returning.');
   }
@@ -162,10 +190,19 @@ export function renderReport(input: ReportInput): string {
   return out.join('\n') + '\n';
 }
 
+/** "median 4s, p90 1m, max 2m" of some durations. */
+function spread(ms: number[]): string {
+  const s = [...ms].sort((a, b) => a - b);
+  const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
+  const d = (v: number) => formatDuration(Math.round(v / 1000) * 1000 || v);
+  return s.length === 1 ? `after ${d(s[0])}` : `median ${d(at(0.5))}, p90 ${d(at(0.9))}, max ${d(s[s.length - 1])}`;
+}
+
 function byLabel(by: string | undefined): string {
   if (by === 'push') return 'a push';
   if (by === 'device-returned') return 'the device returning';
   if (by === 'checked-out') return 'the device checking out';
+  if (by === 'accepted') return 'the server accepting the device again';
   return by ?? '?';
 }
 

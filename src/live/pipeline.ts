@@ -36,6 +36,8 @@ export class LivePipeline {
 
   start(): void {
     if (this.timer) return;
+    // The stream says what it is judged with, so a replay of it (or of its export) judges alike.
+    this.emit([this.analyzer.captureEvent(this.now(), 'start')]);
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
     this.timer.unref();
   }
@@ -65,10 +67,15 @@ export class LivePipeline {
     this.emit([ev]);
   }
 
+  /**
+   * A clean stop: deadlines due by now are judged, sessions still open and pushes still owed are reported
+   * `pending` (as `mdmtap analyze` reports them at a capture's end), and the stream says when watching stopped.
+   */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.tick();
+    const now = this.now();
+    this.guard('analyzer', () => this.emit([...this.analyzer.finish(now), this.analyzer.captureEvent(now, 'stop')]));
     for (const s of this.sinks) await this.guardAsync(() => s.close?.());
   }
 

@@ -39,6 +39,17 @@ const REQUEST_KEYS: Selection = {
 };
 const REPLY_KEYS: Selection = { CommandUUID: true, Command: { RequestType: true } };
 
+/**
+ * What is read from a body larger than `--max-body` as it streams past (src/plist/key-scan.ts): the keys that say
+ * who is talking and what the message is. No secret is among them (a TokenUpdate is never that large), so the
+ * result may be stored beside the capture.
+ */
+export const SCAN_REQUEST: Selection = {
+  MessageType: true, Status: true, CommandUUID: true, UDID: true, EnrollmentID: true, UserID: true, EnrollmentUserID: true,
+  UserShortName: true, UserConfiguration: true, AwaitingConfiguration: true, QueryResponses: FACTS,
+};
+export const SCAN_REPLY: Selection = REPLY_KEYS;
+
 const MDM_CONTENT_TYPE = 'application/x-apple-aspen-mdm';
 
 export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage | undefined {
@@ -48,11 +59,8 @@ export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage |
     return claimsMdm && ex.method !== 'GET' ? malformed(ex, 'request', 'empty request body') : undefined;
   }
   if (!claimsMdm && !looksLikePlist(body)) return undefined;
-  if (ex.requestTruncated) {
-    // A cut body cannot be decoded, and the keys that identify the device usually come after the big arrays.
-    return malformed(ex, 'request', `request body larger than the capture limit (${body.length} bytes kept)`);
-  }
-  const decoded = decodePlist(body, REQUEST_KEYS);
+  // A body larger than the capture limit was cut: its identifying keys were read from the whole body in passing.
+  const decoded: DecodeResult = ex.requestTruncated ? scanned(ex.requestScan, body.length) : decodePlist(body, REQUEST_KEYS);
   if (!decoded.ok) {
     return claimsMdm || looksLikePlist(body)
       ? malformed(ex, 'request', decoded.error.message, decoded.error.offset)
@@ -159,13 +167,14 @@ function replyOf(ex: Exchange): ReplyResult {
   // Apple: a zero-length body ends the session (an empty plist does not).
   if (ex.responseBody.length === 0 && !ex.responseTruncated) return { reply: { kind: 'end' } };
   if (ex.responseTruncated) {
-    // Too big to decode in full; it is a command all the same. Name it if its identifying keys were captured.
-    const text = Buffer.from(ex.responseBody).toString('latin1');
+    // Too big to keep; it is a command all the same, named by the keys read from it in passing.
+    const keys = ex.responseScan?.keys;
+    const command = keys && isDict(keys.Command) ? keys.Command : undefined;
     return {
       reply: {
         kind: 'command',
-        commandUUID: stringAfterKey(text, 'CommandUUID') ?? 'unknown',
-        requestType: stringAfterKey(text, 'RequestType') ?? 'unknown',
+        commandUUID: typeof keys?.CommandUUID === 'string' ? keys.CommandUUID : 'unknown',
+        requestType: typeof command?.RequestType === 'string' ? command.RequestType : 'unknown',
       },
     };
   }
@@ -182,12 +191,19 @@ function replyOf(ex: Exchange): ReplyResult {
   return { reply: { kind: 'invalid', reason }, problem: { reason } };
 }
 
-function stringAfterKey(xml: string, key: string): string | undefined {
-  const m = new RegExp(`<key>${key}</key>\\s*<string>([^<]{1,200})</string>`).exec(xml);
-  return m?.[1];
+function scanned(scan: Exchange['requestScan'], kept: number): DecodeResult {
+  if (scan?.keys) return { ok: true, value: scan.keys };
+  const why = scan?.problem ? `: ${scan.problem}` : '';
+  return { ok: false, error: { code: 'limit', message: `request body larger than the capture limit (${kept} bytes kept) and unidentified${why}`, offset: kept } };
 }
 
-/** UDID, or EnrollmentID on a User Enrollment; user channel when UserID / EnrollmentUserID is present. */
+/** The UserID every Shared iPad user channel reports. */
+export const SHARED_IPAD_USER_ID = 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF';
+
+/**
+ * UDID, or EnrollmentID on a User Enrollment; user channel when UserID / EnrollmentUserID is present. On a Shared
+ * iPad the user channel is keyed by UserShortName instead of the placeholder UserID (as NanoMDM keys it).
+ */
 export function identityOf(d: PlistDict): Identity | undefined {
   const udid = typeof d.UDID === 'string' && d.UDID !== '' ? d.UDID : undefined;
   const enrollmentId = typeof d.EnrollmentID === 'string' && d.EnrollmentID !== '' ? d.EnrollmentID : undefined;
@@ -200,8 +216,10 @@ export function identityOf(d: PlistDict): Identity | undefined {
         ? d.EnrollmentUserID
         : undefined;
   const identity: Identity = { udid: id, channel: userId ? 'user' : 'device' };
-  if (userId) identity.userId = userId;
-  if (typeof d.UserShortName === 'string') identity.userShortName = d.UserShortName;
+  const shortName = typeof d.UserShortName === 'string' && d.UserShortName !== '' ? d.UserShortName : undefined;
+  // Shared iPad: every user reports the all-F placeholder; the short name (Managed Apple ID) tells them apart.
+  if (userId) identity.userId = userId.toUpperCase() === SHARED_IPAD_USER_ID && shortName ? shortName : userId;
+  if (shortName) identity.userShortName = shortName;
   if (!udid) identity.userEnrollment = true;
   return identity;
 }

@@ -125,4 +125,8 @@ export interface PushSeen {
   apnsStatus: number;
   /** APNs' `reason` on a rejection (BadDeviceToken, Unregistered, …). */
   reason?: string;
+  /** The request's `apns-expiration`, `apns-priority` and `apns-topic` headers, as sent (they decide delivery). */
+  apnsExpiration?: string;
+  apnsPriority?: string;
+  apnsTopic?: string;
 }

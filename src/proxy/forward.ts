@@ -11,6 +11,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Exchange, ExchangeError, Headers } from '../capture/exchange.js';
 import { BodyTap } from './body-tap.js';
 import { upstreamErrorKind } from './upstream.js';
+import { SCAN_REPLY, SCAN_REQUEST } from '../mdm/classify.js';
 
 export interface Target {
   /** Where to connect. */
@@ -41,8 +42,8 @@ const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-auth
 export function forward(req: http.IncomingMessage, res: http.ServerResponse, target: Target, ctx: ForwardContext, connectionId: string): void {
   const startedAt = Date.now();
   const id = ctx.nextId();
-  const reqTap = new BodyTap(ctx.maxBody);
-  const resTap = new BodyTap(ctx.maxBody);
+  const reqTap = new BodyTap(ctx.maxBody, SCAN_REQUEST);
+  const resTap = new BodyTap(ctx.maxBody, SCAN_REPLY);
   const path = (target.basePath ? target.basePath.replace(/\/$/, '') : '') + (req.url ?? '/');
   const certHeader = ctx.clientCertHeader?.toLowerCase();
 
@@ -90,6 +91,10 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
       responseSize: resTap.size,
       ...(error ? { error } : {}),
     };
+    const reqScan = reqTap.scan();
+    const resScan = resTap.scan();
+    if (reqScan) ex.requestScan = reqScan;
+    if (resScan) ex.responseScan = resScan;
     // Analysis runs after this tick: the device's response is already on its way.
     setImmediate(() => {
       try {

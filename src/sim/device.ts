@@ -149,7 +149,8 @@ export class SimDevice {
   }
 
   private put(url: string, body: Record<string, unknown>, contentType: string): Promise<{ status: number; body: Buffer }> {
-    const data = Buffer.from(plist.build({ UDID: this.udid, ...body } as plist.PlistValue));
+    // Apple writes dictionary keys sorted, so in a large report UDID and Status come after the big arrays.
+    const data = Buffer.from(plist.build(sortedKeys({ UDID: this.udid, ...body }) as plist.PlistValue));
     // A stand-in for the CMS signature real devices send when the profile has SignMessage: it must arrive intact.
     const signature = createHash('sha256').update(data).digest('base64');
     return new Promise((resolve, reject) => {
@@ -178,3 +179,13 @@ function deviceToken(seed: number, channel: string): Buffer {
   return createHash('sha256').update(`token-${seed}-${channel}`).digest();
 }
 
+
+/** A copy with every dictionary's keys in sorted order, as Apple's plist writer emits them. */
+function sortedKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortedKeys);
+  if (v && typeof v === 'object' && !(v instanceof Uint8Array) && !(v instanceof Date)) {
+    const o = v as Record<string, unknown>;
+    return Object.fromEntries(Object.keys(o).sort().map((k) => [k, sortedKeys(o[k])]));
+  }
+  return v;
+}

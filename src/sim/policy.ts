@@ -1,7 +1,9 @@
 /**
  * What a server does after a NotNow: the behaviours of real MDM servers, one small function each.
  *  - apple:      stop with an empty reply; the refused command stays queued and goes out on the next poll.
- *  - nanomdm:    skip the refused command for the next pick only, so it comes back and usually draws the last NotNow.
+ *  - nanomdm:    as NanoMDM's queue really does (service/nanomdm/service.go, checked against the real server): only
+ *                the reply to a NotNow skips refused commands; after any other status they are offered again, so a
+ *                session ends on NotNow or with every refused command completed (recovered).
  *  - keep-going: skip refused commands for the rest of the session (strands them) and never push.
  *  - push-after: like keep-going, then push once the session is over.
  */
@@ -25,7 +27,7 @@ export interface SessionState {
 export type Policy = (queue: readonly QueuedCommand[], s: SessionState) => QueuedCommand | undefined;
 
 const apple: Policy = (queue, s) => (s.lastStatus === 'NotNow' ? undefined : queue[0]);
-const nanomdm: Policy = (queue, s) => (s.lastStatus === 'NotNow' ? queue.find((c) => c.uuid !== s.lastUUID) : queue[0]);
+const nanomdm: Policy = (queue, s) => (s.lastStatus === 'NotNow' ? queue.find((c) => !s.refused.has(c.uuid)) : queue[0]);
 const keepGoing: Policy = (queue, s) => queue.find((c) => !s.refused.has(c.uuid));
 
 export const policies: Record<PolicyName, Policy> = { apple, nanomdm, 'keep-going': keepGoing, 'push-after': keepGoing };

@@ -172,7 +172,8 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
       const known = [...channels.values()].filter((c) => c.tokenHex);
       if (known.length) {
         const c = known[Math.floor(arng() * known.length)];
-        enqueue(c.udid, randomCommand(arng), {}, c.userId);
+        // One to three commands at a time, as an admin's action often queues several: what a refusal can strand.
+        for (let n = 1 + Math.floor(arng() * 3); n > 0; n--) enqueue(c.udid, randomCommand(arng), {}, c.userId);
         // Real servers push on enqueue; that push is not what a stranded command needs later.
         void pushChannel(c);
       }

@@ -11,8 +11,9 @@ export function describeEvent(ev: AnalyzerEvent): string | undefined {
   const who = 'udid' in ev && ev.udid ? `${ev.udid}${'channel' in ev && ev.channel === 'user' ? ` user ${'userId' in ev ? (ev.userId ?? '') : ''}` : ''}` : '';
   switch (ev.type) {
     case 'session':
+      if (ev.event === 'pending') return `${time}  ${who}  session still open (not judged)${ev.lastStatus ? ` (last status ${ev.lastStatus})` : ''}`;
       if (ev.event !== 'end') return undefined;
-      return `${time}  ${who}  session ${ev.outcome}${ev.lastStatus ? ` (last status ${ev.lastStatus})` : ''}${ev.reason ? `: ${ev.reason}` : ''}`;
+      return `${time}  ${who}  session ${ev.outcome}${ev.lastStatus ? ` (last status ${ev.lastStatus})` : ''}${ev.reason ? `: ${ev.detail ?? ev.reason}` : ''}`;
     case 'obligation':
       return `${time}  ${who}  push ${ev.event === 'open' ? `owed by ${ev.deadline.slice(11, 19)}` : ev.event === 'discharged' ? `no longer owed (${ev.by})` : 'still owed (pending)'}`;
     case 'warning':

@@ -7,13 +7,46 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import type { CaptureReader, Filter, StoredExchange, StoredPush } from './reader.js';
 import { VERSION } from '../version.js';
+import type { AnalyzerOptions } from '../analysis/analyzer.js';
+import {
+  DEFAULT_PUSH_GRACE_MS,
+  DEFAULT_PUSH_WAKE_MS,
+  DEFAULT_RETURN_WINDOW_MS,
+  DEFAULT_SESSION_TIMEOUT_MS,
+} from '../analysis/analyzer.js';
+
+/** Recorded settings, the defaults filling in what an older capture did not record. */
+function judgedWith(r: AnalyzerOptions): Required<AnalyzerOptions> {
+  return {
+    pushGraceMs: r.pushGraceMs ?? DEFAULT_PUSH_GRACE_MS,
+    sessionTimeoutMs: r.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
+    pushWakeMs: r.pushWakeMs ?? DEFAULT_PUSH_WAKE_MS,
+    returnWindowMs: r.returnWindowMs ?? DEFAULT_RETURN_WINDOW_MS,
+  };
+}
 
 async function write(out: Writable, s: string): Promise<void> {
   if (!out.write(s)) await once(out, 'drain');
 }
 
+/**
+ * What the capture was judged with, so `mdmtap analyze` of the HAR reaches the capture's verdicts: the analyzer
+ * settings of the run that wrote it and the moment mdmtap stopped watching (versioned: `format`).
+ */
+export function harCaptureMeta(reader: CaptureReader): Record<string, unknown> {
+  const until = reader.observedUntil();
+  return {
+    format: 1,
+    ...judgedWith(reader.recordedTiming()),
+    ...(until !== undefined ? { observedUntil: new Date(until).toISOString() } : {}),
+  };
+}
+
 export async function exportHar(reader: CaptureReader, filter: Filter, out: Writable): Promise<number> {
-  await write(out, `{"log":{"version":"1.2","creator":{"name":"mdmtap","version":${JSON.stringify(VERSION)}},"entries":[\n`);
+  await write(
+    out,
+    `{"log":{"version":"1.2","creator":{"name":"mdmtap","version":${JSON.stringify(VERSION)}},"_mdmtap":${JSON.stringify(harCaptureMeta(reader))},"entries":[\n`,
+  );
   let n = 0;
   for (const ex of reader.exchanges(filter)) {
     await write(out, (n++ ? ',\n' : '') + JSON.stringify(harEntry(ex)));
@@ -31,11 +64,17 @@ export async function exportHar(reader: CaptureReader, filter: Filter, out: Writ
  * and APNs's status; `_mdmtap.push` carries the hashes the analyzer maps it by.
  */
 function harPushEntry(p: StoredPush): Record<string, unknown> {
+  const headers = [
+    ...(p.apnsExpiration !== undefined ? [{ name: 'apns-expiration', value: p.apnsExpiration }] : []),
+    ...(p.apnsPriority !== undefined ? [{ name: 'apns-priority', value: p.apnsPriority }] : []),
+    ...(p.apnsTopic !== undefined ? [{ name: 'apns-topic', value: p.apnsTopic }] : []),
+  ];
   return {
     startedDateTime: new Date(p.ts).toISOString(),
     time: 0,
     request: {
-      method: 'POST', url: `https://apns/3/device/${p.tokenPrefix}-redacted`, httpVersion: 'HTTP/2', cookies: [], headers: [], queryString: [],
+      // APNs's real URL, with the token shortened to the prefix mdmtap keeps (the full token is never stored).
+      method: 'POST', url: `https://api.push.apple.com/3/device/${p.tokenPrefix}`, httpVersion: 'HTTP/2', cookies: [], headers, queryString: [],
       headersSize: -1, bodySize: -1,
     },
     response: {
@@ -49,6 +88,10 @@ function harPushEntry(p: StoredPush): Record<string, unknown> {
         tokenHash: p.tokenHash, tokenPrefix: p.tokenPrefix, apnsStatus: p.apnsStatus,
         ...(p.pushMagicHash ? { pushMagicHash: p.pushMagicHash } : {}),
         ...(p.reason ? { reason: p.reason } : {}),
+        ...(p.apnsExpiration !== undefined ? { apnsExpiration: p.apnsExpiration } : {}),
+        ...(p.apnsPriority !== undefined ? { apnsPriority: p.apnsPriority } : {}),
+        ...(p.apnsTopic !== undefined ? { apnsTopic: p.apnsTopic } : {}),
+        ...(p.nextSessionMs !== undefined ? { nextSessionMs: p.nextSessionMs } : {}),
       },
     },
   };
@@ -108,15 +151,28 @@ function harEntry(ex: StoredExchange): Record<string, unknown> {
       ...(ex.error ? { error: ex.error } : {}),
       ...(ex.redactedFacts ? { redactedFacts: ex.redactedFacts } : {}),
       ...(ex.sessionId ? { sessionId: ex.sessionId } : {}),
+      ...(ex.requestScan ? { requestScan: ex.requestScan } : {}),
+      ...(ex.responseScan ? { responseScan: ex.responseScan } : {}),
     },
   };
 }
 
 export async function exportJsonl(reader: CaptureReader, filter: Filter, out: Writable): Promise<number> {
   let n = 0;
+  // The stream opens with what it was judged with and closes at the moment watching stopped, so the export
+  // replays alike: a filtered export (whose events leave those lines out) or an older capture gets them here.
+  const judged = judgedWith(reader.recordedTiming());
+  const line = (ts: string, event: 'start' | 'stop') => JSON.stringify({ type: 'capture', ts, event, format: 1, ...judged }) + '\n';
+  let last: { ts: string; type: string; json: string } | undefined;
   for (const ev of reader.events(filter)) {
+    if (!last && ev.type !== 'capture') await write(out, line(ev.ts, 'start'));
     await write(out, ev.json + '\n');
+    last = ev;
     n++;
+  }
+  const until = reader.observedUntil();
+  if (last && until !== undefined && !(last.type === 'capture' && Date.parse(last.ts) >= until)) {
+    await write(out, line(new Date(until).toISOString(), 'stop'));
   }
   return n;
 }

@@ -4,6 +4,8 @@
  */
 import Database from 'better-sqlite3';
 import type { Exchange } from '../capture/exchange.js';
+import type { PushSeen } from '../mdm/message.js';
+import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 export interface Filter {
@@ -29,13 +31,9 @@ export interface StoredExchange extends Exchange {
   outcome?: string;
 }
 
-export interface StoredPush {
-  ts: number;
-  tokenHash: string;
-  tokenPrefix: string;
-  pushMagicHash?: string;
-  apnsStatus: number;
-  reason?: string;
+export interface StoredPush extends PushSeen {
+  /** How long after the push the channel's next session started, once it did. */
+  nextSessionMs?: number;
 }
 
 export interface CaptureReader {
@@ -45,7 +43,7 @@ export interface CaptureReader {
   counts(): { exchanges: number; sessions: number; devices: number; warnings: number; openWarnings: number };
   meta(): { runs: Array<{ started_at: string; stopped_at: string | null; mdmtap_version: string; keep_secrets: number }> };
   /** `--push-grace` / `--session-timeout` of the last run that wrote the file (ms), when it recorded them. */
-  recordedTiming(): RecordedTiming;
+  recordedTiming(): AnalyzerOptions;
   /**
    * Until when mdmtap was watching (ms): the last stored event or the last clean stop, whichever is later. Live,
    * deadlines up to that moment were judged by the running proxy, so a replay judges them too.
@@ -54,10 +52,6 @@ export interface CaptureReader {
   close(): void;
 }
 
-export interface RecordedTiming {
-  pushGraceMs?: number;
-  sessionTimeoutMs?: number;
-}
 
 export class NotACaptureError extends Error {}
 
@@ -124,6 +118,10 @@ export function openCaptureReadonly(file: string): CaptureReader {
         ...(r.push_magic_hash ? { pushMagicHash: String(r.push_magic_hash) } : {}),
         apnsStatus: Number(r.apns_status),
         ...(r.reason ? { reason: String(r.reason) } : {}),
+        ...(r.apns_expiration != null ? { apnsExpiration: String(r.apns_expiration) } : {}),
+        ...(r.apns_priority != null ? { apnsPriority: String(r.apns_priority) } : {}),
+        ...(r.apns_topic != null ? { apnsTopic: String(r.apns_topic) } : {}),
+        ...(r.next_session_ms != null ? { nextSessionMs: Number(r.next_session_ms) } : {}),
       }));
     },
     counts() {
@@ -141,16 +139,13 @@ export function openCaptureReadonly(file: string): CaptureReader {
     },
     recordedTiming() {
       const row = db.prepare('SELECT options FROM runs ORDER BY id DESC LIMIT 1').get() as { options: string } | undefined;
-      let o: { pushGrace?: unknown; sessionTimeout?: unknown } = {};
+      let o: Record<string, unknown> = {};
       try {
-        o = row ? (JSON.parse(row.options) as typeof o) : {};
+        o = row ? (JSON.parse(row.options) as Record<string, unknown>) : {};
       } catch {
         // options are a courtesy record; fall back to the defaults
       }
-      const ms = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
-      const grace = ms(o.pushGrace);
-      const timeout = ms(o.sessionTimeout);
-      return { ...(grace !== undefined ? { pushGraceMs: grace } : {}), ...(timeout !== undefined ? { sessionTimeoutMs: timeout } : {}) };
+      return judgedWith(o);
     },
     observedUntil() {
       const r = db.prepare('SELECT (SELECT max(ts) FROM events) AS ev, (SELECT max(stopped_at) FROM runs) AS stop').get() as { ev: string | null; stop: string | null };
@@ -190,6 +185,17 @@ function toExchange(r: Record<string, unknown>): StoredExchange {
     const v = opt(col);
     if (v !== undefined) (ex as unknown as Record<string, string>)[k] = v;
   }
+  const scan = (v: unknown) => {
+    try {
+      return typeof v === 'string' ? (JSON.parse(v) as NonNullable<Exchange['requestScan']>) : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const reqScan = scan(r.request_scan);
+  const resScan = scan(r.response_scan);
+  if (reqScan) ex.requestScan = reqScan;
+  if (resScan) ex.responseScan = resScan;
   if (ex.tokenHash || ex.pushMagicHash) {
     ex.redactedFacts = {
       ...(ex.tokenHash ? { tokenHash: ex.tokenHash } : {}),
@@ -198,4 +204,21 @@ function toExchange(r: Record<string, unknown>): StoredExchange {
     };
   }
   return ex;
+}
+
+/** The analyzer settings a run was started with, from its recorded options (`--push-grace` etc., in ms). */
+function judgedWith(o: Record<string, unknown>): AnalyzerOptions {
+  const ms = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
+  const out: AnalyzerOptions = {};
+  const pairs: Array<[keyof AnalyzerOptions, string]> = [
+    ['pushGraceMs', 'pushGrace'],
+    ['sessionTimeoutMs', 'sessionTimeout'],
+    ['pushWakeMs', 'pushWake'],
+    ['returnWindowMs', 'returnWindow'],
+  ];
+  for (const [k, opt] of pairs) {
+    const v = ms(o[opt]);
+    if (v !== undefined) out[k] = v;
+  }
+  return out;
 }

@@ -123,6 +123,25 @@ const MIGRATIONS: string[] = [
   );
   CREATE INDEX events_by_type ON events (type, ts);
   `,
+  // 2: verdicts that hold on real servers — the identifying keys of bodies over --max-body, why a session was
+  // interrupted in words, how long devices took to come back, warning ids, and what decides a push's delivery.
+  `
+  ALTER TABLE exchanges ADD COLUMN request_scan TEXT;
+  ALTER TABLE exchanges ADD COLUMN response_scan TEXT;
+  ALTER TABLE exchanges ADD COLUMN user_short_name TEXT;
+  ALTER TABLE sessions ADD COLUMN detail TEXT;
+  ALTER TABLE sessions ADD COLUMN outstanding TEXT;
+  ALTER TABLE sessions ADD COLUMN since_notnow_ms INTEGER;
+  ALTER TABLE sessions ADD COLUMN since_push_ms INTEGER;
+  ALTER TABLE sessions ADD COLUMN user_short_name TEXT;
+  ALTER TABLE warnings ADD COLUMN warning_id TEXT;
+  CREATE INDEX warnings_by_id ON warnings (warning_id);
+  ALTER TABLE pushes ADD COLUMN apns_expiration TEXT;
+  ALTER TABLE pushes ADD COLUMN apns_priority TEXT;
+  ALTER TABLE pushes ADD COLUMN apns_topic TEXT;
+  ALTER TABLE pushes ADD COLUMN next_session_ms INTEGER;
+  CREATE INDEX pushes_unanswered ON pushes (host, udid, channel, user_id) WHERE next_session_ms IS NULL;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

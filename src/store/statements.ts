@@ -23,6 +23,7 @@ export class Statements {
   private readonly warningInsert: Database.Statement;
   private readonly warningResolve: Database.Statement;
   private readonly pushInsert: Database.Statement;
+  private readonly pushesAnswered: Database.Statement;
   private readonly deviceUpsert: Database.Statement;
   private readonly deviceCheckout: Database.Statement;
 
@@ -34,28 +35,28 @@ export class Statements {
     this.insertExchange = db.prepare(`INSERT OR REPLACE INTO exchanges (id, connection_id, started_at, ended_at, ended_ms, host, method, path, endpoint,
       udid, channel, user_id, message_type, status, command_uuid, reply_command_uuid, request_type, http_status, error_kind, error_message,
       session_id, token_hash, token_prefix, push_magic_hash, request_headers, response_headers, request_body, response_body, request_size, response_size,
-      request_truncated, response_truncated, bodies_dropped) VALUES (@id, @connection_id, @started_at, @ended_at, @ended_ms, @host, @method,
-      @path, @endpoint, @udid, @channel, @user_id, @message_type, @status, @command_uuid, @reply_command_uuid, @request_type, @http_status,
-      @error_kind, @error_message, @session_id, @token_hash, @token_prefix, @push_magic_hash, @request_headers, @response_headers, @request_body,
-      @response_body, @request_size, @response_size, @request_truncated, @response_truncated, @bodies_dropped)`);
+      request_truncated, response_truncated, bodies_dropped, request_scan, response_scan, user_short_name) VALUES (@id, @connection_id, @started_at,
+      @ended_at, @ended_ms, @host, @method, @path, @endpoint, @udid, @channel, @user_id, @message_type, @status, @command_uuid, @reply_command_uuid,
+      @request_type, @http_status, @error_kind, @error_message, @session_id, @token_hash, @token_prefix, @push_magic_hash, @request_headers,
+      @response_headers, @request_body, @response_body, @request_size, @response_size, @request_truncated, @response_truncated, @bodies_dropped,
+      @request_scan, @response_scan, @user_short_name)`);
     this.insertEvent = db.prepare('INSERT INTO events (ts, type, json) VALUES (?, ?, ?)');
-    this.sessionStart = db.prepare(
-      'INSERT OR IGNORE INTO sessions (session_id, host, udid, channel, user_id, started_at) VALUES (?, ?, ?, ?, ?, ?)',
-    );
-    this.sessionEnd = db.prepare(`UPDATE sessions SET ended_at = ?, outcome = ?, last_status = ?, reason = ?, notnow_commands = ?,
-      exchanges = ?, user_configuration = ? WHERE session_id = ?`);
+    this.sessionStart = db.prepare(`INSERT OR IGNORE INTO sessions (session_id, host, udid, channel, user_id, user_short_name, started_at,
+      since_notnow_ms, since_push_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.sessionEnd = db.prepare(`UPDATE sessions SET ended_at = ?, outcome = ?, last_status = ?, reason = ?, detail = ?, notnow_commands = ?,
+      outstanding = ?, exchanges = ?, user_configuration = ? WHERE session_id = ?`);
+    this.pushesAnswered = db.prepare(`UPDATE pushes SET next_session_ms = ? - ts_ms WHERE next_session_ms IS NULL AND host IS ? AND udid = ?
+      AND channel = ? AND user_id IS ? AND ts_ms <= ?`);
     this.obligationOpen = db.prepare(`INSERT OR REPLACE INTO obligations (session_id, host, udid, channel, user_id, opened_at, deadline, outcome,
       state) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'open')`);
     this.obligationUpdate = db.prepare('UPDATE obligations SET state = ?, discharged_at = ?, by = ? WHERE session_id = ?');
-    this.obligationWarned = db.prepare(`UPDATE obligations SET state = 'warned', command_uuids = ? WHERE session_id = ? AND state = 'open'`);
-    this.warningInsert = db.prepare(`INSERT INTO warnings (rule, severity, session_id, host, udid, channel, user_id, command_uuids, message, detail,
-      raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.warningResolve = db.prepare(
-      'UPDATE warnings SET resolved_at = ?, resolved_by = ? WHERE session_id = ? AND rule = ? AND resolved_at IS NULL',
-    );
+    this.obligationWarned = db.prepare(`UPDATE obligations SET state = 'warned', command_uuids = ? WHERE session_id = ? AND state IN ('open', 'pending')`);
+    this.warningInsert = db.prepare(`INSERT INTO warnings (warning_id, rule, severity, session_id, host, udid, channel, user_id, command_uuids,
+      message, detail, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.warningResolve = db.prepare('UPDATE warnings SET resolved_at = ?, resolved_by = ? WHERE warning_id = ? AND resolved_at IS NULL');
     this.pushInsert = db.prepare(`INSERT INTO pushes (ts, ts_ms, host, udid, channel, user_id, token_hash, token_prefix, push_magic_hash,
-      apns_status, reason) SELECT ?, ?, d.host, d.udid, d.channel, NULLIF(d.user_id, ''), ?, ?, ?, ?, ?
-      FROM (SELECT 1) LEFT JOIN devices d ON d.token_hash = ? AND d.checked_out = 0`);
+      apns_status, reason, apns_expiration, apns_priority, apns_topic) SELECT ?, ?, d.host, d.udid, d.channel, NULLIF(d.user_id, ''), ?, ?, ?, ?, ?,
+      ?, ?, ? FROM (SELECT 1) LEFT JOIN devices d ON d.token_hash = ? AND d.checked_out = 0`);
     this.deviceUpsert = db.prepare(`INSERT INTO devices (host, udid, channel, user_id, product_name, model, os_version, serial_number,
       device_name, platform, token_hash, token_prefix, push_magic_hash, first_seen, last_seen)
       VALUES (@host, @udid, @channel, @user_id, @product_name, @model, @os_version, @serial_number, @device_name, @platform, @token_hash,
@@ -70,7 +71,10 @@ export class Statements {
   }
 
   insertPush(p: PushSeen): void {
-    this.pushInsert.run(new Date(p.ts).toISOString(), p.ts, p.tokenHash, p.tokenPrefix, p.pushMagicHash ?? null, p.apnsStatus, p.reason ?? null, p.tokenHash);
+    this.pushInsert.run(
+      new Date(p.ts).toISOString(), p.ts, p.tokenHash, p.tokenPrefix, p.pushMagicHash ?? null, p.apnsStatus, p.reason ?? null,
+      p.apnsExpiration ?? null, p.apnsPriority ?? null, p.apnsTopic ?? null, p.tokenHash,
+    );
   }
 
   upsertDeviceFromCheckin(msg: CheckinMessage): void {
@@ -115,24 +119,34 @@ export class Statements {
 
   applyEvent(ev: AnalyzerEvent): void {
     switch (ev.type) {
-      case 'session':
-        if (ev.event === 'start') this.sessionStart.run(ev.sessionId, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ev.ts);
-        else {
-          this.sessionStart.run(ev.sessionId, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ev.ts);
-          this.sessionEnd.run(ev.ts, ev.outcome ?? null, ev.lastStatus ?? null, ev.reason ?? null, json(ev.notNowCommands), ev.exchanges ?? null, ev.userConfiguration ? 1 : 0, ev.sessionId);
+      case 'session': {
+        // A session still open when a run stops stays without an end: the next run (or a replay) decides it.
+        if (ev.event === 'pending') return;
+        const start = ev.event === 'start';
+        this.sessionStart.run(ev.sessionId, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ev.userShortName ?? null, ev.ts,
+          start ? (ev.sinceNotNowMs ?? null) : null, start ? (ev.sincePushMs ?? null) : null);
+        if (start) {
+          // Every push still unanswered on the channel is answered by this session: how long it took is kept with it.
+          const ms = Date.parse(ev.ts);
+          this.pushesAnswered.run(ms, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ms);
+        } else {
+          this.sessionEnd.run(ev.ts, ev.outcome ?? null, ev.lastStatus ?? null, ev.reason ?? null, ev.detail ?? null, json(ev.notNowCommands),
+            json(ev.outstanding), ev.exchanges ?? null, ev.userConfiguration ? 1 : 0, ev.sessionId);
         }
         return;
+      }
       case 'obligation':
         if (ev.event === 'open') this.obligationOpen.run(ev.sessionId, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, ev.ts, ev.deadline, ev.outcome ?? 'stranded');
         else if (ev.event === 'discharged') this.obligationUpdate.run('discharged', ev.ts, ev.by ?? null, ev.sessionId);
+        // Pending: still owed when the run stopped; restored as open by the next run.
         else this.obligationUpdate.run('pending', null, null, ev.sessionId);
         return;
       case 'warning':
-        this.warningInsert.run(ev.rule, ev.severity, ev.sessionId ?? null, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, json(ev.commandUUIDs), ev.message, json(ev.detail), ev.ts);
+        this.warningInsert.run(ev.warningId, ev.rule, ev.severity, ev.sessionId ?? null, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, json(ev.commandUUIDs), ev.message, json(ev.detail), ev.ts);
         if (ev.sessionId && (ev.rule === 'notnow-no-push' || ev.rule === 'interrupted-no-push')) this.obligationWarned.run(json(ev.commandUUIDs), ev.sessionId);
         return;
       case 'resolved':
-        this.warningResolve.run(ev.ts, ev.by, ev.sessionId, ev.rule);
+        this.warningResolve.run(ev.ts, ev.by, ev.warningId);
         return;
       default:
         return;
@@ -152,7 +166,7 @@ export class Statements {
       who: who(r),
       ...(r.push_magic_hash ? { pushMagicHash: r.push_magic_hash } : {}),
     }));
-    const obligations = (this.db.prepare(`SELECT o.*, (SELECT notnow_commands FROM sessions s WHERE s.session_id = o.session_id) AS notnow FROM obligations o WHERE state = 'open'`).all() as Array<Row & { session_id: string; opened_at: string; deadline: string; outcome: string; notnow: string | null }>).map((r) => ({
+    const obligations = (this.db.prepare(`SELECT o.*, (SELECT coalesce(outstanding, notnow_commands) FROM sessions s WHERE s.session_id = o.session_id) AS notnow FROM obligations o WHERE state IN ('open', 'pending')`).all() as Array<Row & { session_id: string; opened_at: string; deadline: string; outcome: string; notnow: string | null }>).map((r) => ({
       sessionId: r.session_id,
       who: who(r),
       openedAt: Date.parse(r.opened_at),
@@ -160,10 +174,11 @@ export class Statements {
       outcome: r.outcome as Outcome,
       commandUUIDs: r.notnow ? (JSON.parse(r.notnow) as string[]) : [],
     }));
-    const warnings = (this.db.prepare(`SELECT rule, session_id, host, udid, channel, user_id FROM warnings WHERE resolved_at IS NULL AND session_id IS NOT NULL AND rule IN ('notnow-no-push', 'interrupted-no-push')`).all() as Array<Row & { rule: string; session_id: string }>).map((r) => ({
+    const warnings = (this.db.prepare(`SELECT warning_id, rule, session_id, host, udid, channel, user_id FROM warnings WHERE resolved_at IS NULL AND session_id IS NOT NULL AND rule IN ('notnow-no-push', 'interrupted-no-push')`).all() as Array<Row & { rule: string; session_id: string; warning_id: string | null }>).map((r) => ({
       rule: r.rule as RuleId,
       sessionId: r.session_id,
       who: who(r),
+      ...(r.warning_id ? { warningId: r.warning_id } : {}),
     }));
     return { tokens, obligations, warnings };
   }

@@ -31,7 +31,7 @@ export interface StoreOptions {
 export interface RestoredState {
   tokens: Array<{ tokenHash: string; who: WhoFields; pushMagicHash?: string }>;
   obligations: Array<{ sessionId: string; who: WhoFields; openedAt: number; deadline: number; outcome: Outcome; commandUUIDs: string[] }>;
-  warnings: Array<{ rule: RuleId; sessionId: string; who: WhoFields }>;
+  warnings: Array<{ rule: RuleId; sessionId: string; who: WhoFields; warningId?: string }>;
 }
 
 export interface CaptureStore {
@@ -151,11 +151,14 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     if (queue.length) schedule();
   }
 
+  // When the stream says watching stopped (its clock, which replays judge deadlines up to), the run stopped then.
+  let stoppedAt: string | undefined;
   const write = (s: Statements, it: Item) => {
     if (it.kind === 'exchange') return writeExchange(s, it, opts);
     if (it.kind === 'push') return s.insertPush(it.p);
     s.insertEvent.run(it.ev.ts, it.ev.type, JSON.stringify(it.ev));
     s.applyEvent(it.ev);
+    if (it.ev.type === 'capture' && it.ev.event === 'stop') stoppedAt = it.ev.ts;
   };
 
   return {
@@ -176,7 +179,7 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
       closed = true;
       if (db && st && runId !== undefined) {
         try {
-          const stopped = new Date().toISOString();
+          const stopped = stoppedAt ?? new Date().toISOString();
           st.stopRun.run(stopped, runId);
           st.setMeta.run('stopped_at', stopped);
         } catch {
@@ -239,6 +242,9 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
     request_truncated: ex.requestTruncated ? 1 : 0,
     response_truncated: ex.responseTruncated ? 1 : 0,
     bodies_dropped: it.dropBody ? 1 : 0,
+    request_scan: ex.requestScan ? JSON.stringify(ex.requestScan) : null,
+    response_scan: ex.responseScan ? JSON.stringify(ex.responseScan) : null,
+    user_short_name: who?.userShortName ?? null,
   });
   if (msg?.endpoint === 'checkin') s.upsertDeviceFromCheckin(msg as CheckinMessage);
   if (msg?.endpoint === 'command' && (msg as CommandMessage).device) {

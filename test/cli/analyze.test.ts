@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { spawn } from 'node:child_process';
 import { CLI, runCli } from '../helpers/cli.js';
 import { harOf, type HarStep } from '../helpers/har.js';
-import { commandBody, idle, status } from '../helpers/mdm-bodies.js';
+import { checkin, commandBody, idle, status } from '../helpers/mdm-bodies.js';
 
 let dir: string;
 beforeAll(() => {
@@ -140,6 +140,53 @@ describe('mdmtap analyze (child process)', () => {
       child.on('close', (code) => res({ code, stderr }));
     });
     expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  });
+
+  it("reads a third-party HAR's APNs requests as pushes, mapped by token, and never prints the PushMagic", async () => {
+    const token = Buffer.from('5d1a9f0b4c2e7d3f8a6b1c0d9e8f7a6b5c4d3e2f1a0b9c8d7e6f5a4b3c2d1e0f', 'hex');
+    const magic = 'PUSHMAGIC-7f3e-secret';
+    const push = (at: number): HarStep => ({
+      at, host: 'api.push.apple.com', path: `/3/device/${token.toString('hex')}`, method: 'POST', contentType: 'application/json',
+      requestBody: Buffer.from(JSON.stringify({ mdm: magic })), responseBody: Buffer.alloc(0), encoding: 'text',
+    });
+    const enrolled: HarStep = {
+      at: -1000, contentType: 'application/x-apple-aspen-mdm-checkin',
+      requestBody: checkin('TokenUpdate', { Token: token, PushMagic: magic, Topic: 'com.apple.mgmt.External.x' }), responseBody: Buffer.alloc(0),
+    };
+    // The server strands A, then pushes 5 s later (as mitmproxy or Charles recorded it beside the devices' traffic).
+    const file = write('third-party.har', harOf([enrolled, ...keepGoing, push(5_200), later(200_000)]));
+    const r = await runCli(['analyze', file, '--json']);
+    expect(r.stdout).not.toContain(magic);
+    expect(r.stdout).not.toContain(token.toString('hex'));
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.filter((e) => e.type === 'push')).toMatchObject([{ udid: expect.any(String), channel: 'device', apnsStatus: 200, tokenHex: '5d1a9f0b…' }]);
+    expect(events.filter((e) => e.type === 'obligation').map((e) => `${e.event}/${e.by ?? ''}`)).toEqual(['open/', 'discharged/push']);
+    expect(events.filter((e) => e.type === 'warning' && e.severity === 'warning')).toEqual([]);
+    expect(r.code).toBe(0);
+    // Without the push, the same traffic is a stranded command.
+    expect((await runCli(['analyze', write('no-push.har', harOf([enrolled, ...keepGoing, later(200_000)]))])).code).toBe(1);
+  });
+
+  it('lists the sessions still open when the capture ends instead of dropping them', async () => {
+    const file = write('cut.har', harOf([keepGoing[0], keepGoing[1]]));
+    const r = await runCli(['analyze', file]);
+    expect(r.stdout).toMatch(/still open at the end of the capture/);
+    const json = (await runCli(['analyze', file, '--json'])).stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(json.filter((e) => e.type === 'session' && e.event === 'pending')).toMatchObject([{ lastStatus: 'NotNow' }]);
+  });
+
+  it('a report the server refused (401) is device-rejected, not a NotNow fault', async () => {
+    const steps: HarStep[] = [
+      { at: 0, requestBody: idle(), responseBody: commandBody(A, 'InstallProfile') },
+      { at: 100, requestBody: status('NotNow', A), responseBody: commandBody(B, 'ProfileList') },
+      { at: 200, requestBody: status('Acknowledged', B), status: 401, responseBody: Buffer.from('Unauthorized') },
+    ];
+    const r = await runCli(['analyze', write('rejected.har', harOf([...steps, later(400_000)])), '--json']);
+    const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(events.find((e) => e.type === 'session' && e.event === 'end')).toMatchObject({ outcome: 'interrupted', reason: 'rejected' });
+    expect(events.filter((e) => e.type === 'obligation')).toEqual([]);
+    expect(events.filter((e) => e.type === 'warning').map((e) => `${e.rule}/${e.severity}`)).toEqual(['device-rejected/info']);
     expect(r.code).toBe(0);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import * as plist from 'plist';
-import { classify } from '../../src/mdm/classify.js';
+import { classify, SCAN_REPLY, SCAN_REQUEST } from '../../src/mdm/classify.js';
+import { scanKeys } from '../../src/plist/key-scan.js';
 import type { Exchange } from '../../src/capture/exchange.js';
 import { sha256Hex } from '../../src/mdm/hash.js';
 import { fixture, fixtureFiles, plistOracle } from '../helpers/fixtures.js';
@@ -90,10 +91,25 @@ describe('the server reply', () => {
     expect(m.reply.kind).toBe('invalid');
     expect(m.malformedResponse?.reason).toMatch(/not a plist/);
   });
-  it('a truncated command reply is still a command', () => {
+  it('a truncated command reply is still a command, named by the keys read from the whole of it', () => {
     const body = commandBody('u-9', 'InstallProfile', { Payload: Buffer.alloc(3000, 1) });
-    const m = classify(exchange(idle(), { responseBody: body.subarray(0, 2000), responseTruncated: true }));
-    expect(m?.endpoint === 'command' && m.reply.kind).toBe('command');
+    // Apple's sorted keys put RequestType after the payload: the head alone cannot name it.
+    const cut = classify(exchange(idle(), { responseBody: body.subarray(0, 2000), responseTruncated: true }));
+    expect(cut?.endpoint === 'command' && cut.reply).toEqual({ kind: 'command', commandUUID: 'unknown', requestType: 'unknown' });
+    const scanned = classify(exchange(idle(), { responseBody: body.subarray(0, 2000), responseTruncated: true, responseScan: scanKeys(body, SCAN_REPLY) }));
+    expect(scanned?.endpoint === 'command' && scanned.reply).toEqual({ kind: 'command', commandUUID: 'u-9', requestType: 'InstallProfile' });
+  });
+
+  it('a report larger than the capture limit is judged by the keys read from the whole body', () => {
+    const body = report({ CommandUUID: 'c-big', InstalledApplicationList: Array.from({ length: 200 }, (_, i) => ({ Identifier: `app${i}` })), Status: 'Acknowledged' });
+    const head = body.subarray(0, 1024);
+    const m = classify(exchange(head, { requestTruncated: true, requestSize: body.length, requestScan: scanKeys(body, SCAN_REQUEST) }));
+    expect(m).toMatchObject({ endpoint: 'command', status: 'Acknowledged', commandUUID: 'c-big', identity: { udid: UDID, channel: 'device' } });
+    // Without what the scan found (or with a scan that found nothing), it stays unidentified: flagged, tied to no one.
+    expect(classify(exchange(head, { requestTruncated: true }))).toMatchObject({ endpoint: 'malformed', side: 'request', reason: expect.stringMatching(/larger than the capture limit/) });
+    const unread = classify(exchange(head, { requestTruncated: true, requestScan: { problem: 'unbalanced </dict>' } }));
+    expect(unread).toMatchObject({ endpoint: 'malformed', reason: expect.stringMatching(/unbalanced/) });
+    expect(unread && 'identity' in unread ? unread.identity : undefined).toBeUndefined();
   });
 });
 
@@ -101,6 +117,16 @@ describe('identity', () => {
   it('user channel by UserID, separate from the device channel', () => {
     const m = classify(exchange(report({ Status: 'Idle', UserID: 'U-1', UserShortName: 'ann' })));
     expect(m?.endpoint === 'command' && m.identity).toEqual({ udid: UDID, channel: 'user', userId: 'U-1', userShortName: 'ann' });
+  });
+  it('Shared iPad: users reporting the all-F UserID are told apart by UserShortName', () => {
+    const allF = 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF';
+    const ann = classify(exchange(report({ Status: 'Idle', UserID: allF, UserShortName: 'ann@school.example' })));
+    const bob = classify(exchange(report({ Status: 'Idle', UserID: allF.toLowerCase(), UserShortName: 'bob@school.example' })));
+    expect(ann?.endpoint === 'command' && ann.identity).toEqual({ udid: UDID, channel: 'user', userId: 'ann@school.example', userShortName: 'ann@school.example' });
+    expect(bob?.endpoint === 'command' && bob.identity.userId).toBe('bob@school.example');
+    // Without a short name there is nothing better than the placeholder.
+    const anon = classify(exchange(report({ Status: 'Idle', UserID: allF })));
+    expect(anon?.endpoint === 'command' && anon.identity.userId).toBe(allF);
   });
   it('User Enrollment: EnrollmentID and EnrollmentUserID', () => {
     const body = Buffer.from(plist.build({ Status: 'Idle', EnrollmentID: 'E-1', EnrollmentUserID: 'EU-1' }));

@@ -19,7 +19,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function rig(policy: PolicyName) {
+async function rig(policy: PolicyName, opts: { maxBody?: number; appListBytes?: number } = {}) {
   const apns = await startSimApns();
   cleanups.push(() => apns.close());
   const server = await startReferenceServer({ policy, pushDelayMs: 10, apns: { url: apns.url, ca: [apns.ca], ...apns.pushCert } });
@@ -36,7 +36,7 @@ async function rig(policy: PolicyName) {
     mdmHosts: [`127.0.0.1:${server.port}`],
     upstreamCa: [server.ca],
     certsDir: certs.dir,
-    maxBody: 16 * 1024 * 1024,
+    maxBody: opts.maxBody ?? 16 * 1024 * 1024,
     onExchange: (ex) => pipeline.exchange(ex),
     onError: (e) => pipeline.error(e.kind, e.message),
   });
@@ -47,6 +47,7 @@ async function rig(policy: PolicyName) {
     seed: 11,
     platform: 'macOS',
     notNowFor: (rt, attempt) => rt === 'InstallProfile' && (policy === 'nanomdm' || attempt === 1),
+    ...(opts.appListBytes ? { appListBytes: opts.appListBytes } : {}),
   });
   cleanups.push(() => device.stop());
   apns.register(device.tokens.device.toString('hex'), () => device.wake('device'));
@@ -114,6 +115,22 @@ describe('each server policy through real mdmtap', () => {
     expect(outcomes(r.events)).toEqual(['stranded', 'clean']);
     const obligations = r.events.filter((e) => e.type === 'obligation').map((e) => (e as { event: string; by?: string }).event + (e as { by?: string }).by);
     expect(obligations).toEqual(['openundefined', 'discharged' + 'device-returned']);
+    expect(rules(r.events)).toEqual([]);
+  });
+});
+
+describe('reports larger than --max-body', () => {
+  it('are identified from the whole body as it passes, so the session ends clean, not interrupted', async () => {
+    const r = await rig('apple', { maxBody: 64 * 1024, appListBytes: 2 * 1024 * 1024 });
+    r.server.enqueue(r.device.udid, 'InstalledApplicationList');
+    const s1 = await r.device.session();
+    expect(s1.map((x) => `${x.status}→${x.reply}`)).toEqual(['Idle→InstalledApplicationList', 'Acknowledged→end']);
+    await r.settle(2 + s1.length);
+    r.jumpPastGrace();
+    const report = r.events.find((e) => e.type === 'exchange' && e.status === 'Acknowledged');
+    expect(report).toMatchObject({ udid: r.device.udid, commandUUID: expect.any(String), answersRequestType: 'InstalledApplicationList' });
+    expect(outcomes(r.events)).toEqual(['clean']);
+    expect(r.events.filter((e) => 'udid' in e && e.udid === 'unknown')).toEqual([]);
     expect(rules(r.events)).toEqual([]);
   });
 });

@@ -47,6 +47,27 @@ describe('reference server policies, seen from the device', () => {
     expect(seq(await device.session())).toEqual(['Idle→InstallProfile', 'NotNow→SecurityInfo', 'Acknowledged→InstallProfile', 'NotNow→end']);
   });
 
+  it('nanomdm: re-offers a refused command after any status but NotNow, so a session can complete it (recovered)', async () => {
+    const { server, device } = await setup('nanomdm', refuseInstallOnce);
+    enqueueTwo(server, device.udid);
+    expect(seq(await device.session())).toEqual(['Idle→InstallProfile', 'NotNow→SecurityInfo', 'Acknowledged→InstallProfile', 'Acknowledged→end']);
+    expect(server.pendingCommands(device.udid)).toEqual([]);
+  });
+
+  it('nanomdm: the reply to a NotNow skips every command refused in the session, not only the last', async () => {
+    const { server, device } = await setup('nanomdm', (rt) => rt === 'InstallProfile' || rt === 'RemoveProfile');
+    server.enqueue(device.udid, 'InstallProfile');
+    server.enqueue(device.udid, 'RemoveProfile');
+    server.enqueue(device.udid, 'SecurityInfo');
+    expect(seq(await device.session())).toEqual([
+      'Idle→InstallProfile',
+      'NotNow→RemoveProfile',
+      'NotNow→SecurityInfo',
+      'Acknowledged→InstallProfile',
+      'NotNow→end',
+    ]);
+  });
+
   it('keep-going: never re-offers the refused command in that session, which ends on Acknowledged', async () => {
     const { server, device } = await setup('keep-going', refuseInstallOnce);
     enqueueTwo(server, device.udid);

@@ -290,7 +290,8 @@ describe('reading back: analyze and export', () => {
     live.pipeline.push({ ts: pushedAt, tokenHash: sha256Hex(tokenHex), tokenPrefix: tokenHex.slice(0, 8), pushMagicHash: sha256Hex('MAGIC-7'), apnsStatus: 200 });
     live.setNow(pushedAt + 120_000);
     live.pipeline.tick();
-    live.store.close();
+    // A clean stop: the stream (and the capture) say watching ended here, so replays judge no further.
+    await live.pipeline.close();
     const verdicts = (events: AnalyzerEvent[]) => events.filter((e) => e.type === 'obligation' || e.type === 'warning').map((e) => `${e.type}:${'event' in e ? `${e.event}${'by' in e && e.by ? `/${e.by}` : ''}` : (e as { rule: string }).rule}`);
     expect(verdicts(live.events)).toEqual(['obligation:open', 'obligation:discharged/push']);
 

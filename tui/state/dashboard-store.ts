@@ -42,6 +42,7 @@ export interface DeviceRow {
 
 export interface WarningRow {
   id: number;
+  warningId: string;
   rule: RuleId;
   severity: Severity;
   udid: string;
@@ -207,6 +208,7 @@ export class DashboardStore {
       }
       case 'session': {
         const d = this.device(ev, ts);
+        if (ev.event === 'pending') break;
         if (ev.event === 'start') {
           d.sessions++;
           this.counters.sessions++;
@@ -216,7 +218,7 @@ export class DashboardStore {
           this.timeline(d.key, { ts, kind: 'session', text: `session ${ev.sessionId} started`, tone: 'dim' });
         } else {
           if (d.state === 'in session') d.state = ev.outcome === 'ended-on-notnow' ? 'will poll' : 'idle';
-          this.timeline(d.key, { ts, kind: 'session', text: `session ended ${describeOutcome(ev.outcome)}${ev.reason ? ` (${ev.reason})` : ''}`, ...(ev.outcome === 'stranded' || ev.outcome === 'interrupted' ? { tone: 'owed' as const } : ev.outcome === 'ended-on-notnow' ? { tone: 'notnow' as const } : {}) });
+          this.timeline(d.key, { ts, kind: 'session', text: `session ended ${describeOutcome(ev.outcome)}${ev.reason ? ` (${ev.detail ?? ev.reason})` : ''}`, ...(ev.outcome === 'stranded' || ev.outcome === 'interrupted' ? { tone: 'owed' as const } : ev.outcome === 'ended-on-notnow' ? { tone: 'notnow' as const } : {}) });
         }
         break;
       }
@@ -248,7 +250,7 @@ export class DashboardStore {
           this.counters.openObligations = this.openObligations.size;
         }
         this.warnings.push({
-          id: ++this.warningSeq, rule: ev.rule, severity: ev.severity, udid: ev.udid, channel: ev.channel, deviceKey: d.key, message: ev.message, ts,
+          id: ++this.warningSeq, warningId: ev.warningId, rule: ev.rule, severity: ev.severity, udid: ev.udid, channel: ev.channel, deviceKey: d.key, message: ev.message, ts,
           ...(ev.userId ? { userId: ev.userId } : {}),
           ...(ev.sessionId ? { sessionId: ev.sessionId } : {}),
         });
@@ -258,7 +260,7 @@ export class DashboardStore {
       }
       case 'resolved': {
         const d = this.device(ev, ts);
-        for (const w of this.warnings) if (w.sessionId === ev.sessionId && w.rule === ev.rule && !w.resolved) w.resolved = { by: ev.by, ts };
+        for (const w of this.warnings) if (w.warningId === ev.warningId && !w.resolved) w.resolved = { by: ev.by, ts };
         if (d.state === 'stranded') d.state = 'in session';
         this.timeline(d.key, { ts, kind: 'resolved', text: `${ev.rule} resolved (${ev.by})`, tone: 'resolved' });
         break;
@@ -439,7 +441,15 @@ function replyText(l: LogLine): string {
 }
 
 function describeOutcome(o: Outcome | undefined): string {
-  return o === 'ended-on-notnow' ? 'on NotNow (device will poll)' : o === 'stranded' ? 'STRANDED (push owed)' : o === 'interrupted' ? 'interrupted' : 'clean';
+  return o === 'ended-on-notnow'
+    ? 'on NotNow (device will poll)'
+    : o === 'recovered'
+      ? 'recovered (refused, then completed)'
+      : o === 'stranded'
+        ? 'STRANDED (push owed)'
+        : o === 'interrupted'
+          ? 'interrupted'
+          : 'clean';
 }
 
 export { replyText };

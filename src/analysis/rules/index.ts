@@ -8,14 +8,22 @@ import { malformedBody } from './malformed.js';
 import { pushRejected } from './push-rejected.js';
 import { pushUnknownToken } from './push-unknown-token.js';
 import { pushMagicMismatch } from './push-magic-mismatch.js';
+import { deviceRejected } from './device-rejected.js';
+import { commandRedelivered } from './command-redelivered.js';
+import { pushNoCheckin } from './push-no-checkin.js';
+import { notNowNoReturn } from './notnow-no-return.js';
 
 export const RULES: readonly RuleFactory[] = [
   notNowRetryStorm,
   notNowUnexpected,
   notNowNotResent,
   chronicNotNow,
+  commandRedelivered,
+  deviceRejected,
   malformedBody,
   pushRejected,
   pushUnknownToken,
   pushMagicMismatch,
+  pushNoCheckin,
+  notNowNoReturn,
 ];

@@ -8,7 +8,7 @@ export function magicMismatch(pushMagicHash: string | undefined, expected: strin
 
 export const pushMagicMismatch = (): Rule => ({
   onPush(ctx, push, target) {
-    if (!target || !magicMismatch(push.pushMagicHash, target.pushMagicHash)) return;
+    if (!target || target.checkedOut || !magicMismatch(push.pushMagicHash, target.pushMagicHash)) return;
     ctx.warn('push-magic-mismatch', 'info', target.who, {
       message: explain.pushMagicMismatch(),
       detail: { tokenHex: `${push.tokenPrefix}…` },

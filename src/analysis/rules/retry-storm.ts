@@ -1,31 +1,55 @@
-/** `notnow-retry-storm`: the server answers NotNow for X with X again, 3 or more times in one session. */
+/**
+ * `notnow-retry-storm`: a command refused 3 or more times in one session — offered again right after its NotNow,
+ * or alternated with other refused commands (the Power Nap ping-pong of micromdm#225). The device is busy; the
+ * server should stop with an empty reply and let it poll.
+ */
 import type { Rule } from './rule.js';
 import { explain } from '../messages.js';
 
 export const RETRY_STORM_THRESHOLD = 3;
 
+interface Tally {
+  /** Times the server offered the command in this session. */
+  offers: number;
+  refusals: number;
+  /** `offers` when the last refusal was counted: a repeated report without a new offer is not a new refusal. */
+  offersAtRefusal: number;
+}
+
 export const notNowRetryStorm = (): Rule => {
-  const counts = new Map<string, Map<string, number>>();
+  const perSession = new Map<string, Map<string, Tally>>();
+  const tally = (sessionId: string, uuid: string): Tally => {
+    let s = perSession.get(sessionId);
+    if (!s) perSession.set(sessionId, (s = new Map()));
+    let t = s.get(uuid);
+    if (!t) s.set(uuid, (t = { offers: 0, refusals: 0, offersAtRefusal: -1 }));
+    return t;
+  };
   return {
     onReport(ctx, s, msg) {
-      if (s.userConfiguration || msg.status !== 'NotNow' || !msg.commandUUID) return;
-      if (msg.reply.kind !== 'command' || msg.reply.commandUUID !== msg.commandUUID) return;
-      let perSession = counts.get(s.id);
-      if (!perSession) counts.set(s.id, (perSession = new Map()));
-      const n = (perSession.get(msg.commandUUID) ?? 0) + 1;
-      perSession.set(msg.commandUUID, n);
-      if (n === RETRY_STORM_THRESHOLD) {
-        const rt = ctx.requestType(s.key, msg.commandUUID) ?? msg.reply.requestType;
-        ctx.warn('notnow-retry-storm', 'warning', s.who, {
-          sessionId: s.id,
-          commandUUIDs: [msg.commandUUID],
-          message: explain.retryStorm(rt, n),
-          detail: { requestType: rt, resends: n },
-        });
+      if (s.userConfiguration) return;
+      const uuid = msg.commandUUID;
+      if (msg.status === 'NotNow' && uuid) {
+        const t = tally(s.id, uuid);
+        if (t.offersAtRefusal < t.offers || t.refusals === 0) {
+          t.refusals++;
+          t.offersAtRefusal = t.offers;
+          if (t.refusals === RETRY_STORM_THRESHOLD) {
+            const rt = ctx.requestType(s.key, uuid) ?? s.sent.get(uuid) ?? 'command';
+            const others = [...(perSession.get(s.id) ?? [])].filter(([u, x]) => u !== uuid && x.refusals > 0).map(([u]) => u);
+            ctx.warn('notnow-retry-storm', 'warning', s.who, {
+              sessionId: s.id,
+              commandUUIDs: [uuid],
+              message: explain.retryStorm(rt, t.refusals, others.map((u) => ctx.requestType(s.key, u) ?? 'command')),
+              detail: { requestType: rt, refusals: t.refusals, ...(others.length ? { alternatedWith: others } : {}) },
+            });
+          }
+        }
       }
+      if (msg.reply.kind === 'command') tally(s.id, msg.reply.commandUUID).offers++;
     },
     onSessionEnd(_ctx, s) {
-      counts.delete(s.id);
+      perSession.delete(s.id);
     },
   };
 };

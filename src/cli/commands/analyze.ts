@@ -7,13 +7,24 @@ import { renderReport } from '../report.js';
 import { durationOption } from '../options.js';
 import { UserError } from '../errors.js';
 import { latest } from '../../util/latest.js';
-import { DEFAULT_PUSH_GRACE_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../defaults.js';
+import { DEFAULT_PUSH_GRACE_MS, DEFAULT_PUSH_WAKE_MS, DEFAULT_RETURN_WINDOW_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../defaults.js';
+import type { AnalyzerOptions } from '../../analysis/analyzer.js';
 
 interface AnalyzeOptions {
   json?: boolean;
   pushGrace: number;
   sessionTimeout: number;
+  pushWake: number;
+  returnWindow: number;
 }
+
+/** Each analyzer setting, its option and what the capture may have recorded for it. */
+const SETTINGS: Array<[keyof AnalyzeOptions & ('pushGrace' | 'sessionTimeout' | 'pushWake' | 'returnWindow'), keyof AnalyzerOptions]> = [
+  ['pushGrace', 'pushGraceMs'],
+  ['sessionTimeout', 'sessionTimeoutMs'],
+  ['pushWake', 'pushWakeMs'],
+  ['returnWindow', 'returnWindowMs'],
+];
 
 export function registerAnalyze(program: Command): void {
   program
@@ -21,8 +32,10 @@ export function registerAnalyze(program: Command): void {
     .description('replay HAR, mdmtap JSON-lines or SQLite captures through the analyzer and report what the server did')
     .argument('<file...>', 'capture files (HAR 1.2 from mdmtap, mitmproxy, Charles, Proxyman or a browser; mdmtap JSONL; mdmtap SQLite)')
     .option('--json', 'print the events as JSON lines instead of the report')
-    .option('--push-grace <duration>', 'how long a server has to push after a session that owes one (SQLite captures: the one they were recorded with)', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
-    .option('--session-timeout <duration>', 'a session silent this long counts as interrupted (SQLite captures: as recorded)', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
+    .option('--push-grace <duration>', 'how long a server has to push after a session that owes one (mdmtap captures: the one they were recorded with)', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
+    .option('--session-timeout <duration>', 'a session silent this long counts as interrupted (mdmtap captures: as recorded)', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
+    .option('--push-wake <duration>', 'how long a push has to draw a session before push-no-checkin (mdmtap captures: as recorded)', durationOption('--push-wake'), DEFAULT_PUSH_WAKE_MS)
+    .option('--return-window <duration>', 'how long a device has to come back after ending on NotNow before notnow-no-return (mdmtap captures: as recorded)', durationOption('--return-window'), DEFAULT_RETURN_WINDOW_MS)
     .addHelpText('after', '\nExit status: 0 no warning, 1 warnings raised, 2 unreadable input.')
     .action(async (files: string[], opts: AnalyzeOptions, cmd: Command) => {
       const loaded: Array<LoadedCapture & { name: string }> = [];
@@ -34,20 +47,18 @@ export function registerAnalyze(program: Command): void {
           throw e;
         }
       }
-      // A SQLite capture knows the grace and timeout it was judged with live: unless told otherwise, replay with
-      // them, so the same capture gives the same verdicts.
+      // An mdmtap capture (SQLite, its HAR and JSON lines) knows what it was judged with live: unless told
+      // otherwise, replay with that, so the same capture gives the same verdicts in every format.
       const recorded = loaded.find((l) => l.recorded)?.recorded;
-      if (cmd.getOptionValueSource('pushGrace') === 'default' && recorded?.pushGraceMs) opts.pushGrace = recorded.pushGraceMs;
-      if (cmd.getOptionValueSource('sessionTimeout') === 'default' && recorded?.sessionTimeoutMs) opts.sessionTimeout = recorded.sessionTimeoutMs;
+      const settings: AnalyzerOptions = {};
+      for (const [flag, key] of SETTINGS) {
+        const fromCapture = recorded?.[key];
+        settings[key] = cmd.getOptionValueSource(flag) === 'default' && fromCapture ? fromCapture : opts[flag];
+      }
       const messages = loaded.flatMap((l) => l.messages).sort((a, b) => a.ts - b.ts);
       const pushes = loaded.flatMap((l) => l.pushes);
       const lastTs = latest(loaded.map((l) => l.lastTs));
-      const { events, endTs } = replay(
-        messages,
-        pushes,
-        { pushGraceMs: opts.pushGrace, sessionTimeoutMs: opts.sessionTimeout },
-        lastTs,
-      );
+      const { events, endTs } = replay(messages, pushes, settings, lastTs);
       if (opts.json) {
         process.stdout.write(events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''));
       } else {
@@ -55,7 +66,7 @@ export function registerAnalyze(program: Command): void {
           renderReport({
             files: loaded.map((l) => ({ name: l.name, format: l.format, exchanges: l.exchanges })),
             events,
-            pushGraceMs: opts.pushGrace,
+            pushGraceMs: settings.pushGraceMs!,
             endTs,
             pushesObserved: pushes.length > 0,
           }),

@@ -16,6 +16,8 @@ import {
   DEFAULT_MAX_BODY,
   DEFAULT_PORT,
   DEFAULT_PUSH_GRACE_MS,
+  DEFAULT_PUSH_WAKE_MS,
+  DEFAULT_RETURN_WINDOW_MS,
   DEFAULT_SESSION_TIMEOUT_MS,
 } from '../defaults.js';
 import { formatDuration } from '../../util/duration.js';
@@ -33,6 +35,8 @@ export interface StartOptions {
   bodies: boolean;
   pushGrace: number;
   sessionTimeout: number;
+  pushWake: number;
+  returnWindow: number;
   json?: boolean;
   plain?: boolean;
   certs: string;
@@ -60,6 +64,8 @@ export function registerStart(program: Command): void {
     .option('--no-bodies', 'store exchange metadata only, no bodies')
     .option('--push-grace <duration>', 'how long the server has to push after a session that owes one', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
     .option('--session-timeout <duration>', 'a session silent this long counts as interrupted', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
+    .option('--push-wake <duration>', 'how long a push has to draw a session before push-no-checkin', durationOption('--push-wake'), DEFAULT_PUSH_WAKE_MS)
+    .option('--return-window <duration>', 'how long a device has to come back after ending on NotNow before notnow-no-return', durationOption('--return-window'), DEFAULT_RETURN_WINDOW_MS)
     .option('--json', 'headless: print events as JSON lines on stdout (the default when stdout is not a terminal)')
     .option('--plain', 'on a terminal: one readable line per session outcome and warning instead of the dashboard')
     .option('--certs <dir>', 'where the mdmtap CA lives', DEFAULT_CERTS)
@@ -116,7 +122,12 @@ export async function runStart(opts: StartOptions): Promise<void> {
     notices.push('WARNING: --keep-secrets: raw bodies and headers, with push tokens, PushMagic, PINs and passwords, are stored unredacted.');
   }
 
-  const pipeline = new LivePipeline({ pushGraceMs: opts.pushGrace, sessionTimeoutMs: opts.sessionTimeout });
+  const pipeline = new LivePipeline({
+    pushGraceMs: opts.pushGrace,
+    sessionTimeoutMs: opts.sessionTimeout,
+    pushWakeMs: opts.pushWake,
+    returnWindowMs: opts.returnWindow,
+  });
   // The dashboard (TTY) or JSON lines; --plain keeps a terminal to one readable line per verdict.
   // The URLs as shown and recorded: credentials in them never leave the command line.
   const shown = {
