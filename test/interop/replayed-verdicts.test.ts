@@ -1,0 +1,80 @@
+/**
+ * The same capture gives the same verdicts however it is read: what mdmtap concluded live in front of NanoMDM,
+ * what `mdmtap analyze` concludes from its SQLite capture, and from the HAR export of that capture.
+ */
+import { expect, it } from 'vitest';
+import { join } from 'node:path';
+import { labPerTest } from './helpers/lab-per-test.js';
+import { command } from './helpers/commands.js';
+import { transcript } from './helpers/transcript.js';
+import { verdicts } from './helpers/verdicts.js';
+import { runCli } from '../helpers/cli.js';
+import type { Answer } from './helpers/device.js';
+import type { AnalyzerEvent } from '../../src/analysis/events.js';
+
+const newLab = labPerTest();
+
+/** Answers in the order given, then Acknowledged. */
+const script = (...answers: Array<Answer['status']>) => {
+  let i = 0;
+  return (): Answer => ({ status: answers[i++] ?? 'Acknowledged' });
+};
+
+async function analyze(file: string): Promise<AnalyzerEvent[]> {
+  const r = await runCli(['analyze', file, '--json'], { timeoutMs: 30_000 });
+  // 0: no warning, 1: warnings raised; anything else is a failure to read the capture.
+  expect(r.code === 0 || r.code === 1, `analyze ${file} exited ${r.code}: ${r.stderr}`).toBe(true);
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as AnalyzerEvent);
+}
+
+it('live verdicts = analyze of the SQLite capture = analyze of its HAR export', async () => {
+  const lab = await newLab({ mode: 'signature' });
+  const { nanomdm } = lab;
+
+  // 1. Ends on NotNow, then polls again and completes the command.
+  const polite = lab.device();
+  await polite.enrol();
+  await nanomdm.enqueue([polite.udid], command('SecurityInfo'));
+  expect(transcript(await polite.session(script('NotNow'))).line).toBe('Idle→A, NotNow(A)→end');
+  expect(transcript(await polite.session(script('Acknowledged'))).line).toBe('Idle→A, Acknowledged(A)→end');
+
+  // 2. NanoMDM's filekv defect: the refused command is re-offered, refused again, the acknowledged one is sent
+  //    again, and the session ends on Acknowledged with the refused command dropped from the queue. A push
+  //    follows; the device's next session gets nothing.
+  const stranded = lab.device();
+  await stranded.enrol();
+  await nanomdm.enqueue([stranded.udid], command('SecurityInfo'));
+  await nanomdm.enqueue([stranded.udid], command('CertificateList'));
+  expect(transcript(await stranded.session(script('NotNow', 'Acknowledged', 'NotNow'))).line).toBe(
+    'Idle→A, NotNow(A)→B, Acknowledged(B)→A, NotNow(A)→B, Acknowledged(B)→end',
+  );
+  expect((await nanomdm.push([stranded.udid])).status).toBe(200);
+  await lab.mdmtap.waitEvent((e) => e.type === 'push' && e.udid === stranded.udid, 'push event');
+  expect(transcript(await stranded.session(script())).line).toBe('Idle→end');
+
+  // 3. Refused, then acknowledged when re-offered (and the acknowledged command delivered again).
+  const recovered = lab.device();
+  await recovered.enrol();
+  await nanomdm.enqueue([recovered.udid], command('SecurityInfo'));
+  await nanomdm.enqueue([recovered.udid], command('CertificateList'));
+  expect(transcript(await recovered.session(script('NotNow'))).line).toBe('Idle→A, NotNow(A)→B, Acknowledged(B)→A, Acknowledged(A)→B, Acknowledged(B)→end');
+
+  await lab.mdmtap.waitUntil((all) => all.filter((e) => e.type === 'session' && e.event === 'end').length === 5, 'five session ends');
+  expect(await lab.stopMdmtap()).toBe(0);
+  const live = verdicts(lab.mdmtap.events());
+  // Not a vacuous comparison: the live run judged sessions, raised warnings and opened an obligation.
+  expect(live.sessions).toHaveLength(5);
+  expect(live.warnings.length).toBeGreaterThan(0);
+  expect(live.obligations.length).toBeGreaterThan(0);
+
+  const har = join(lab.dir, 'capture.har');
+  const exported = await runCli(['export', lab.db, '--format', 'har', '-o', har], { timeoutMs: 30_000 });
+  expect(exported.code, exported.stderr).toBe(0);
+
+  const fromSqlite = verdicts(await analyze(lab.db));
+  const fromHar = verdicts(await analyze(har));
+  expect({ sqlite: fromSqlite, har: fromHar }).toEqual({ sqlite: live, har: live });
+});
