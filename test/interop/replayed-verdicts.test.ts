@@ -31,8 +31,19 @@ async function analyze(file: string): Promise<AnalyzerEvent[]> {
 }
 
 it('live verdicts = analyze of the SQLite capture = analyze of its HAR export', async () => {
-  const lab = await newLab({ mode: 'signature' });
+  // Not the defaults, so a replay that does not use what the capture was recorded with gives other verdicts.
+  const lab = await newLab({ mode: 'signature', mdmtapArgs: ['--push-grace', '3s', '--session-timeout', '20s'] });
   const { nanomdm } = lab;
+  const twoCommands = async () => {
+    const d = lab.device();
+    await d.enrol();
+    await nanomdm.enqueue([d.udid], command('SecurityInfo'));
+    await nanomdm.enqueue([d.udid], command('CertificateList'));
+    return d;
+  };
+  // NanoMDM's filekv defect: the refused command is re-offered and refused again, the acknowledged one is sent
+  // again, and the session ends on Acknowledged with the refused command dropped from the queue.
+  const DEFECT = 'Idle→A, NotNow(A)→B, Acknowledged(B)→A, NotNow(A)→B, Acknowledged(B)→end';
 
   // 1. Ends on NotNow, then polls again and completes the command.
   const polite = lab.device();
@@ -41,34 +52,28 @@ it('live verdicts = analyze of the SQLite capture = analyze of its HAR export', 
   expect(transcript(await polite.session(script('NotNow'))).line).toBe('Idle→A, NotNow(A)→end');
   expect(transcript(await polite.session(script('Acknowledged'))).line).toBe('Idle→A, Acknowledged(A)→end');
 
-  // 2. NanoMDM's filekv defect: the refused command is re-offered, refused again, the acknowledged one is sent
-  //    again, and the session ends on Acknowledged with the refused command dropped from the queue. A push
-  //    follows; the device's next session gets nothing.
-  const stranded = lab.device();
-  await stranded.enrol();
-  await nanomdm.enqueue([stranded.udid], command('SecurityInfo'));
-  await nanomdm.enqueue([stranded.udid], command('CertificateList'));
-  expect(transcript(await stranded.session(script('NotNow', 'Acknowledged', 'NotNow'))).line).toBe(
-    'Idle→A, NotNow(A)→B, Acknowledged(B)→A, NotNow(A)→B, Acknowledged(B)→end',
-  );
-  expect((await nanomdm.push([stranded.udid])).status).toBe(200);
-  await lab.mdmtap.waitEvent((e) => e.type === 'push' && e.udid === stranded.udid, 'push event');
-  expect(transcript(await stranded.session(script())).line).toBe('Idle→end');
+  // 2. The defect, then a push in time; the device's next session gets nothing.
+  const pushed = await twoCommands();
+  expect(transcript(await pushed.session(script('NotNow', 'Acknowledged', 'NotNow'))).line).toBe(DEFECT);
+  expect((await nanomdm.push([pushed.udid])).status).toBe(200);
+  await lab.mdmtap.waitEvent((e) => e.type === 'push' && e.udid === pushed.udid, 'push event');
+  expect(transcript(await pushed.session(script())).line).toBe('Idle→end');
 
   // 3. Refused, then acknowledged when re-offered (and the acknowledged command delivered again).
-  const recovered = lab.device();
-  await recovered.enrol();
-  await nanomdm.enqueue([recovered.udid], command('SecurityInfo'));
-  await nanomdm.enqueue([recovered.udid], command('CertificateList'));
+  const recovered = await twoCommands();
   expect(transcript(await recovered.session(script('NotNow'))).line).toBe('Idle→A, NotNow(A)→B, Acknowledged(B)→A, Acknowledged(A)→B, Acknowledged(B)→end');
 
-  await lab.mdmtap.waitUntil((all) => all.filter((e) => e.type === 'session' && e.event === 'end').length === 5, 'five session ends');
+  // 4. The defect and no push: the push grace runs out while mdmtap watches.
+  const forgotten = await twoCommands();
+  expect(transcript(await forgotten.session(script('NotNow', 'Acknowledged', 'NotNow'))).line).toBe(DEFECT);
+  await lab.mdmtap.waitEvent((e) => e.type === 'warning' && e.rule === 'notnow-no-push' && e.udid === forgotten.udid, 'notnow-no-push warning', 15_000);
+
   expect(await lab.stopMdmtap()).toBe(0);
   const live = verdicts(lab.mdmtap.events());
-  // Not a vacuous comparison: the live run judged sessions, raised warnings and opened an obligation.
-  expect(live.sessions).toHaveLength(5);
-  expect(live.warnings.length).toBeGreaterThan(0);
-  expect(live.obligations.length).toBeGreaterThan(0);
+  // Not a vacuous comparison: sessions judged, a push that came in time, a push that never came.
+  expect(live.sessions).toHaveLength(6);
+  expect(live.obligations.some((o) => o.endsWith('discharged by push'))).toBe(true);
+  expect(live.warnings.some((w) => w.startsWith('notnow-no-push '))).toBe(true);
 
   const har = join(lab.dir, 'capture.har');
   const exported = await runCli(['export', lab.db, '--format', 'har', '-o', har], { timeoutMs: 30_000 });
