@@ -55,7 +55,21 @@ export interface Lab {
   close(): Promise<void>;
 }
 
+/**
+ * NanoMDM's port is picked free before mdmtap starts, and another process may take it in between (test files
+ * run in parallel): then the whole lab starts again on new ports, a few times at most.
+ */
 export async function startLab(opts: LabOptions): Promise<Lab> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLabOnce(opts);
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use|is not NanoMDM|NanoMDM exited/i.test((e as Error).message)) throw e;
+    }
+  }
+}
+
+async function startLabOnce(opts: LabOptions): Promise<Lab> {
   const tmp = tempDir('mdmtap-interop-');
   const dir = tmp.dir;
   const closers: Array<() => Promise<unknown>> = [async () => tmp.remove()];

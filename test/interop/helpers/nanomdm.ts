@@ -58,8 +58,14 @@ export async function startNanoMdm(opts: NanoMdmOptions): Promise<NanoMdm> {
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (log += d));
   child.stderr!.setEncoding('utf8').on('data', (d: string) => (log += d));
   const exited = new Promise<void>((r) => child.once('close', () => r()));
+  const alive = () => child.exitCode === null && child.signalCode === null;
   try {
-    await waitForPort(opts.port, 10_000, () => child.exitCode === null && child.signalCode === null);
+    await waitForPort(opts.port, 10_000, alive);
+    // Whoever answers must be this NanoMDM: another process may hold the port, and NanoMDM then exits.
+    const version = await fetch(`http://127.0.0.1:${opts.port}/version`, { signal: AbortSignal.timeout(5000) }).then((r) => r.text());
+    if (!version.includes('"version"')) throw new Error(`127.0.0.1:${opts.port} is not NanoMDM (it answered ${JSON.stringify(version.slice(0, 80))})`);
+    await new Promise((r) => setTimeout(r, 50));
+    if (!alive()) throw new Error('NanoMDM exited right after starting');
   } catch (e) {
     child.kill('SIGKILL');
     await exited;
