@@ -1,9 +1,10 @@
 /**
  * Labs scoped to one test: each is closed after the test whatever happened (processes stopped, temporary folders
- * removed), and when the test fails its NanoMDM log and mdmtap events are printed, since they are what explains it.
+ * removed; the file's mdmtap certs template after its last test), and when the test fails its NanoMDM log and mdmtap events are printed, since they are what explains it.
  */
-import { afterEach, onTestFailed } from 'vitest';
+import { afterAll, afterEach, onTestFailed } from 'vitest';
 import { startLab, type Lab, type LabOptions } from './lab.js';
+import { removeMdmtapCertsTemplate } from './mdmtap-certs.js';
 
 const TAIL = 80;
 
@@ -12,6 +13,7 @@ export function labPerTest(): (opts: LabOptions) => Promise<Lab> {
   afterEach(async () => {
     for (const lab of open.splice(0)) await lab.close();
   });
+  afterAll(removeMdmtapCertsTemplate);
   return async (opts) => {
     const lab = await startLab(opts);
     open.push(lab);

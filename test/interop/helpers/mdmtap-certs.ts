@@ -1,5 +1,5 @@
 /**
- * mdmtap's certs folder (its CA, leaf key and leaves) made once per test process and copied into each lab:
+ * mdmtap's certs folder (its CA, leaf key and leaves) made once per test file and copied into each lab:
  * creating it costs mdmtap two RSA keys at every start. Each lab gets its own copy, so nothing is shared
  * between running mdmtaps.
  */
@@ -13,7 +13,6 @@ let template: string | undefined;
 export function copyMdmtapCerts(to: string): void {
   if (!template) {
     const dir = mkdtempSync(join(tmpdir(), 'mdmtap-interop-certs-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     const ca = ensureCa(dir, { commonName: `mdmtap interop ${dir.slice(-6)}` });
     // The leaves mdmtap would otherwise issue on the first connection of each kind.
     ca.leafFor('127.0.0.1');
@@ -21,4 +20,10 @@ export function copyMdmtapCerts(to: string): void {
     template = dir;
   }
   cpSync(template, to, { recursive: true });
+}
+
+/** Removes the template (after a test file's last lab). */
+export function removeMdmtapCertsTemplate(): void {
+  if (template) rmSync(template, { recursive: true, force: true });
+  template = undefined;
 }
