@@ -297,6 +297,7 @@ export class Analyzer {
     if (!s) s = this.startSession(ch, key, who, msg.ts);
 
     s.exchanges++;
+    s.accepted++;
     s.lastTs = msg.ts;
     s.lastStatus = msg.status;
     if (msg.userConfiguration && who.channel === 'user') s.userConfiguration = true;
@@ -336,18 +337,17 @@ export class Analyzer {
 
   /**
    * A report the server refused (HTTP 4xx: unknown or expired identity, bad request). Nothing ran on the server,
-   * so it changes no command's state, opens nothing and discharges nothing (a forged report naming someone's UDID
-   * must not silence what is owed to that device); a session it belongs to is over, and no push can help.
+   * so it changes no command's state, opens no obligation and discharges nothing (a forged report naming someone's
+   * UDID must not silence what is owed to that device). The session it belongs to — or the one it tried to
+   * start — ends there as interrupted/rejected, and no push can help.
    */
   private rejectedReport(ch: ChannelState, key: string, who: WhoFields, msg: CommandMessage): void {
-    const s = ch.session;
-    this.out.push(this.commandEvent(ch, who, msg, s?.id));
+    const s = ch.session ?? this.startSession(ch, key, who, msg.ts, false);
+    s.exchanges++;
+    s.lastTs = msg.ts;
+    this.out.push(this.commandEvent(ch, who, msg, s.id));
     for (const r of this.rules) r.onRejected?.(this.ctx, msg, who, key);
-    if (s) {
-      s.exchanges++;
-      s.lastTs = msg.ts;
-      this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'rejected', detail: `the server refused a report with HTTP ${msg.httpStatus}` }, false);
-    }
+    this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'rejected', detail: `the server refused a ${msg.status} report with HTTP ${msg.httpStatus}` }, false);
   }
 
   /** The `exchange` event of a command-channel report and the server's reply. */
@@ -386,10 +386,18 @@ export class Analyzer {
 
   // --- sessions ---------------------------------------------------------------------------------------------
 
-  private startSession(ch: ChannelState, key: string, who: WhoFields, ts: number): Session {
-    this.obligations.discharge(key, 'device-returned', ts);
+  /**
+   * `accepted`: the server took the report that opens the session. One it refused proves nothing about the
+   * device (it may be forged): it discharges, resolves and measures nothing.
+   */
+  private startSession(ch: ChannelState, key: string, who: WhoFields, ts: number, accepted = true): Session {
     const s = newSession(key, who, ts);
     ch.session = s;
+    if (!accepted) {
+      this.out.push({ type: 'session', ts: iso(ts), event: 'start', sessionId: s.id, ...who });
+      return s;
+    }
+    this.obligations.discharge(key, 'device-returned', ts);
     const since: { sinceNotNowMs?: number; sincePushMs?: number } = {};
     if (ch.lastEnd?.outcome === 'ended-on-notnow') since.sinceNotNowMs = ts - ch.lastEnd.ts;
     if (ch.firstPushTs !== undefined) since.sincePushMs = ts - ch.firstPushTs;
@@ -408,9 +416,11 @@ export class Analyzer {
     mayOwe: boolean,
   ): void {
     ch.session = undefined;
-    ch.lastEnd = { ts, outcome };
     if (ch.timeout) ch.timeout.cancelled = true;
     ch.timeout = undefined;
+    // A session the server never took a report of is only a record: rules and the channel's history skip it.
+    const refused = s.exchanges > 0 && s.accepted === 0;
+    if (!refused) ch.lastEnd = { ts, outcome };
     const outstanding = refusedOutstanding(s);
     this.out.push({
       type: 'session',
@@ -427,7 +437,7 @@ export class Analyzer {
       ...(s.userConfiguration ? { userConfiguration: true } : {}),
     });
     const endedByServer = outcome !== 'interrupted';
-    for (const r of this.rules) r.onSessionEnd?.(this.ctx, s, outcome, endedByServer);
+    if (!refused) for (const r of this.rules) r.onSessionEnd?.(this.ctx, s, outcome, endedByServer);
     if (mayOwe && owesPush(outcome, s)) {
       this.obligations.add({
         sessionId: s.id,

@@ -14,6 +14,8 @@ export interface Session {
   startTs: number;
   lastTs: number;
   exchanges: number;
+  /** Exchanges of the session the server took (a refused report is counted in `exchanges` only). */
+  accepted: number;
   lastStatus?: string;
   /** NotNow'd CommandUUIDs in the order first refused. */
   notNow: string[];
@@ -37,6 +39,7 @@ export function newSession(key: string, who: WhoFields, ts: number): Session {
     startTs: ts,
     lastTs: ts,
     exchanges: 0,
+    accepted: 0,
     notNow: [],
     finals: new Set(),
     sent: new Map(),

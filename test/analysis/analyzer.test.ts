@@ -413,13 +413,14 @@ describe('verdicts that hold on real servers (NanoMDM re-offers, refusals, lost 
       ],
       { finishAt: d.t + 10 * GRACE },
     );
-    expect(ends(evs)).toMatchObject([{ outcome: 'interrupted', reason: 'rejected', detail: expect.stringMatching(/401/) }]);
+    // The refused Idle's attempt is recorded as a session of its own, ended the same way.
+    expect(ends(evs)).toMatchObject([
+      { outcome: 'interrupted', reason: 'rejected', detail: expect.stringMatching(/401/), exchanges: 3 },
+      { outcome: 'interrupted', reason: 'rejected', exchanges: 1 },
+    ]);
     expect(of(evs, 'obligation')).toEqual([]);
-    // The second refusal belongs to no session: no session is opened for what the server would not take.
-    expect(of(evs, 'session').filter((e) => e.event === 'start')).toHaveLength(1);
     expect(warnings(evs)).toMatchObject([{ rule: 'device-rejected', severity: 'info', detail: { httpStatus: 401 } }]);
-    expect(of(evs, 'exchange').at(-1)).toMatchObject({ status: 'Idle', reply: 'http-error', httpStatus: 401 });
-    expect(of(evs, 'exchange').at(-1)?.sessionId).toBeUndefined();
+    expect(of(evs, 'exchange').at(-1)).toMatchObject({ status: 'Idle', reply: 'http-error', httpStatus: 401, sessionId: ends(evs)[1].sessionId });
   });
 
   it('device-rejected resolves when the server takes the channel again', () => {
@@ -444,6 +445,10 @@ describe('verdicts that hold on real servers (NanoMDM re-offers, refusals, lost 
     );
     expect(of(evs, 'obligation').map((o) => o.event)).toEqual(['open']);
     expect(warnings(evs).map((w) => w.rule)).toEqual(['device-rejected', 'push-unknown-token', 'notnow-no-push']);
+    // Nor does it count as the device coming back after a NotNow.
+    const e = Device.device('UDID-2');
+    const back = run([e.idle(A), e.report('NotNow', 'UUID-A', 'end'), e.wait(1000).idle({ kind: 'http-error', httpStatus: 401 }), e.wait(1000).idle('end')]);
+    expect(of(back, 'session').filter((x) => x.event === 'start').map((x) => x.sinceNotNowMs)).toEqual([undefined, undefined, 2 * (1000 + 100)]);
   });
 
   it('command-redelivered: the server sends a command again after its final status (it lost the result)', () => {
