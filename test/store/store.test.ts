@@ -351,6 +351,8 @@ describe("the README's auditor queries", () => {
     expect(results[0]).toEqual([expect.objectContaining({ stranded: 1 })]);
     expect(results[1]).toEqual([expect.objectContaining({ rule: 'notnow-no-push' })]);
     expect(results[2]).toEqual([expect.objectContaining({ command_uuid: 'A-1', request_type: 'InstallProfile' })]);
+    expect(results.at(-3)).toEqual([expect.objectContaining({ returns: 0 })]);
+    expect(results.at(-2)).toEqual([]);
     expect(results.at(-1)).toEqual(expect.arrayContaining([{ key: 'created_by', value: 'mdmtap test' }, { key: 'keep_secrets', value: 'no' }]));
   });
 });

@@ -99,6 +99,26 @@ describe('dashboard', () => {
     expect(f).toMatch(/✓ notnow-no-push/);
   });
 
+  it('a Shared iPad shows one row per user, by short name, and a recovered session says so in the timeline', async () => {
+    const r = rig();
+    const allF = 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF';
+    for (const name of ['ann@school', 'bob@school']) r.feed(ex(idle({ UserID: allF, UserShortName: name }), Buffer.alloc(0)));
+    // NanoMDM's way: the refused command comes back after another one and is completed in the same session.
+    r.feed(
+      ex(idle(), commandBody('A-1', 'InstallProfile')),
+      ex(status('NotNow', 'A-1'), commandBody('B-2', 'ProfileList')),
+      ex(status('Acknowledged', 'B-2'), commandBody('A-1', 'InstallProfile')),
+      ex(status('Acknowledged', 'A-1')),
+    );
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={30} color={false} />);
+    const f = await until(ui.lastFrame, (x) => x.includes('user bob@school'), 'the user rows');
+    expect(f).toContain('user ann@school');
+    expect(f).toMatch(/Devices \(3\)/);
+    expect(f).not.toContain('push owed 1');
+    const device = r.store.getSnapshot().devices.find((d) => d.channel === 'device')!;
+    expect(r.store.timelineOf(device.key).map((e) => e.text)).toContain('session ended recovered (refused, then completed)');
+  });
+
   it('moves with ↑/↓ and j/k, opens a device timeline with Enter and goes back with Esc', async () => {
     const r = rig();
     r.strand('DEVICE-AAAA');

@@ -41,7 +41,7 @@ export function DevicesTable(props: { rows: readonly DeviceRow[]; now: number; h
       </Text>
       {page.map((d, i) => (
         <Text key={d.key} wrap="truncate" inverse={focused && start + i === selected}>
-          {fit(shortId(d.udid), 14)} {fit(channelLabel(d.channel), 5)} {fit([d.model, d.osVersion ?? d.platform].filter(Boolean).join(' '), flex)}{' '}
+          {fit(shortId(d.udid), 14)} {fit(channelLabel(d.channel), 5)} {fit([d.userShortName ? `user ${d.userShortName}` : undefined, d.model, d.osVersion ?? d.platform].filter(Boolean).join(' '), flex)}{' '}
           <Text color={d.lastStatus === 'NotNow' ? theme.notnow : undefined}>{fit(d.lastStatus ?? '', 12)}</Text>{' '}
           <Text color={colour(d)}>{fit(stateText(d, now), 16)}</Text> {fit(String(d.notNow), 6)} {fit(age(now - d.lastSeen), 7)}
         </Text>

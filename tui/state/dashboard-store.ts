@@ -26,6 +26,8 @@ export interface DeviceRow {
   udid: string;
   channel: 'device' | 'user';
   userId?: string;
+  /** The user's short name on a user channel (what tells Shared iPad users apart). */
+  userShortName?: string;
   host?: string;
   model?: string;
   osVersion?: string;
@@ -408,13 +410,14 @@ export class DashboardStore {
     this.dirty = true;
   }
 
-  private device(who: { udid: string; channel: 'device' | 'user'; userId?: string; host?: string }, ts: number): DeviceRow {
+  private device(who: { udid: string; channel: 'device' | 'user'; userId?: string; userShortName?: string; host?: string }, ts: number): DeviceRow {
     const key = keyOf(who.udid, who.channel, who.userId, who.host);
     let d = this.devices.get(key);
     if (!d) {
       d = { key, udid: who.udid, channel: who.channel, state: 'idle', notNow: 0, sessions: 0, lastSeen: ts, warnings: 0, ...(who.userId ? { userId: who.userId } : {}), ...(who.host ? { host: who.host } : {}) };
       this.devices.set(key, d);
     }
+    if (who.userShortName) d.userShortName = who.userShortName;
     if (ts > d.lastSeen) d.lastSeen = ts;
     return d;
   }
