@@ -10,6 +10,7 @@ import { benchDecoder } from './decoder.js';
 import { benchStore } from './store.js';
 import { benchDashboard } from './dashboard.js';
 import { benchProxy } from './proxy.js';
+import { benchHostile } from './hostile.js';
 
 interface Section {
   title: string;
@@ -100,6 +101,17 @@ async function main(): Promise<void> {
       ['bytes per write', n0(db.bytesPerFrame)],
       ['process CPU with the dashboard (% of one core)', n1(db.cpuPercentWithDashboard)],
       ['process CPU, same feed without it', n1(db.cpuPercentWithout)],
+    ],
+  });
+
+  log('hostile bodies: the stall other devices see while each passes …\n');
+  const hostile = await benchHostile();
+  sections.push({
+    title: 'Hostile bodies through mdmtap start (each sent 3 times): the longest exchange of a canary device meanwhile, and mdmtap RSS',
+    figures: hostile,
+    rows: [
+      ['body', 'bytes', 'canary max ms', 'canary max before', 'RSS before MB', 'peak MB', 'after MB', 'HTTP'],
+      ...hostile.map((h) => [h.body, n0(h.bytes), n1(h.canaryMaxMs), n1(h.canaryBaselineMaxMs), n0(h.rssBeforeMB), n0(h.rssPeakMB), n0(h.rssAfterMB), String(h.status)]),
     ],
   });
 

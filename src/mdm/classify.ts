@@ -6,7 +6,7 @@
 import type { Exchange } from '../capture/exchange.js';
 import type { DecodeResult, PlistDict, PlistValue, Selection } from '../plist/value.js';
 import { isDict } from '../plist/value.js';
-import { decodePlist } from '../plist/decode.js';
+import { decodePlist, type DecodeLimits } from '../plist/decode.js';
 import { sha256Hex, tokenHex } from './hash.js';
 import type {
   CheckinMessage,
@@ -52,6 +52,13 @@ export const SCAN_REPLY: Selection = REPLY_KEYS;
 
 const MDM_CONTENT_TYPE = 'application/x-apple-aspen-mdm';
 
+/**
+ * Classification runs on the forwarding thread: what it may spend on one body. The keys it reads are a few
+ * dozen values in any legitimate message, so a body that makes it produce more (a shared-reference bomb under
+ * ErrorChain, say) is hostile and gives up at once as malformed.
+ */
+export const CLASSIFY_LIMITS: DecodeLimits = { maxObjects: 100_000, timeMs: 250, maxTextBytes: 64 * 1024 };
+
 export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage | undefined {
   const claimsMdm = opts.assumeMdm === true || (ex.requestHeaders['content-type'] ?? '').includes(MDM_CONTENT_TYPE);
   const body = ex.requestBody;
@@ -60,7 +67,7 @@ export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage |
   }
   if (!claimsMdm && !looksLikePlist(body)) return undefined;
   // A body larger than the capture limit was cut: its identifying keys were read from the whole body in passing.
-  const decoded: DecodeResult = ex.requestTruncated ? scanned(ex.requestScan, body.length) : decodePlist(body, REQUEST_KEYS);
+  const decoded: DecodeResult = ex.requestTruncated ? scanned(ex.requestScan, body.length) : decodePlist(body, REQUEST_KEYS, CLASSIFY_LIMITS);
   if (!decoded.ok) {
     return claimsMdm || looksLikePlist(body)
       ? malformed(ex, 'request', decoded.error.message, decoded.error.offset)
@@ -178,7 +185,7 @@ function replyOf(ex: Exchange): ReplyResult {
       },
     };
   }
-  const res = decodePlist(ex.responseBody, REPLY_KEYS);
+  const res = decodePlist(ex.responseBody, REPLY_KEYS, CLASSIFY_LIMITS);
   if (!res.ok) {
     const reason = `reply is not a plist: ${res.error.message}`;
     return { reply: { kind: 'invalid', reason }, problem: { reason, offset: res.error.offset } };

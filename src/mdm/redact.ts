@@ -96,6 +96,12 @@ const SECRET_NEEDLES: readonly Buffer[] = [
   'Passp', 'KeyExport', 'RecoveryKey', 'Payload', 'Secret', '&#', '[CDATA[', '!--', '\\u',
 ].map((n) => Buffer.from(n, 'latin1'));
 
+/** The needles as binary plists spell key strings: ASCII, and UTF-16BE. */
+const SECRET_NEEDLES_BINARY: readonly Buffer[] = SECRET_NEEDLES.filter((n) => /^[A-Za-z]/.test(n.toString('latin1'))).flatMap((n) => [
+  n,
+  Buffer.from([...n.toString('latin1')].flatMap((c) => [0, c.charCodeAt(0)])),
+]);
+
 for (const name of [...SECRET_KEYS, 'RecoveryKey', 'Password', 'Passphrase']) {
   if (!SECRET_NEEDLES.some((n) => name.includes(n.toString('latin1')))) throw new Error(`redact: no search fragment covers the secret key ${name}`);
 }
@@ -103,46 +109,155 @@ for (const name of [...SECRET_KEYS, 'RecoveryKey', 'Password', 'Passphrase']) {
 /**
  * Whether a body could hold a secret, decided by native byte searches (a few GB/s), so the great majority of
  * bodies, and the biggest ones (InstalledApplicationList, ProfileList), are never decoded just to be stored.
- * A binary plist may spell keys in UTF-16, so it always counts as possible.
+ * A binary plist spells its keys in ASCII or UTF-16BE: both are searched.
  */
 export function mayHoldSecret(buf: Buffer): boolean {
-  if (isBinaryPlist(buf)) return true;
-  for (const n of SECRET_NEEDLES) if (buf.includes(n)) return true;
+  const needles = isBinaryPlist(buf) ? SECRET_NEEDLES_BINARY : SECRET_NEEDLES;
+  for (const n of needles) if (buf.includes(n)) return true;
   return false;
 }
 
 /**
- * A body fit to store or export: one that holds no secret keeps its exact bytes; a plist that does is
- * re-encoded redacted (as XML); an undecodable text body has the value after every secret key scrubbed; an
- * undecodable binary body is replaced by its tag.
+ * A body fit to store or export. Fails closed: one that holds no secret keeps its exact bytes; a plist that
+ * decodes and holds one is re-encoded redacted (as XML); one that cannot be decoded in full — cut at
+ * `--max-body` (`truncated`), malformed, or a value XML cannot carry — never goes out as it is: XML and other text
+ * has the value after every secret key blanked by a byte-level scan, and a binary plist that names a secret key
+ * (whose values cannot be located without its offset table) is withheld with a note saying why.
  */
-export function redactBody(bytes: Uint8Array): Uint8Array {
+export function redactBody(bytes: Uint8Array, opts: { truncated?: boolean } = {}): Uint8Array {
   if (bytes.length === 0) return bytes;
   const buf = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (!mayHoldSecret(buf)) return bytes;
-  const decoded = decodePlist(buf);
-  if (decoded.ok) {
-    if (!hasSecret(decoded.value)) return bytes;
-    try {
-      const xml = plist.build(toBuildable(redactPlist(decoded.value)));
-      return Buffer.from(xml.replace(BIGINT_MARK, (_m, digits: string) => `<integer>${digits}</integer>`));
-    } catch {
-      // A value XML cannot carry (control characters a device put in a string): fall through to the scrub.
+  const binary = isBinaryPlist(buf);
+  if (!opts.truncated) {
+    const decoded = decodePlist(buf);
+    if (decoded.ok) {
+      if (!hasSecret(decoded.value)) return bytes;
+      try {
+        const xml = plist.build(toBuildable(redactPlist(decoded.value)));
+        return Buffer.from(xml.replace(BIGINT_MARK, (_m, digits: string) => `<integer>${digits}</integer>`));
+      } catch {
+        // A value XML cannot carry (control characters a device put in a string): fall through to the scan.
+      }
     }
   }
-  if (isBinaryPlist(buf) || buf.includes(0)) return Buffer.from(secretTag(bytes));
-  return Buffer.from(scrubText(buf.toString('utf8')));
+  if (binary || buf.includes(0)) {
+    const why = opts.truncated ? 'was cut at the capture limit' : 'could not be decoded';
+    return Buffer.from(`<withheld by mdmtap: a binary body that ${why} names a secret key; ${bytes.length} bytes, ${secretTag(bytes)}>`);
+  }
+  return Buffer.from(scrubJson(redactXmlText(buf.toString('latin1'))), 'latin1');
 }
 
-/** Best effort on text that would not decode: `<key>Secret</key><x>…</x>` and `"Secret": "…"` lose their values. */
+/**
+ * Byte-level redaction of XML that does not decode: every `<key>` whose name (entities and CDATA resolved) is a
+ * secret has the content of the element after it replaced by its tag — to the matching close tag, or to the end
+ * of the text when it is cut; text that follows the key outside any element is blanked up to the next tag. Keys
+ * inside comments or CDATA count too: a false match costs a field, a miss costs a secret. Works on latin1 text,
+ * so every byte it does not blank is kept exactly.
+ */
+export function redactXmlText(s: string): string {
+  const out: string[] = [];
+  let copied = 0;
+  let i = 0;
+  for (;;) {
+    const k = s.indexOf('<key', i);
+    if (k === -1) break;
+    const gt = s.indexOf('>', k);
+    if (gt === -1) break;
+    i = gt + 1;
+    if (s[gt - 1] === '/') continue;
+    const close = s.indexOf('</key', gt);
+    if (close === -1) break; // the body ends inside a key name: no value follows it
+    const afterKey = s.indexOf('>', close);
+    if (afterKey === -1) break;
+    i = afterKey + 1;
+    if (!isSecretKey(keyText(s.slice(gt + 1, close)).trim())) continue;
+    const [from, to] = valueSpan(s, afterKey + 1);
+    if (to > from) {
+      out.push(s.slice(copied, from), secretTag(Buffer.from(s.slice(from, to), 'latin1')));
+      copied = to;
+    }
+    i = Math.max(i, to);
+  }
+  out.push(s.slice(copied));
+  return out.join('');
+}
+
+/** Where the value after a secret key lies: the content of the next element, or bare text up to the next tag. */
+function valueSpan(s: string, at: number): [number, number] {
+  let v = at;
+  for (;;) {
+    while (v < s.length && /\s/.test(s[v])) v++;
+    if (s.startsWith('<!--', v)) {
+      const end = s.indexOf('-->', v + 4);
+      if (end === -1) return [v, s.length];
+      v = end + 3;
+      continue;
+    }
+    break;
+  }
+  if (v >= s.length) return [v, v];
+  if (s[v] !== '<') {
+    const lt = s.indexOf('<', v);
+    return [v, lt === -1 ? s.length : lt];
+  }
+  const gt = s.indexOf('>', v);
+  if (gt === -1) return [v, s.length];
+  if (s[gt - 1] === '/') return [gt + 1, gt + 1]; // <true/>, <string/>: nothing to hide
+  // Content to the matching close, counting nested elements; CDATA and comments are passed over whole.
+  let depth = 1;
+  let j = gt + 1;
+  while (depth > 0) {
+    const lt = s.indexOf('<', j);
+    if (lt === -1) return [gt + 1, s.length];
+    if (s.startsWith('<![CDATA[', lt)) {
+      const end = s.indexOf(']]>', lt);
+      if (end === -1) return [gt + 1, s.length];
+      j = end + 3;
+      continue;
+    }
+    if (s.startsWith('<!--', lt)) {
+      const end = s.indexOf('-->', lt);
+      if (end === -1) return [gt + 1, s.length];
+      j = end + 3;
+      continue;
+    }
+    const tgt = s.indexOf('>', lt);
+    if (tgt === -1) return [gt + 1, s.length];
+    if (s[lt + 1] === '/') depth--;
+    else if (s[tgt - 1] !== '/' && s[lt + 1] !== '?' && s[lt + 1] !== '!') depth++;
+    if (depth === 0) return [gt + 1, lt];
+    j = tgt + 1;
+  }
+  return [gt + 1, s.length];
+}
+
+/** A key's text as a plist reader sees it: CDATA unwrapped, comments dropped, entities resolved. */
+function keyText(raw: string): string {
+  const t = raw.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1').replace(/<!--[\s\S]*?-->/g, '');
+  return Buffer.from(t, 'latin1')
+    .toString('utf8')
+    .replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|lt|gt|amp|quot|apos);/g, (_m, e: string) => {
+      if (e === 'lt') return '<';
+      if (e === 'gt') return '>';
+      if (e === 'amp') return '&';
+      if (e === 'quot') return '"';
+      if (e === 'apos') return "'";
+      const code = e.startsWith('#x') ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
+      return code <= 0x10ffff ? String.fromCodePoint(code) : '';
+    });
+}
+
+/** JSON-ish text (`"Secret": "…"`, `Secret = "…"`) loses its values: what does not decode as a plist may be JSON. */
+function scrubJson(text: string): string {
+  return text.replace(/("([A-Za-z_]+)"\s*[:=]\s*)"([^"]*)"/g, (whole, head: string, key: string, val: string) =>
+    isSecretKey(key) ? `${head}"${secretTag(val)}"` : whole,
+  );
+}
+
+/** Best effort on text that would not decode (kept for callers outside the capture): the byte-level scan. */
 export function scrubText(text: string): string {
-  return text
-    .replace(/(<key>\s*([A-Za-z_]+)\s*<\/key>\s*)<(\w+)>([\s\S]*?)(<\/\3>|$)/g, (whole, head: string, key: string, tag: string, val: string, close: string) =>
-      isSecretKey(key) ? `${head}<${tag}>${secretTag(val.trim())}${close || ''}` : whole,
-    )
-    .replace(/("([A-Za-z_]+)"\s*[:=]\s*)"([^"]*)"/g, (whole, head: string, key: string, val: string) =>
-      isSecretKey(key) ? `${head}"${secretTag(val)}"` : whole,
-    );
+  return scrubJson(redactXmlText(text));
 }
 
 const BIGINT_MARK = /<string>\uE000bigint:(-?\d+)<\/string>/g;

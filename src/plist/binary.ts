@@ -4,7 +4,7 @@
  * counts in the billions) ends in a PlistError instead of a hang or a crash.
  */
 import type { PlistDict, PlistValue, Selection } from './value.js';
-import { MAX_DEPTH, PlistFail } from './fail.js';
+import { Budget, MAX_DEPTH, PlistFail, type DecodeLimits } from './fail.js';
 
 const MAGIC = 'bplist00';
 const TRAILER = 32;
@@ -15,7 +15,7 @@ export function isBinaryPlist(b: Buffer): boolean {
   return b.length >= 8 && b.toString('latin1', 0, 8) === MAGIC;
 }
 
-export function decodeBinary(b: Buffer, select?: Selection): PlistValue {
+export function decodeBinary(b: Buffer, select?: Selection, limits?: DecodeLimits): PlistValue {
   if (b.length < 8 + TRAILER) throw new PlistFail('truncated', 'binary plist shorter than its trailer', b.length);
   const t = b.length - TRAILER;
   const offsetSize = b[t + 6];
@@ -30,7 +30,7 @@ export function decodeBinary(b: Buffer, select?: Selection): PlistValue {
   if (tableOffset < 8 || tableOffset + numObjects * offsetSize > t) {
     throw new PlistFail('syntax', 'offset table outside the document', t + 24);
   }
-  const reader = new BinaryReader(b, offsetSize, refSize, numObjects, tableOffset, t);
+  const reader = new BinaryReader(b, offsetSize, refSize, numObjects, tableOffset, t, limits);
   return reader.object(topObject, 0, select);
 }
 
@@ -39,7 +39,9 @@ class BinaryReader {
   /** Strings by object number: a bplist stores each distinct key once and refers to it from every dictionary. */
   private readonly strings: Array<string | undefined>;
   /** Shared references are legal, but a DAG of them can expand exponentially ("billion laughs"): cap the work. */
-  private budget: number;
+  private readonly budget: Budget;
+  /** Bytes copied out of <data> objects: a shared one referenced many times must not multiply memory. */
+  private dataLeft: number;
 
   constructor(
     private readonly b: Buffer,
@@ -48,8 +50,12 @@ class BinaryReader {
     private readonly numObjects: number,
     private readonly tableOffset: number,
     private readonly end: number,
+    limits?: DecodeLimits,
   ) {
-    this.budget = Math.min(64 * numObjects + 10_000, 50_000_000);
+    // Leaf objects (booleans, small numbers) are shared by design, so a legitimate document visits more values
+    // than it has objects; collections are not (CoreFoundation's writer never shares them).
+    this.budget = new Budget(limits, 64 * numObjects + 10_000);
+    this.dataLeft = 2 * b.length + 1024 * 1024;
     this.strings = new Array<string | undefined>(numObjects);
   }
 
@@ -60,7 +66,7 @@ class BinaryReader {
     if (depth > MAX_DEPTH) throw new PlistFail('limit', `nesting deeper than ${MAX_DEPTH}`, this.tableOffset);
     const at = readUint(this.b, this.tableOffset + ref * this.offsetSize, this.offsetSize, this.end);
     if (at < 8 || at >= this.end) throw new PlistFail('syntax', `object ${ref} offset ${at} outside the document`, this.tableOffset);
-    if (--this.budget < 0) throw new PlistFail('limit', 'too many object references (shared-reference expansion)', at);
+    this.budget.spend(at);
     if (this.active.has(ref)) throw new PlistFail('syntax', `reference cycle through object ${ref}`, at);
     const b = this.b;
     const marker = b[at];
@@ -87,6 +93,8 @@ class BinaryReader {
       case 0x4: {
         const [len, s] = this.length(at, info);
         this.need(s, len, at);
+        this.dataLeft -= len;
+        if (this.dataLeft < 0) throw new PlistFail('limit', 'data objects shared so often that copying them would exceed twice the document', at);
         return new Uint8Array(b.buffer, b.byteOffset + s, len).slice();
       }
       case 0x5: {

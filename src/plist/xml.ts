@@ -9,7 +9,7 @@
  * alphabet are skipped) where `plist` rejects the whole document.
  */
 import type { PlistDict, PlistValue, Selection } from './value.js';
-import { MAX_DEPTH, PlistFail } from './fail.js';
+import { Budget, MAX_DEPTH, MAX_INTEGER_CHARS, MAX_NUMBER_TEXT, PlistFail, type DecodeLimits } from './fail.js';
 
 const LT = 0x3c; // <
 const GT = 0x3e; // >
@@ -21,8 +21,8 @@ const LBRACKET = 0x5b;
 const AMP = 0x26;
 const CR = 0x0d;
 
-export function decodeXml(buf: Buffer, select?: Selection): PlistValue {
-  return new XmlReader(buf).document(select);
+export function decodeXml(buf: Buffer, select?: Selection, limits?: DecodeLimits): PlistValue {
+  return new XmlReader(buf, limits).document(select);
 }
 
 class XmlReader {
@@ -33,8 +33,17 @@ class XmlReader {
   private markup = -2;
   private markupSearchedFrom = 0;
 
-  constructor(private readonly b: Buffer) {
+  private readonly budget: Budget;
+  private readonly maxText: number;
+
+  constructor(
+    private readonly b: Buffer,
+    limits?: DecodeLimits,
+  ) {
     this.n = b.length;
+    this.maxText = limits?.maxTextBytes ?? Infinity;
+    // A value takes at least 7 bytes (`<true/>`): the document's size bounds what a legitimate one holds.
+    this.budget = new Budget(limits, Math.ceil(b.length / 7) + 16);
     // A UTF-8 byte order mark is legal before the declaration.
     if (b[0] === 0xef && b[1] === 0xbb && b[2] === 0xbf) this.p = 3;
   }
@@ -77,6 +86,7 @@ class XmlReader {
   private value(depth: number, select?: Selection): PlistValue {
     if (depth > MAX_DEPTH) throw this.fail('limit', `nesting deeper than ${MAX_DEPTH}`);
     const start = this.p;
+    this.budget.spend(start);
     const tag = this.openTag();
     switch (tag.name) {
       case 'dict':
@@ -261,6 +271,13 @@ class XmlReader {
   /** Character data up to the closing tag, with CDATA sections, comments and entity references resolved. */
   private text(name: string): string {
     const b = this.b;
+    // The length is known from one native search: a value too long for what is asked fails before it is read.
+    const numeric = name === 'integer' || name === 'real' || name === 'date';
+    const limit = numeric ? MAX_NUMBER_TEXT : this.maxText;
+    if (limit !== Infinity) {
+      const end = b.indexOf(LT, this.p);
+      if ((end === -1 ? this.n : end) - this.p > limit) throw this.fail('limit', `<${name}> of more than ${limit} bytes`);
+    }
     // Fast path, nearly every value: plain ASCII up to the closing tag, nothing to unescape.
     let i = this.p;
     let plain = true;
@@ -323,7 +340,8 @@ class XmlReader {
     if (neg) i++;
     const s = i;
     let v = 0;
-    for (; i < this.n; i++) {
+    // Stop at 16 digits: beyond 15 this path gives up anyway, and a hostile body may hold millions.
+    for (const stop = Math.min(this.n, s + 16); i < stop; i++) {
       const d = b[i] - 0x30;
       if (d < 0 || d > 9) break;
       v = v * 10 + d;
@@ -337,6 +355,8 @@ class XmlReader {
   private integer(text: string, at: number): number | bigint {
     const t = text.trim();
     if (t === '') throw this.failAt('syntax', 'empty <integer>', at);
+    // Parsing millions of digits into a bigint takes seconds; no plist integer has more than 39.
+    if (t.length > MAX_INTEGER_CHARS) throw this.failAt('limit', `<integer> of ${t.length} characters`, at);
     const n = Number(t);
     if (Number.isSafeInteger(n)) return n;
     if (/^[+-]?\d+$/.test(t)) return BigInt(t);

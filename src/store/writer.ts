@@ -202,9 +202,9 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
   const keep = opts.keepSecrets;
   const extra = opts.clientCertHeader ? [opts.clientCertHeader] : [];
   const withBodies = opts.bodies && !it.dropBody;
-  const body = (bytes: Uint8Array) => {
+  const body = (bytes: Uint8Array, truncated: boolean) => {
     if (!withBodies || bytes.length === 0) return withBodies ? Buffer.alloc(0) : null;
-    const out = keep ? bytes : redactBody(bytes);
+    const out = keep ? bytes : redactBody(bytes, { truncated });
     return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   };
   const who = msg && 'identity' in msg && msg.identity ? msg.identity : undefined;
@@ -235,8 +235,8 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
     push_magic_hash: msg?.endpoint === 'checkin' ? (msg.pushMagicHash ?? null) : null,
     request_headers: JSON.stringify(keep ? ex.requestHeaders : redactHeaders(ex.requestHeaders, extra)),
     response_headers: JSON.stringify(keep ? ex.responseHeaders : redactHeaders(ex.responseHeaders, extra)),
-    request_body: body(ex.requestBody),
-    response_body: body(ex.responseBody),
+    request_body: body(ex.requestBody, ex.requestTruncated),
+    response_body: body(ex.responseBody, ex.responseTruncated),
     request_size: ex.requestSize ?? ex.requestBody.length,
     response_size: ex.responseSize ?? ex.responseBody.length,
     request_truncated: ex.requestTruncated ? 1 : 0,

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import * as plist from 'plist';
 import { classify, SCAN_REPLY, SCAN_REQUEST } from '../../src/mdm/classify.js';
 import { scanKeys } from '../../src/plist/key-scan.js';
+import { referenceBombPlist } from '../../bench/hostile.js';
 import type { Exchange } from '../../src/capture/exchange.js';
 import { sha256Hex } from '../../src/mdm/hash.js';
 import { fixture, fixtureFiles, plistOracle } from '../helpers/fixtures.js';
@@ -159,6 +160,18 @@ describe('what is not MDM, and what claims to be but is broken', () => {
     const m = classify(exchange(Buffer.from('<?xml version="1.0"?><plist><dict><key>'), { requestHeaders: {} }));
     expect(m?.endpoint).toBe('malformed');
   });
+  it('a hostile body gives up within the classification budget and is flagged, tied to no session', () => {
+    // 500 arrays of 1,000 references each to the next: the ErrorChain classification reads would never end.
+    const bomb = classify(exchange(referenceBombPlist(500, 1000, 0)));
+    expect(bomb).toMatchObject({ endpoint: 'malformed', side: 'request', reason: expect.stringMatching(/too many values/) });
+    // A selected value far longer than any identity.
+    const longUdid = classify(exchange(report({ Status: 'Idle', UDID: 'U'.repeat(100_000) })));
+    expect(longUdid).toMatchObject({ endpoint: 'malformed', reason: expect.stringMatching(/more than 65536 bytes/) });
+    // The same bomb as the server's reply: the report is judged, the reply is invalid.
+    const reply = classify(exchange(idle(), { responseBody: referenceBombPlist(120, 1000, 2000) }));
+    expect(reply?.endpoint === 'command' && reply.reply.kind).toBe('invalid');
+  });
+
   it('a check-in without identity is malformed, not a crash', () => {
     const m = classify(exchange(Buffer.from(plist.build({ MessageType: 'Authenticate' }))));
     expect(m?.endpoint).toBe('malformed');

@@ -81,8 +81,12 @@ describe('redaction', () => {
     expect(out).not.toContain('MAGIC-123');
     expect(out).toContain('<string>U-1</string>');
     expect(scrubText('{"PushMagic": "abc-def", "udid": "u"}')).not.toContain('abc-def');
-    const bin = Buffer.concat([Buffer.from('bplist00'), Buffer.from([0, 1, 2, 3])]);
-    expect(Buffer.from(redactBody(bin)).toString()).toMatch(/^<redacted:sha256:[0-9a-f]{8}>$/);
+    // An undecodable binary plist naming a secret key is withheld (its values cannot be located without the offset
+    // table); one that names none keeps its bytes.
+    const bin = Buffer.concat([Buffer.from('bplist00'), Buffer.from([0x53]), Buffer.from('PIN'), Buffer.from([0x54]), Buffer.from('1234')]);
+    expect(Buffer.from(redactBody(bin)).toString()).toMatch(/^<withheld by mdmtap: a binary body that could not be decoded names a secret key; 17 bytes, <redacted:sha256:[0-9a-f]{8}>>$/);
+    const harmless = Buffer.concat([Buffer.from('bplist00'), Buffer.from([0, 1, 2, 3])]);
+    expect(Buffer.from(redactBody(harmless))).toEqual(harmless);
     expect(redactBody(new Uint8Array(0))).toHaveLength(0);
   });
 
@@ -116,7 +120,10 @@ describe('the byte search that spares most bodies a decode', () => {
     expect(Buffer.from(redactBody(refs)).toString()).not.toContain('4321');
     const cdata = Buffer.from('<plist><dict><key><![CDATA[Pay]]>load</key><string>p-1</string></dict></plist>');
     expect(Buffer.from(redactBody(cdata)).toString()).not.toContain('p-1');
-    expect(mayHoldSecret(Buffer.from(plist.buildBinary({ a: 'b' })))).toBe(true);
+    // Binary plists spell keys in ASCII or UTF-16BE: both are searched.
+    expect(mayHoldSecret(Buffer.from(plist.buildBinary({ a: 'b' })))).toBe(false);
+    expect(mayHoldSecret(Buffer.from(plist.buildBinary({ PIN: '1' })))).toBe(true);
+    expect(mayHoldSecret(Buffer.from(plist.buildBinary({ 'PIN\u00e9': '1' })))).toBe(true);
   });
 });
 

@@ -165,6 +165,30 @@ describe('malformed input gives a typed error with an offset, never an exception
     }
   });
 
+  it('hostile bodies give up with a limit error instead of expanding: wide reference bombs, shared data, huge integers', () => {
+    // Object k: an array of 250 references to object k+1, five levels: 10^12 visits if expanded.
+    const wide: Buffer[] = [];
+    for (let k = 0; k < 5; k++) wide.push(Buffer.concat([Buffer.from([0xaf, 0x11, 0x00, 0xfa]), Buffer.alloc(250 * 2, 0)]));
+    wide.push(Buffer.from([0x09]));
+    const bomb = bplist16(wide, (k) => k + 1);
+    const r1 = decodePlist(bomb);
+    expect(r1.ok === false && r1.error.code).toBe('limit');
+    // A 64 KB <data> object referenced from 10,000 places: 640 MB if each reference were copied.
+    const data = Buffer.concat([Buffer.from([0x4f, 0x12, 0x00, 0x01, 0x00, 0x00]), Buffer.alloc(65_536, 7)]);
+    const shared = bplist16([Buffer.concat([Buffer.from([0xaf, 0x11, 0x27, 0x10]), Buffer.alloc(10_000 * 2, 0)]), data], () => 1);
+    const r2 = decodePlist(shared);
+    expect(r2.ok === false && r2.error.code).toBe('limit');
+    // An <integer> of 16.7 million digits (a bigint parse of it takes seconds).
+    const digits = Buffer.concat([Buffer.from('<plist><dict><key>Status</key><integer>'), Buffer.alloc(16_700_000, 0x37), Buffer.from('</integer></dict></plist>')]);
+    const r3 = decodePlist(digits);
+    expect(r3.ok === false && r3.error).toMatchObject({ code: 'limit', message: expect.stringMatching(/<integer> of more than 256 bytes/) });
+    // The caller's own budget: a document with more values than it allows.
+    const many = Buffer.from(plist.build({ list: Array.from({ length: 5000 }, (_, i) => i) } as plist.PlistValue));
+    expect(decodePlist(many).ok).toBe(true);
+    const r4 = decodePlist(many, undefined, { maxObjects: 1000 });
+    expect(r4.ok === false && r4.error.code).toBe('limit');
+  });
+
   it('random byte corruption of real documents never throws', () => {
     const next = rng(99);
     const sources = fixtureFiles().slice(0, 12).map((f) => fixture(f));
@@ -343,6 +367,37 @@ function cyclic(): Buffer {
 function hugeCount(): Buffer {
   // An array claiming 2^32-1 elements.
   return bplist(Buffer.from([0xaf, 0x12, 0xff, 0xff, 0xff, 0xff]));
+}
+
+/**
+ * A bplist of the given objects with 2-byte references: every reference slot (two zero bytes after the marker
+ * and its length) is filled with `target(k)` for object k, and the offsets are 4 bytes.
+ */
+function bplist16(objects: Buffer[], target: (k: number) => number): Buffer {
+  const head = Buffer.from('bplist00');
+  const filled = objects.map((o, k) => {
+    const c = Buffer.from(o);
+    if ((c[0] >> 4) === 0xa) {
+      const start = (c[0] & 0x0f) === 0x0f ? 2 + (1 << (c[1] & 0x0f)) : 1;
+      for (let i = start; i + 1 < c.length; i += 2) c.writeUInt16BE(target(k), i);
+    }
+    return c;
+  });
+  const offsets: number[] = [];
+  let at = head.length;
+  for (const o of filled) {
+    offsets.push(at);
+    at += o.length;
+  }
+  const table = Buffer.alloc(offsets.length * 4);
+  offsets.forEach((o, i) => table.writeUInt32BE(o, i * 4));
+  const trailer = Buffer.alloc(32);
+  trailer[6] = 4;
+  trailer[7] = 2;
+  trailer.writeBigUInt64BE(BigInt(objects.length), 8);
+  trailer.writeBigUInt64BE(0n, 16);
+  trailer.writeBigUInt64BE(BigInt(at), 24);
+  return Buffer.concat([head, ...filled, table, trailer]);
 }
 
 function referenceBomb(): Buffer {
