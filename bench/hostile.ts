@@ -9,11 +9,12 @@
 import { spawn } from 'node:child_process';
 import http from 'node:http';
 import https from 'node:https';
-import net from 'node:net';
+import type net from 'node:net';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from './proxy.js';
 
 export interface HostileFigure {
   body: string;
@@ -55,6 +56,11 @@ export function referenceBombPlist(levels: number, width: number, filler: number
   }
   objects.push(Buffer.from([0x09]));
   for (let i = 0; i < filler; i++) objects.push(Buffer.from([0x08]));
+  return assembleBplist(objects, 4);
+}
+
+/** bplist00 bytes from its objects in order (object 0 on top): the offset table and trailer added. */
+export function assembleBplist(objects: Buffer[], refSize: number): Buffer {
   const head = Buffer.from('bplist00');
   const offsets: number[] = [];
   let at = head.length;
@@ -66,7 +72,7 @@ export function referenceBombPlist(levels: number, width: number, filler: number
   offsets.forEach((o, i) => table.writeUInt32BE(o, i * 4));
   const trailer = Buffer.alloc(32);
   trailer[6] = 4;
-  trailer[7] = 4;
+  trailer[7] = refSize;
   trailer.writeBigUInt64BE(BigInt(objects.length), 8);
   trailer.writeBigUInt64BE(0n, 16);
   trailer.writeBigUInt64BE(BigInt(at), 24);
@@ -94,14 +100,6 @@ const idleReport = Buffer.from(`<?xml version="1.0"?><plist version="1.0"><dict>
 function rssMB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as net.AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return p;
 }
 
 export async function benchHostile(): Promise<HostileFigure[]> {

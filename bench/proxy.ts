@@ -40,7 +40,7 @@ function statusBody(udid: string, status: string, uuid?: string, extra = ''): Bu
   );
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   const s = net.createServer();
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   const p = (s.address() as net.AddressInfo).port;

@@ -9,6 +9,7 @@ import { isDict } from '../plist/value.js';
 import { secretTag } from './hash.js';
 import { decodePlist } from '../plist/decode.js';
 import { isBinaryPlist } from '../plist/binary.js';
+import { unescapeXml } from '../plist/entities.js';
 
 /** Every key whose value is a secret (PROTOCOL.md's list, plus names that are always secrets). */
 export const SECRET_KEYS: ReadonlySet<string> = new Set([
@@ -235,17 +236,7 @@ function valueSpan(s: string, at: number): [number, number] {
 /** A key's text as a plist reader sees it: CDATA unwrapped, comments dropped, entities resolved. */
 function keyText(raw: string): string {
   const t = raw.replace(/<!\[CDATA\[([\s\S]*?)\]\]>/g, '$1').replace(/<!--[\s\S]*?-->/g, '');
-  return Buffer.from(t, 'latin1')
-    .toString('utf8')
-    .replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|lt|gt|amp|quot|apos);/g, (_m, e: string) => {
-      if (e === 'lt') return '<';
-      if (e === 'gt') return '>';
-      if (e === 'amp') return '&';
-      if (e === 'quot') return '"';
-      if (e === 'apos') return "'";
-      const code = e.startsWith('#x') ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-      return code <= 0x10ffff ? String.fromCodePoint(code) : '';
-    });
+  return unescapeXml(Buffer.from(t, 'latin1').toString('utf8'));
 }
 
 /** JSON-ish text (`"Secret": "…"`, `Secret = "…"`) loses its values: what does not decode as a plist may be JSON. */

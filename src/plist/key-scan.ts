@@ -14,6 +14,7 @@
  */
 import type { PlistDict, PlistValue, Selection } from './value.js';
 import { isDict } from './value.js';
+import { unescapeXml } from './entities.js';
 
 /** Longest tag, key or captured value the XML scanner holds; anything longer is skipped, not buffered. */
 const MAX_TOKEN = 4096;
@@ -409,19 +410,6 @@ function scalar(tag: string, text: string): PlistValue | undefined {
     default:
       return undefined;
   }
-}
-
-function unescapeXml(t: string): string {
-  if (!t.includes('&')) return t;
-  return t.replace(/&(#x[0-9a-fA-F]{1,6}|#\d{1,7}|lt|gt|amp|quot|apos);/g, (_m, e: string) => {
-    if (e === 'lt') return '<';
-    if (e === 'gt') return '>';
-    if (e === 'amp') return '&';
-    if (e === 'quot') return '"';
-    if (e === 'apos') return "'";
-    const code = e.startsWith('#x') ? parseInt(e.slice(2), 16) : parseInt(e.slice(1), 10);
-    return code <= 0x10ffff ? String.fromCodePoint(code) : '';
-  });
 }
 
 // --- binary -----------------------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@
  */
 import type { PlistDict, PlistValue, Selection } from './value.js';
 import { Budget, MAX_DEPTH, MAX_INTEGER_CHARS, MAX_NUMBER_TEXT, PlistFail, type DecodeLimits } from './fail.js';
+import { unescapeXml } from './entities.js';
 
 const LT = 0x3c; // <
 const GT = 0x3e; // >
@@ -329,7 +330,7 @@ class XmlReader {
   private chars(s: number, e: number): string {
     if (s === e) return '';
     const str = this.b.toString('utf8', s, e);
-    return str.indexOf('&') < 0 && str.indexOf('\r') < 0 ? str : unescape(str.replace(/\r\n?/g, '\n'));
+    return str.indexOf('&') < 0 && str.indexOf('\r') < 0 ? str : unescapeXml(str.replace(/\r\n?/g, '\n'));
   }
 
   /** `<integer>` of up to 15 decimal digits, read from the bytes without making a string; undefined otherwise. */
@@ -500,19 +501,6 @@ const KNOWN = new Set(['dict', 'array', 'string', 'key', 'integer', 'real', 'tru
 
 function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x0a || c === 0x09 || c === 0x0d;
-}
-
-const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-/** Entity references; an unknown one stays as written, which is what `plist` (via xmldom) returns. */
-function unescape(s: string): string {
-  return s.replace(/&(#x[0-9a-fA-F]+|#[0-9]+|[a-zA-Z]+);/g, (whole, ref: string) => {
-    if (ref.charCodeAt(0) === 0x23) {
-      const cp = ref[1] === 'x' || ref[1] === 'X' ? parseInt(ref.slice(2), 16) : parseInt(ref.slice(1), 10);
-      return cp <= 0x10ffff ? String.fromCodePoint(cp) : whole;
-    }
-    return NAMED[ref] ?? whole;
-  });
 }
 
 function base64(text: string): Uint8Array {

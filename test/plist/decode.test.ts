@@ -5,6 +5,7 @@ import type { PlistValue, Selection } from '../../src/plist/value.js';
 import { isDict } from '../../src/plist/value.js';
 import { fixture, fixtureFiles, plistOracle as oracle } from '../helpers/fixtures.js';
 import { rng } from '../helpers/rng.js';
+import { assembleBplist } from '../../bench/hostile.js';
 
 function decodeOk(bytes: Uint8Array | string): PlistValue {
   const r = decodePlist(typeof bytes === 'string' ? Buffer.from(bytes) : bytes);
@@ -374,7 +375,6 @@ function hugeCount(): Buffer {
  * and its length) is filled with `target(k)` for object k, and the offsets are 4 bytes.
  */
 function bplist16(objects: Buffer[], target: (k: number) => number): Buffer {
-  const head = Buffer.from('bplist00');
   const filled = objects.map((o, k) => {
     const c = Buffer.from(o);
     if ((c[0] >> 4) === 0xa) {
@@ -383,21 +383,7 @@ function bplist16(objects: Buffer[], target: (k: number) => number): Buffer {
     }
     return c;
   });
-  const offsets: number[] = [];
-  let at = head.length;
-  for (const o of filled) {
-    offsets.push(at);
-    at += o.length;
-  }
-  const table = Buffer.alloc(offsets.length * 4);
-  offsets.forEach((o, i) => table.writeUInt32BE(o, i * 4));
-  const trailer = Buffer.alloc(32);
-  trailer[6] = 4;
-  trailer[7] = 2;
-  trailer.writeBigUInt64BE(BigInt(objects.length), 8);
-  trailer.writeBigUInt64BE(0n, 16);
-  trailer.writeBigUInt64BE(BigInt(at), 24);
-  return Buffer.concat([head, ...filled, table, trailer]);
+  return assembleBplist(filled, 2);
 }
 
 function referenceBomb(): Buffer {
