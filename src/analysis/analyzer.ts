@@ -150,7 +150,7 @@ export class Analyzer {
   feedPush(push: PushSeen): AnalyzerEvent[] {
     this.runTimers(push.ts);
     this.clockTs = push.ts;
-    const target = this.tokens.lookup(push.tokenHash);
+    const target = this.tokens.lookup(push.tokenHash) ?? (push.mappedTo ? this.tokens.forKey(keyOf(push.mappedTo)) : undefined);
     this.out.push({
       type: 'push',
       ts: iso(push.ts),

@@ -10,14 +10,15 @@ import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { APNS_HOSTS } from '../push/hosts.js';
 import { sha256Hex } from '../mdm/hash.js';
 
-export class CaptureFormatError extends Error {}
+export { CaptureFormatError } from './errors.js';
+import { CaptureFormatError } from './errors.js';
 
 interface HarHeader {
   name?: unknown;
   value?: unknown;
 }
 
-interface HarEntry {
+export interface HarEntry {
   startedDateTime?: unknown;
   time?: unknown;
   timings?: Record<string, unknown>;
@@ -80,20 +81,21 @@ export function harToCapture(doc: unknown, source = 'HAR'): { exchanges: Exchang
   const exchanges: Exchange[] = [];
   const pushes: PushSeen[] = [];
   entries.forEach((raw, index) => {
-    const push = entryToPush(raw as HarEntry);
+    const push = harEntryToPush(raw as HarEntry);
     if (push) {
       pushes.push(push);
       return;
     }
-    const ex = entryToExchange(raw as HarEntry, index);
+    const ex = harEntryToExchange(raw as HarEntry, index);
     if (ex) exchanges.push(ex);
   });
   pushes.sort((a, b) => a.ts - b.ts);
-  const meta = captureMeta(log?._mdmtap);
+  const meta = readHarMeta(log?._mdmtap);
   return { exchanges, pushes, ...(meta ? { meta } : {}) };
 }
 
-function captureMeta(m: unknown): HarCaptureMeta | undefined {
+/** mdmtap's `log._mdmtap` (format 1): the settings a capture was judged with and until when it was watched. */
+export function readHarMeta(m: unknown): HarCaptureMeta | undefined {
   if (!m || typeof m !== 'object') return undefined;
   const o = m as Record<string, unknown>;
   if (o.format !== 1) return undefined;
@@ -106,7 +108,8 @@ function captureMeta(m: unknown): HarCaptureMeta | undefined {
   return { settings, ...(Number.isFinite(until) ? { observedUntil: until } : {}) };
 }
 
-function entryToPush(e: HarEntry): PushSeen | undefined {
+/** A push in a HAR entry: mdmtap's own push entry, or a server's request to APNs; undefined for anything else. */
+export function harEntryToPush(e: HarEntry): PushSeen | undefined {
   if (!e || typeof e !== 'object') return undefined;
   const ts = Date.parse(String(e.startedDateTime ?? ''));
   if (!Number.isFinite(ts)) return undefined;
@@ -171,7 +174,8 @@ function jsonField(body: Uint8Array, key: string): string | undefined {
   }
 }
 
-function entryToExchange(e: HarEntry, index: number): Exchange | undefined {
+/** A HAR entry as the Exchange it records (`index`: its place in the file, for an id when it has none). */
+export function harEntryToExchange(e: HarEntry, index: number): Exchange | undefined {
   if (!e || typeof e !== 'object' || !e.request) return undefined;
   const startedAt = Date.parse(String(e.startedDateTime ?? ''));
   if (!Number.isFinite(startedAt)) return undefined;

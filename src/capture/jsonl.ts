@@ -1,6 +1,7 @@
 /**
  * mdmtap's own JSON lines (what `--json` prints and `export --format jsonl` writes) → the messages and pushes
  * they describe, so a recorded event stream can be judged again (for instance with another --push-grace).
+ * jsonl-source.ts reads the file line by line.
  *
  * Events carry no secrets, so tokens are not in them: a push is tied back to its channel through a stand-in token
  * hash derived from the identity the live run had already mapped it to.
@@ -19,52 +20,45 @@ import type {
 } from '../mdm/message.js';
 import type { ExchangeErrorKind } from './exchange.js';
 import { sha256Hex } from '../mdm/hash.js';
-import { CaptureFormatError } from './har.js';
+import { CaptureFormatError } from './errors.js';
+import { messageKey, pushKey, type CaptureItem } from './source.js';
 
-export interface EventCapture {
-  messages: MdmMessage[];
-  pushes: PushSeen[];
-  /** The last timestamp in the file: deadlines are judged against it. */
-  lastTs?: number;
-  /** What the stream says it was judged with (its `capture` line). */
-  recorded?: AnalyzerOptions;
-}
+/**
+ * One line of mdmtap's JSON lines as what the analyzer needs: a message, a push, the settings of the stream
+ * (its `capture` line), or nothing (events that are conclusions, not traffic). Throws CaptureFormatError for a
+ * line that is not an mdmtap event.
+ */
+export type JsonlLine =
+  | { kind: 'item'; ts: number; item: CaptureItem }
+  | { kind: 'settings'; ts: number; settings: AnalyzerOptions }
+  | { kind: 'other'; ts: number };
 
-export function parseJsonl(text: string, source = 'JSONL'): EventCapture {
-  const messages: MdmMessage[] = [];
-  const pushes: PushSeen[] = [];
-  let lastTs: number | undefined;
-  let recorded: AnalyzerOptions | undefined;
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
-    if (line === '') continue;
-    let ev: AnalyzerEvent;
-    try {
-      ev = JSON.parse(line) as AnalyzerEvent;
-    } catch {
-      // A capture cut by kill -9 may end in half a line; anything else is not our format.
-      if (i >= lines.length - 2) break;
-      throw new CaptureFormatError(`${source}, line ${i + 1}: not a JSON object`);
-    }
-    if (!ev || typeof ev !== 'object' || typeof ev.type !== 'string' || typeof ev.ts !== 'string') {
-      throw new CaptureFormatError(`${source}, line ${i + 1}: not an mdmtap event (needs "type" and "ts")`);
-    }
-    const ts = Date.parse(ev.ts);
-    if (!Number.isFinite(ts)) throw new CaptureFormatError(`${source}, line ${i + 1}: bad "ts"`);
-    lastTs = lastTs === undefined ? ts : Math.max(lastTs, ts);
-    if (ev.type === 'exchange') {
-      const m = fromExchangeEvent(ev, ts);
-      if (m) messages.push(m);
-    } else if (ev.type === 'push') {
-      pushes.push(fromPushEvent(ev, ts));
-    } else if (ev.type === 'warning' && ev.rule === 'malformed-body' && !ev.sessionId) {
-      messages.push(fromMalformedWarning(ev, ts));
-    } else if (ev.type === 'capture' && ev.event === 'start' && recorded === undefined) {
-      recorded = settingsOf(ev);
-    }
+export function readJsonlLine(line: string, where: string): JsonlLine {
+  let ev: AnalyzerEvent;
+  try {
+    ev = JSON.parse(line) as AnalyzerEvent;
+  } catch {
+    throw new CaptureFormatError(`${where}: not a JSON object`);
   }
-  return { messages, pushes, lastTs, ...(recorded ? { recorded } : {}) };
+  if (!ev || typeof ev !== 'object' || typeof ev.type !== 'string' || typeof ev.ts !== 'string') {
+    throw new CaptureFormatError(`${where}: not an mdmtap event (needs "type" and "ts")`);
+  }
+  const ts = Date.parse(ev.ts);
+  if (!Number.isFinite(ts)) throw new CaptureFormatError(`${where}: bad "ts"`);
+  if (ev.type === 'exchange') {
+    const message = fromExchangeEvent(ev, ts);
+    return { kind: 'item', ts, item: { kind: 'message', ts, key: messageKey(message), message } };
+  }
+  if (ev.type === 'push') {
+    const push = fromPushEvent(ev, ts);
+    return { kind: 'item', ts, item: { kind: 'push', ts, key: pushKey(push), push } };
+  }
+  if (ev.type === 'warning' && ev.rule === 'malformed-body' && !ev.sessionId) {
+    const message = fromMalformedWarning(ev, ts);
+    return { kind: 'item', ts, item: { kind: 'message', ts, key: messageKey(message), message } };
+  }
+  if (ev.type === 'capture' && ev.event === 'start') return { kind: 'settings', ts, settings: settingsOf(ev) };
+  return { kind: 'other', ts };
 }
 
 /** Stand-in for a token hash: the same for a channel's TokenUpdate and the pushes already mapped to it. */
@@ -88,7 +82,7 @@ function settingsOf(ev: CaptureEvent): AnalyzerOptions {
   return out;
 }
 
-function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage | undefined {
+function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage {
   const base = {
     exchangeId: ev.exchangeId,
     ts,
@@ -138,6 +132,7 @@ function fromPushEvent(ev: PushEvent, ts: number): PushSeen {
     apnsStatus: ev.apnsStatus,
   };
   if (ev.reason) p.reason = ev.reason;
+  if (ev.udid && ev.channel) p.mappedTo = { udid: ev.udid, channel: ev.channel, ...(ev.userId ? { userId: ev.userId } : {}), ...(ev.host ? { host: ev.host } : {}) };
   if (ev.apnsExpiration !== undefined) p.apnsExpiration = ev.apnsExpiration;
   if (ev.apnsPriority !== undefined) p.apnsPriority = ev.apnsPriority;
   if (ev.apnsTopic !== undefined) p.apnsTopic = ev.apnsTopic;

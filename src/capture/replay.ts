@@ -1,12 +1,44 @@
 /**
- * Offline replay: the same classify → Analyzer pipeline the live proxy runs, over a capture. Exchanges are fed in
- * the order the live proxy would have finished them (end time), so a replay reproduces the live events.
+ * Offline replay: the same classify → Analyzer pipeline the live proxy runs, over a capture. Items are fed in
+ * the order the live proxy would have finished them (timeline.ts), so a replay reproduces the live events; the
+ * stream opens and closes with `capture` lines like a live one.
  */
 import type { Exchange } from './exchange.js';
 import type { AnalyzerEvent } from '../analysis/events.js';
 import type { MdmMessage, PushSeen } from '../mdm/message.js';
 import { classify } from '../mdm/classify.js';
 import { Analyzer, type AnalyzerOptions } from '../analysis/analyzer.js';
+import type { CaptureItem } from './source.js';
+
+/** Feeds a replay item by item; memory is the analyzer's (per channel), not the capture's. */
+export class Replayer {
+  private readonly analyzer: Analyzer;
+  private started = false;
+  /** The capture's last timestamp so far. */
+  last: number | undefined;
+
+  constructor(settings: AnalyzerOptions) {
+    this.analyzer = new Analyzer(settings);
+  }
+
+  feed(item: CaptureItem): AnalyzerEvent[] {
+    const out: AnalyzerEvent[] = [];
+    if (!this.started) {
+      this.started = true;
+      out.push(this.analyzer.captureEvent(item.ts, 'start'));
+    }
+    out.push(...(item.kind === 'message' ? this.analyzer.feed(item.message) : this.analyzer.feedPush(item.push)));
+    if (this.last === undefined || item.ts > this.last) this.last = item.ts;
+    return out;
+  }
+
+  /** Closes the capture at `endTs` (or its last timestamp): what is still owed or open is reported pending. */
+  finish(endTs?: number): { events: AnalyzerEvent[]; endTs: number | undefined } {
+    const end = endTs === undefined ? this.last : this.last === undefined ? endTs : Math.max(endTs, this.last);
+    if (end === undefined) return { events: [], endTs: undefined };
+    return { events: [...this.analyzer.finish(end), this.analyzer.captureEvent(end, 'stop')], endTs: end };
+  }
+}
 
 export function orderExchanges(exchanges: Exchange[]): Exchange[] {
   return exchanges
@@ -30,35 +62,19 @@ export interface ReplayResult {
   endTs: number | undefined;
 }
 
-/**
- * Feeds messages and pushes merged in time order, then closes the capture at its last timestamp (or `endTs`),
- * reporting obligations still open as pending.
- */
-export function replay(
-  messages: MdmMessage[],
-  pushes: PushSeen[],
-  opts: AnalyzerOptions,
-  endTs?: number,
-): ReplayResult {
-  const analyzer = new Analyzer(opts);
+/** A whole capture held in memory (tests, small inputs): messages and pushes merged in time order. */
+export function replay(messages: MdmMessage[], pushes: PushSeen[], opts: AnalyzerOptions, endTs?: number): ReplayResult {
+  const r = new Replayer(opts);
   const events: AnalyzerEvent[] = [];
-  // The stream says what it was judged with, like a live one, so `analyze --json` output replays alike.
-  let first = messages[0]?.ts;
-  for (const p of pushes) if (first === undefined || p.ts < first) first = p.ts;
-  if (first !== undefined) events.push(analyzer.captureEvent(first, 'start'));
   const ps = [...pushes].sort((a, b) => a.ts - b.ts);
   let p = 0;
-  let last = endTs;
+  const push = (x: PushSeen) => events.push(...r.feed({ kind: 'push', ts: x.ts, key: '', push: x }));
   for (const m of messages) {
-    while (p < ps.length && ps[p].ts <= m.ts) events.push(...analyzer.feedPush(ps[p++]));
-    events.push(...analyzer.feed(m));
-    last = last === undefined ? m.ts : Math.max(last, m.ts);
+    while (p < ps.length && ps[p].ts <= m.ts) push(ps[p++]);
+    events.push(...r.feed({ kind: 'message', ts: m.ts, key: '', message: m }));
   }
-  while (p < ps.length) {
-    const push = ps[p++];
-    events.push(...analyzer.feedPush(push));
-    last = last === undefined ? push.ts : Math.max(last, push.ts);
-  }
-  if (last !== undefined) events.push(...analyzer.finish(last), analyzer.captureEvent(last, 'stop'));
-  return { events, endTs: last };
+  while (p < ps.length) push(ps[p++]);
+  const end = r.finish(endTs);
+  events.push(...end.events);
+  return { events, endTs: end.endTs };
 }

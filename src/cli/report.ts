@@ -1,24 +1,37 @@
 /**
  * The person-readable `mdmtap analyze` report, built from the event stream alone, so it says exactly what
- * `--json` would have printed, grouped per device channel.
+ * `--json` would have printed, grouped per device channel. Built as the events stream past: memory grows with the
+ * number of device channels, not with the capture (each channel keeps its last lines, durations are sampled).
  */
-import type { AnalyzerEvent, ObligationEvent, SessionEvent, WarningEvent } from '../analysis/events.js';
+import type { AnalyzerEvent, ObligationEvent, SessionEvent } from '../analysis/events.js';
 import { formatDuration } from '../util/duration.js';
 
-export interface ReportInput {
+export interface ReportMeta {
   files: Array<{ name: string; format: string; exchanges: number }>;
-  events: AnalyzerEvent[];
   pushGraceMs: number;
   endTs?: number;
   pushesObserved: boolean;
+  /** Exchanges dropped because another input held them too; items later than the reorder window. */
+  duplicates?: number;
+  late?: number;
 }
+
+export interface ReportInput extends ReportMeta {
+  events: AnalyzerEvent[];
+}
+
+/** Lines kept per channel: the most recent (the JSON output has every event). */
+const LINES_PER_CHANNEL = 60;
+/** Request types remembered for naming commands (most recent). */
+const KNOWN_COMMANDS = 100_000;
 
 interface ChannelReport {
   label: string;
   platform?: string;
   host?: string;
-  sessions: SessionEvent[];
+  sessions: number;
   lines: Array<{ ts: string; text: string }>;
+  omitted: number;
   outcomes: Record<string, number>;
 }
 
@@ -30,172 +43,221 @@ const OUTCOME_LABEL: Record<string, string> = {
   interrupted: 'interrupted',
 };
 
-export function renderReport(input: ReportInput): string {
-  const { events } = input;
-  const requestTypes = new Map<string, string>();
-  for (const ev of events) {
-    if (ev.type === 'exchange' && ev.replyCommandUUID && ev.requestType) requestTypes.set(ev.replyCommandUUID, ev.requestType);
-  }
-  const channels = new Map<string, ChannelReport>();
-  const chan = (ev: { udid: string; channel: string; userId?: string; userShortName?: string; host?: string }): ChannelReport => {
-    const key = `${ev.host ?? ''}|${ev.udid}|${ev.channel}|${ev.userId ?? ''}`;
-    let c = channels.get(key);
-    if (!c) {
-      const who = ev.udid === 'unknown' ? 'unknown device' : ev.udid;
-      const user = ev.userShortName && ev.userShortName !== ev.userId ? `${ev.userId} ${ev.userShortName}` : ev.userId;
-      const channel = ev.channel === 'user' ? `user channel${user ? ` (user ${user})` : ''}` : 'device channel';
-      c = { label: `${who}  ${channel}`, host: ev.host, sessions: [], lines: [], outcomes: {} };
-      channels.set(key, c);
-    }
-    return c;
-  };
-  const warnings: WarningEvent[] = [];
-  const pending: ObligationEvent[] = [];
-  const openAtEnd: SessionEvent[] = [];
-  const returns: Array<{ ms: number; afterPush: boolean }> = [];
-  const wakes: number[] = [];
-  let exchanges = 0;
-  let pushes = 0;
-  let errors = 0;
-  const commandsOf = (uuids: string[] | undefined): string =>
-    (uuids ?? []).map((u) => `${requestTypes.get(u) ?? 'command'} ${short(u)}`).join(', ');
+/** Up to `size` values, each kept with equal chance (reservoir sampling), and the exact count and maximum. */
+class Sample {
+  readonly values: number[] = [];
+  count = 0;
+  max = -Infinity;
+  private seed = 0x2545f491;
 
-  for (const ev of events) {
+  constructor(private readonly size = 20_000) {}
+
+  add(v: number): void {
+    this.count++;
+    if (v > this.max) this.max = v;
+    if (this.values.length < this.size) this.values.push(v);
+    else {
+      // A small deterministic generator, so the same capture gives the same report.
+      this.seed = (this.seed * 1103515245 + 12345) >>> 0;
+      const j = this.seed % this.count;
+      if (j < this.size) this.values[j] = v;
+    }
+  }
+}
+
+export class ReportBuilder {
+  private readonly requestTypes = new Map<string, string>();
+  private readonly channels = new Map<string, ChannelReport>();
+  private readonly byRule = new Map<string, number>();
+  private warnCount = 0;
+  private infoCount = 0;
+  private readonly pending: ObligationEvent[] = [];
+  private readonly openAtEnd: SessionEvent[] = [];
+  private readonly returns = new Sample();
+  private readonly selfReturns = new Sample();
+  private readonly wakes = new Sample();
+  private exchanges = 0;
+  private pushes = 0;
+  private errors = 0;
+
+  add(ev: AnalyzerEvent): void {
     switch (ev.type) {
       case 'exchange': {
-        exchanges++;
-        const c = chan(ev);
+        this.exchanges++;
+        const c = this.chan(ev);
         if (ev.platform) c.platform = ev.platform;
+        if (ev.replyCommandUUID && ev.requestType) {
+          this.requestTypes.set(ev.replyCommandUUID, ev.requestType);
+          if (this.requestTypes.size > KNOWN_COMMANDS) this.requestTypes.delete(this.requestTypes.keys().next().value!);
+        }
         break;
       }
       case 'session': {
         if (ev.event === 'start') {
-          if (ev.sinceNotNowMs !== undefined) returns.push({ ms: ev.sinceNotNowMs, afterPush: ev.sincePushMs !== undefined });
-          if (ev.sincePushMs !== undefined) wakes.push(ev.sincePushMs);
+          if (ev.sinceNotNowMs !== undefined) {
+            this.returns.add(ev.sinceNotNowMs);
+            if (ev.sincePushMs === undefined) this.selfReturns.add(ev.sinceNotNowMs);
+          }
+          if (ev.sincePushMs !== undefined) this.wakes.add(ev.sincePushMs);
           break;
         }
         if (ev.event === 'pending') {
-          openAtEnd.push(ev);
-          chan(ev).lines.push({ ts: ev.ts, text: `session ${ev.sessionId} still open at the end of the capture${ev.lastStatus ? ` · last status ${ev.lastStatus}` : ''}` });
+          this.openAtEnd.push(ev);
+          this.line(this.chan(ev), ev.ts, `session ${ev.sessionId} still open at the end of the capture${ev.lastStatus ? ` · last status ${ev.lastStatus}` : ''}`);
           break;
         }
-        const c = chan(ev);
-        c.sessions.push(ev);
+        const c = this.chan(ev);
+        c.sessions++;
         const outcome = ev.outcome ?? 'clean';
         c.outcomes[outcome] = (c.outcomes[outcome] ?? 0) + 1;
         if (outcome !== 'clean' || ev.userConfiguration) {
           const bits = [`session ${OUTCOME_LABEL[outcome] ?? outcome}`];
           if (ev.lastStatus) bits.push(`last status ${ev.lastStatus}`);
-          if (ev.notNowCommands?.length) bits.push(`NotNow: ${commandsOf(ev.notNowCommands)}`);
-          if (ev.outstanding?.length) bits.push(`still outstanding: ${commandsOf(ev.outstanding)}`);
+          if (ev.notNowCommands?.length) bits.push(`NotNow: ${this.commandsOf(ev.notNowCommands)}`);
+          if (ev.outstanding?.length) bits.push(`still outstanding: ${this.commandsOf(ev.outstanding)}`);
           if (ev.reason) bits.push(ev.detail ? `${ev.reason}: ${ev.detail}` : ev.reason);
           if (ev.userConfiguration) bits.push('Setup Assistant (UserConfiguration): NotNow expected');
-          c.lines.push({ ts: ev.ts, text: bits.join(' · ') });
+          this.line(c, ev.ts, bits.join(' · '));
         }
         break;
       }
       case 'warning': {
-        warnings.push(ev);
-        const c = chan(ev);
+        if (ev.severity === 'warning') this.warnCount++;
+        else this.infoCount++;
+        this.byRule.set(ev.rule, (this.byRule.get(ev.rule) ?? 0) + 1);
         const tag = ev.severity === 'warning' ? 'WARNING' : 'info   ';
-        c.lines.push({ ts: ev.ts, text: `${tag} ${ev.rule}: ${ev.message}` });
+        this.line(this.chan(ev), ev.ts, `${tag} ${ev.rule}: ${ev.message}`);
         break;
       }
       case 'resolved': {
-        chan(ev).lines.push({ ts: ev.ts, text: `resolved ${ev.rule} (session ${ev.sessionId}) by ${byLabel(ev.by)}` });
+        this.line(this.chan(ev), ev.ts, `resolved ${ev.rule}${ev.sessionId ? ` (session ${ev.sessionId})` : ''} by ${byLabel(ev.by)}`);
         break;
       }
       case 'obligation': {
-        const c = chan(ev);
+        const c = this.chan(ev);
         if (ev.event === 'open') {
-          c.lines.push({ ts: ev.ts, text: `push owed for session ${ev.sessionId} by ${clock(ev.deadline)}` });
+          this.line(c, ev.ts, `push owed for session ${ev.sessionId} by ${clock(ev.deadline)}`);
         } else if (ev.event === 'discharged') {
-          c.lines.push({ ts: ev.ts, text: `push obligation met by ${byLabel(ev.by)}` });
+          this.line(c, ev.ts, `push obligation met by ${byLabel(ev.by)}`);
         } else {
-          pending.push(ev);
-          c.lines.push({ ts: ev.ts, text: `pending: push still owed at the end of the capture (due ${clock(ev.deadline)})` });
+          this.pending.push(ev);
+          this.line(c, ev.ts, `pending: push still owed at the end of the capture (due ${clock(ev.deadline)})`);
         }
         break;
       }
       case 'push':
-        pushes++;
+        this.pushes++;
         break;
       case 'error':
-        errors++;
+        this.errors++;
         break;
     }
   }
 
-  const out: string[] = [];
-  const files = input.files.map((f) => `${f.name} (${f.format}, ${f.exchanges} exchanges)`).join(', ');
-  out.push(`mdmtap analyze: ${files}`);
-  out.push(
-    `push grace ${formatDuration(input.pushGraceMs)}; deadlines judged at ${
-      input.endTs !== undefined ? new Date(input.endTs).toISOString() : 'the end of the capture'
-    } (the capture's last timestamp)`,
-  );
-  out.push('');
-  const sorted = [...channels.values()].sort((a, b) => a.label.localeCompare(b.label));
-  for (const c of sorted) {
-    const head = [c.label];
-    if (c.platform) head.push(c.platform);
-    if (c.host) head.push(`server ${c.host}`);
-    out.push(head.join('  ·  '));
-    const total = c.sessions.length;
-    const parts = Object.entries(c.outcomes).map(([o, n]) => `${n} ${OUTCOME_LABEL[o] ?? o}`);
-    out.push(`  ${total} session${total === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`);
-    for (const l of c.lines) out.push(`  ${clock(l.ts)}  ${l.text}`);
-    out.push('');
-  }
-  if (sorted.length === 0) out.push('No MDM traffic found in the capture.', '');
-
-  const sessionCount = sorted.reduce((n, c) => n + c.sessions.length, 0);
-  const totals: Record<string, number> = {};
-  for (const c of sorted) for (const [o, n] of Object.entries(c.outcomes)) totals[o] = (totals[o] ?? 0) + n;
-  const warnCount = warnings.filter((w) => w.severity === 'warning').length;
-  const infoCount = warnings.length - warnCount;
-  const byRule = new Map<string, number>();
-  for (const w of warnings) byRule.set(w.rule, (byRule.get(w.rule) ?? 0) + 1);
-  out.push(
-    `Summary: ${sorted.length} device channel${sorted.length === 1 ? '' : 's'}, ${exchanges} MDM exchanges, ${sessionCount} sessions${
-      Object.keys(totals).length
-        ? ` (${Object.entries(totals)
-            .map(([o, n]) => `${n} ${OUTCOME_LABEL[o] ?? o}`)
-            .join(', ')})`
-        : ''
-    }.`,
-  );
-  out.push(
-    `${warnCount} warning${warnCount === 1 ? '' : 's'}, ${infoCount} info${
-      byRule.size ? ` (${[...byRule].map(([r, n]) => `${r} ×${n}`).join(', ')})` : ''
-    }; ${pending.length} push obligation${pending.length === 1 ? '' : 's'} pending at the end of the capture.`,
-  );
-  if (openAtEnd.length) {
-    out.push(`${openAtEnd.length} session${openAtEnd.length === 1 ? '' : 's'} still open at the end of the capture (not judged): ${openAtEnd.map((e) => `${e.udid}${e.channel === 'user' ? ' user' : ''} ${e.sessionId}`).join(', ')}.`);
-  }
-  if (returns.length) {
-    const self = returns.filter((r) => !r.afterPush).map((r) => r.ms);
+  render(input: ReportMeta): string {
+    const out: string[] = [];
+    const files = input.files.map((f) => `${f.name} (${f.format}, ${f.exchanges} exchanges)`).join(', ');
+    out.push(`mdmtap analyze: ${files}`);
     out.push(
-      `After a session that ended on NotNow, the device came back ${returns.length} time${returns.length === 1 ? '' : 's'}: ${spread(returns.map((r) => r.ms))}` +
-        `${self.length < returns.length ? `; ${returns.length - self.length} of them after a push${self.length ? `, ${self.length} by itself (${spread(self)})` : ''}` : ' (none after a push)'}.`,
+      `push grace ${formatDuration(input.pushGraceMs)}; deadlines judged at ${
+        input.endTs !== undefined ? new Date(input.endTs).toISOString() : 'the end of the capture'
+      } (the capture's last timestamp)`,
     );
+    if (input.duplicates) out.push(`${input.duplicates} exchange${input.duplicates === 1 ? '' : 's'} and pushes held by more than one input were counted once.`);
+    if (input.late) out.push(`${input.late} item${input.late === 1 ? '' : 's'} came later than the 10-minute reorder window and were judged when they came.`);
+    out.push('');
+    const sorted = [...this.channels.values()].sort((a, b) => a.label.localeCompare(b.label));
+    for (const c of sorted) {
+      const head = [c.label];
+      if (c.platform) head.push(c.platform);
+      if (c.host) head.push(`server ${c.host}`);
+      out.push(head.join('  ·  '));
+      const parts = Object.entries(c.outcomes).map(([o, n]) => `${n} ${OUTCOME_LABEL[o] ?? o}`);
+      out.push(`  ${c.sessions} session${c.sessions === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`);
+      if (c.omitted) out.push(`  … ${c.omitted} earlier line${c.omitted === 1 ? '' : 's'} left out (mdmtap analyze --json has every event)`);
+      for (const l of c.lines) out.push(`  ${clock(l.ts)}  ${l.text}`);
+      out.push('');
+    }
+    if (sorted.length === 0) out.push('No MDM traffic found in the capture.', '');
+
+    const sessionCount = sorted.reduce((n, c) => n + c.sessions, 0);
+    const totals: Record<string, number> = {};
+    for (const c of sorted) for (const [o, n] of Object.entries(c.outcomes)) totals[o] = (totals[o] ?? 0) + n;
+    out.push(
+      `Summary: ${sorted.length} device channel${sorted.length === 1 ? '' : 's'}, ${this.exchanges} MDM exchanges, ${sessionCount} sessions${
+        Object.keys(totals).length
+          ? ` (${Object.entries(totals)
+              .map(([o, n]) => `${n} ${OUTCOME_LABEL[o] ?? o}`)
+              .join(', ')})`
+          : ''
+      }.`,
+    );
+    out.push(
+      `${this.warnCount} warning${this.warnCount === 1 ? '' : 's'}, ${this.infoCount} info${
+        this.byRule.size ? ` (${[...this.byRule].map(([r, n]) => `${r} ×${n}`).join(', ')})` : ''
+      }; ${this.pending.length} push obligation${this.pending.length === 1 ? '' : 's'} pending at the end of the capture.`,
+    );
+    const open = this.openAtEnd;
+    if (open.length) {
+      out.push(`${open.length} session${open.length === 1 ? '' : 's'} still open at the end of the capture (not judged): ${open.map((e) => `${e.udid}${e.channel === 'user' ? ' user' : ''} ${e.sessionId}`).join(', ')}.`);
+    }
+    const r = this.returns;
+    if (r.count) {
+      const afterPush = r.count - this.selfReturns.count;
+      out.push(
+        `After a session that ended on NotNow, the device came back ${r.count} time${r.count === 1 ? '' : 's'}: ${spread(r)}` +
+          `${afterPush ? `; ${afterPush} of them after a push${this.selfReturns.count ? `, ${this.selfReturns.count} by itself (${spread(this.selfReturns)})` : ''}` : ' (none after a push)'}.`,
+      );
+    }
+    const noReturn = this.byRule.get('notnow-no-return') ?? 0;
+    if (noReturn) out.push(`${noReturn} session${noReturn === 1 ? '' : 's'} ended on NotNow without the device coming back within the return window (notnow-no-return).`);
+    if (this.wakes.count) out.push(`Sessions drawn by a push: ${this.wakes.count}, ${spread(this.wakes)} after the push.`);
+    if (!input.pushesObserved && this.pushes === 0) {
+      out.push('Pushes are not observable in this capture: an obligation could only be met by the device returning.');
+    }
+    if (this.errors > 0) out.push(`${this.errors} proxy error event${this.errors === 1 ? '' : 's'} in the capture.`);
+    return out.join('\n') + '\n';
   }
-  const noReturn = warnings.filter((w) => w.rule === 'notnow-no-return').length;
-  if (noReturn) out.push(`${noReturn} session${noReturn === 1 ? '' : 's'} ended on NotNow without the device coming back within the return window (notnow-no-return).`);
-  if (wakes.length) out.push(`Sessions drawn by a push: ${wakes.length}, ${spread(wakes)} after the push.`);
-  if (!input.pushesObserved && pushes === 0) {
-    out.push('Pushes are not observable in this capture: an obligation could only be met by the device returning.');
+
+  private chan(ev: { udid: string; channel: string; userId?: string; userShortName?: string; host?: string }): ChannelReport {
+    const key = `${ev.host ?? ''}|${ev.udid}|${ev.channel}|${ev.userId ?? ''}`;
+    let c = this.channels.get(key);
+    if (!c) {
+      const who = ev.udid === 'unknown' ? 'unknown device' : ev.udid;
+      const user = ev.userShortName && ev.userShortName !== ev.userId ? `${ev.userId} ${ev.userShortName}` : ev.userId;
+      const channel = ev.channel === 'user' ? `user channel${user ? ` (user ${user})` : ''}` : 'device channel';
+      c = { label: `${who}  ${channel}`, host: ev.host, sessions: 0, lines: [], omitted: 0, outcomes: {} };
+      this.channels.set(key, c);
+    }
+    return c;
   }
-  if (errors > 0) out.push(`${errors} proxy error event${errors === 1 ? '' : 's'} in the capture.`);
-  return out.join('\n') + '\n';
+
+  private line(c: ChannelReport, ts: string, text: string): void {
+    c.lines.push({ ts, text });
+    if (c.lines.length > LINES_PER_CHANNEL) {
+      c.lines.shift();
+      c.omitted++;
+    }
+  }
+
+  private commandsOf(uuids: string[]): string {
+    return uuids.map((u) => `${this.requestTypes.get(u) ?? 'command'} ${short(u)}`).join(', ');
+  }
 }
 
-/** "median 4s, p90 1m, max 2m" of some durations. */
-function spread(ms: number[]): string {
-  const s = [...ms].sort((a, b) => a - b);
+/** The report of events already in memory (mdmtap view --report, tests). */
+export function renderReport(input: ReportInput): string {
+  const b = new ReportBuilder();
+  for (const ev of input.events) b.add(ev);
+  return b.render(input);
+}
+
+/** "median 4s, p90 1m, max 2m" of some durations (median and p90 from the sample, max exact). */
+function spread(sample: Sample): string {
+  const s = [...sample.values].sort((a, b) => a - b);
   const at = (q: number) => s[Math.min(s.length - 1, Math.floor(q * s.length))];
   const d = (v: number) => formatDuration(Math.round(v / 1000) * 1000 || v);
-  return s.length === 1 ? `after ${d(s[0])}` : `median ${d(at(0.5))}, p90 ${d(at(0.9))}, max ${d(s[s.length - 1])}`;
+  return sample.count === 1 ? `after ${d(sample.max)}` : `median ${d(at(0.5))}, p90 ${d(at(0.9))}, max ${d(sample.max)}`;
 }
 
 function byLabel(by: string | undefined): string {

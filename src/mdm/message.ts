@@ -125,6 +125,11 @@ export interface PushSeen {
   apnsStatus: number;
   /** APNs' `reason` on a rejection (BadDeviceToken, Unregistered, …). */
   reason?: string;
+  /**
+   * The channel a push was already tied to when it was recorded (mdmtap's JSON lines keep no token): used when
+   * the token itself is unknown to this replay.
+   */
+  mappedTo?: { udid: string; channel: Channel; userId?: string; host?: string };
   /** The request's `apns-expiration`, `apns-priority` and `apns-topic` headers, as sent (they decide delivery). */
   apnsExpiration?: string;
   apnsPriority?: string;

@@ -1,10 +1,12 @@
 /**
- * Exports of a capture, written as streams (a large capture never becomes one string): HAR 1.2 that mdmtap
- * analyze, mitmproxy and Charles read back, the stored events as JSON lines, and one CSV row per exchange.
+ * Exports of a capture, written as streams (a large capture never becomes one string): HAR 1.2 as the spec
+ * writes it (validated against the HAR JSON schema in the tests), which mdmtap analyze, mitmproxy and Charles
+ * read back, the stored events as JSON lines, and one CSV row per exchange.
  * Bodies are exported exactly as stored, i.e. redacted unless the capture was made with --keep-secrets.
  */
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
+import { isUtf8 } from 'node:buffer';
 import type { CaptureReader, Filter, StoredExchange, StoredPush } from './reader.js';
 import { VERSION } from '../version.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
@@ -97,6 +99,26 @@ function harPushEntry(p: StoredPush): Record<string, unknown> {
   };
 }
 
+/**
+ * A body as HAR 1.2 writes it: text as it is (XML plists, JSON, redaction tags), so mitmproxy, Charles and
+ * browsers show it; bytes that are not text (binary plists) in base64, flagged the spec's way for responses
+ * (`content.encoding`) and with mdmtap's documented `_encoding` for requests, where HAR 1.2 has no field for it.
+ */
+function bodyText(body: Buffer, encodingField: 'encoding' | '_encoding'): Record<string, string> {
+  if (isText(body)) return { text: body.toString('utf8') };
+  return { text: body.toString('base64'), [encodingField]: 'base64' };
+}
+
+/** Valid UTF-8 without control characters other than tab, CR and LF: what a text field carries unchanged. */
+function isText(b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) {
+    const c = b[i];
+    if (c < 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+    if (c === 0x7f) return false;
+  }
+  return isUtf8(b);
+}
+
 function headerList(h: Record<string, string>): Array<{ name: string; value: string }> {
   return Object.entries(h).map(([name, value]) => ({ name, value }));
 }
@@ -123,8 +145,7 @@ function harEntry(ex: StoredExchange): Record<string, unknown> {
       cookies: [],
       headers: headerList(ex.requestHeaders),
       queryString: query,
-      // Always base64: bodies are bytes (Mdm-Signature covers them) and may be binary plists.
-      postData: { mimeType: ex.requestHeaders['content-type'] ?? 'application/octet-stream', text: reqBody.toString('base64'), encoding: 'base64' },
+      ...(reqBody.length ? { postData: { mimeType: ex.requestHeaders['content-type'] ?? 'application/octet-stream', ...bodyText(reqBody, '_encoding') } } : {}),
       headersSize: -1,
       bodySize: ex.requestSize ?? reqBody.length,
     },
@@ -134,7 +155,7 @@ function harEntry(ex: StoredExchange): Record<string, unknown> {
       httpVersion: 'HTTP/1.1',
       cookies: [],
       headers: headerList(ex.responseHeaders),
-      content: { size: ex.responseSize ?? resBody.length, mimeType: ex.responseHeaders['content-type'] ?? 'application/octet-stream', text: resBody.toString('base64'), encoding: 'base64' },
+      content: { size: ex.responseSize ?? resBody.length, mimeType: ex.responseHeaders['content-type'] ?? 'application/octet-stream', ...bodyText(resBody, 'encoding') },
       redirectURL: '',
       headersSize: -1,
       bodySize: ex.responseSize ?? resBody.length,

@@ -37,9 +37,12 @@ export interface StoredPush extends PushSeen {
 }
 
 export interface CaptureReader {
-  exchanges(f?: Filter): IterableIterator<StoredExchange>;
+  /** In end-time order. One iteration at a time per reader: SQLite holds the connection while it runs. */
+  exchanges(f?: Filter, opts?: { outcome?: boolean }): IterableIterator<StoredExchange>;
   events(f?: Filter): IterableIterator<{ ts: string; type: string; json: string }>;
-  pushes(f?: Filter): StoredPush[];
+  pushes(f?: Filter): IterableIterator<StoredPush>;
+  /** Rows a filter selects: for progress. */
+  count(f?: Filter): { exchanges: number; pushes: number };
   counts(): { exchanges: number; sessions: number; devices: number; warnings: number; openWarnings: number };
   meta(): { runs: Array<{ started_at: string; stopped_at: string | null; mdmtap_version: string; keep_secrets: number }> };
   /** `--push-grace` / `--session-timeout` of the last run that wrote the file (ms), when it recorded them. */
@@ -83,12 +86,20 @@ export function openCaptureReadonly(file: string): CaptureReader {
     return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
   };
   return {
-    *exchanges(f) {
+    *exchanges(f, opts = {}) {
       const w = where(f, 'e.ended_ms', 'e.udid');
-      const rows = db
-        .prepare(`SELECT e.*, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`)
-        .iterate(...w.args) as IterableIterator<Record<string, unknown>>;
+      // The session outcome is for exports; a replay judges sessions itself and skips the join.
+      const sql = opts.outcome === false
+        ? `SELECT e.* FROM exchanges e ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`
+        : `SELECT e.*, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`;
+      const rows = db.prepare(sql).iterate(...w.args) as IterableIterator<Record<string, unknown>>;
       for (const r of rows) yield toExchange(r);
+    },
+    count(f) {
+      const w = where(f, 'ended_ms');
+      const p = where(f, 'ts_ms');
+      const n = (sql: string, args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
+      return { exchanges: n(`SELECT count(*) AS n FROM exchanges ${w.sql}`, w.args), pushes: n(`SELECT count(*) AS n FROM pushes ${p.sql}`, p.args) };
     },
     *events(f) {
       // Events carry ISO times; filter on the text, which sorts like the time.
@@ -109,9 +120,9 @@ export function openCaptureReadonly(file: string): CaptureReader {
       const sql = `SELECT ts, type, json FROM events ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY seq`;
       yield* db.prepare(sql).iterate(...args) as IterableIterator<{ ts: string; type: string; json: string }>;
     },
-    pushes(f) {
+    *pushes(f) {
       const w = where(f, 'ts_ms');
-      return (db.prepare(`SELECT * FROM pushes ${w.sql} ORDER BY ts_ms, id`).all(...w.args) as Array<Record<string, unknown>>).map((r) => ({
+      for (const r of db.prepare(`SELECT * FROM pushes ${w.sql} ORDER BY ts_ms, id`).iterate(...w.args) as IterableIterator<Record<string, unknown>>) yield {
         ts: Number(r.ts_ms),
         tokenHash: String(r.token_hash),
         tokenPrefix: String(r.token_prefix),
@@ -122,7 +133,7 @@ export function openCaptureReadonly(file: string): CaptureReader {
         ...(r.apns_priority != null ? { apnsPriority: String(r.apns_priority) } : {}),
         ...(r.apns_topic != null ? { apnsTopic: String(r.apns_topic) } : {}),
         ...(r.next_session_ms != null ? { nextSessionMs: Number(r.next_session_ms) } : {}),
-      }));
+      };
     },
     counts() {
       const one = (sql: string) => (db.prepare(sql).get() as { n: number }).n;

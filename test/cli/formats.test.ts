@@ -64,6 +64,12 @@ describe('one capture, the same verdicts as SQLite, HAR and JSON lines', () => {
     expect(verdicts(parse(fromSqlite.stdout))).toEqual(expected);
     expect(verdicts(parse(fromHar.stdout))).toEqual(expected);
     expect(verdicts(parse(fromJsonl.stdout))).toEqual(expected);
+    // A capture analysed together with its own exports: every exchange counted once, the same verdicts.
+    const together = await runCli(['analyze', db, har, jsonl, '--json']);
+    expect(verdicts(parse(together.stdout))).toEqual(expected);
+    expect(together.stderr).toMatch(/^mdmtap: \d+ exchanges and pushes held by more than one input were counted once\n$/);
+    const report = await runCli(['analyze', db, har]);
+    expect(report.stdout).toMatch(/\d+ exchanges? and pushes held by more than one input were counted once/);
     // And all of them say what they were judged with.
     for (const r of [fromSqlite, fromHar, fromJsonl]) expect(parse(r.stdout)[0]).toMatchObject({ type: 'capture', pushGraceMs: 3000 });
   }, 60_000);

@@ -1,9 +1,13 @@
 /** `mdmtap analyze FILE…`: replay captures through the live pipeline and report, or print the events. */
 import type { Command } from 'commander';
-import { loadCapture, type LoadedCapture } from '../../capture/load.js';
-import { CaptureFormatError } from '../../capture/har.js';
-import { replay } from '../../capture/replay.js';
-import { renderReport } from '../report.js';
+import { openCapture, type CaptureProgress, type CaptureSource } from '../../capture/source.js';
+import { CaptureFormatError } from '../../capture/errors.js';
+import { Replayer } from '../../capture/replay.js';
+import { timeline, type TimelineStats } from '../../capture/timeline.js';
+import type { AnalyzerEvent } from '../../analysis/events.js';
+import { ReportBuilder } from '../report.js';
+import { showProgress } from '../progress.js';
+import { EventWriter } from '../event-writer.js';
 import { durationOption } from '../options.js';
 import { UserError } from '../errors.js';
 import { latest } from '../../util/latest.js';
@@ -12,6 +16,7 @@ import type { AnalyzerOptions } from '../../analysis/analyzer.js';
 
 interface AnalyzeOptions {
   json?: boolean;
+  quiet?: boolean;
   pushGrace: number;
   sessionTimeout: number;
   pushWake: number;
@@ -37,41 +42,73 @@ export function registerAnalyze(program: Command): void {
     .option('--push-wake <duration>', 'how long a push has to draw a session before push-no-checkin (mdmtap captures: as recorded)', durationOption('--push-wake'), DEFAULT_PUSH_WAKE_MS)
     .option('--return-window <duration>', 'how long a device has to come back after ending on NotNow before notnow-no-return (mdmtap captures: as recorded)', durationOption('--return-window'), DEFAULT_RETURN_WINDOW_MS)
     .addHelpText('after', '\nExit status: 0 no warning, 1 warnings raised, 2 unreadable input.')
+    .option('--quiet', 'no progress line on the terminal')
     .action(async (files: string[], opts: AnalyzeOptions, cmd: Command) => {
-      const loaded: Array<LoadedCapture & { name: string }> = [];
-      for (const name of files) {
-        try {
-          loaded.push({ name, ...(await loadCapture(name)) });
-        } catch (e) {
-          if (e instanceof CaptureFormatError) throw new UserError(e.message, 2);
-          throw e;
+      const sources: CaptureSource[] = [];
+      try {
+        for (const name of files) sources.push(await openCapture(name));
+        // An mdmtap capture (SQLite, its HAR and JSON lines) knows what it was judged with live: unless told
+        // otherwise, replay with that, so the same capture gives the same verdicts in every format.
+        const recorded = sources.find((l) => l.recorded)?.recorded;
+        const settings: AnalyzerOptions = {};
+        for (const [flag, key] of SETTINGS) {
+          const fromCapture = recorded?.[key];
+          settings[key] = cmd.getOptionValueSource(flag) === 'default' && fromCapture ? fromCapture : opts[flag];
         }
+        const progress = showProgress('analyze', () => combined(sources.map((x) => x.progress())), { quiet: opts.quiet === true });
+        const stats: TimelineStats = { late: 0, duplicates: 0 };
+        const replayer = new Replayer(settings);
+        const report = opts.json ? undefined : new ReportBuilder();
+        const out = new EventWriter(process.stdout);
+        let warned = false;
+        let pushes = false;
+        const take = async (events: AnalyzerEvent[]) => {
+          for (const ev of events) {
+            if (ev.type === 'warning' && ev.severity === 'warning') warned = true;
+            if (ev.type === 'push') pushes = true;
+            if (report) report.add(ev);
+            else out.write(ev);
+          }
+          await out.drained();
+        };
+        try {
+          for await (const item of timeline(sources.map((x) => x.items()), stats)) await take(replayer.feed(item));
+          const end = replayer.finish(latest(sources.map((x) => x.observedUntil())));
+          await take(end.events);
+          await out.drained();
+          progress.stop();
+          if (report) {
+            process.stdout.write(
+              report.render({
+                files: sources.map((x) => ({ name: x.name, format: x.format, exchanges: x.exchanges })),
+                pushGraceMs: settings.pushGraceMs!,
+                ...(end.endTs !== undefined ? { endTs: end.endTs } : {}),
+                pushesObserved: pushes,
+                duplicates: stats.duplicates,
+                late: stats.late,
+              }),
+            );
+          } else if (stats.duplicates && !opts.quiet) {
+            process.stderr.write(`mdmtap: ${stats.duplicates} exchanges and pushes held by more than one input were counted once\n`);
+          }
+        } finally {
+          progress.stop();
+        }
+        process.exitCode = warned ? 1 : 0;
+      } catch (e) {
+        if (e instanceof CaptureFormatError) throw new UserError(e.message, 2);
+        throw e;
+      } finally {
+        for (const x of sources) x.close();
       }
-      // An mdmtap capture (SQLite, its HAR and JSON lines) knows what it was judged with live: unless told
-      // otherwise, replay with that, so the same capture gives the same verdicts in every format.
-      const recorded = loaded.find((l) => l.recorded)?.recorded;
-      const settings: AnalyzerOptions = {};
-      for (const [flag, key] of SETTINGS) {
-        const fromCapture = recorded?.[key];
-        settings[key] = cmd.getOptionValueSource(flag) === 'default' && fromCapture ? fromCapture : opts[flag];
-      }
-      const messages = loaded.flatMap((l) => l.messages).sort((a, b) => a.ts - b.ts);
-      const pushes = loaded.flatMap((l) => l.pushes);
-      const lastTs = latest(loaded.map((l) => l.lastTs));
-      const { events, endTs } = replay(messages, pushes, settings, lastTs);
-      if (opts.json) {
-        process.stdout.write(events.map((e) => JSON.stringify(e)).join('\n') + (events.length ? '\n' : ''));
-      } else {
-        process.stdout.write(
-          renderReport({
-            files: loaded.map((l) => ({ name: l.name, format: l.format, exchanges: l.exchanges })),
-            events,
-            pushGraceMs: settings.pushGraceMs!,
-            endTs,
-            pushesObserved: pushes.length > 0,
-          }),
-        );
-      }
-      process.exitCode = events.some((e) => e.type === 'warning' && e.severity === 'warning') ? 1 : 0;
     });
+}
+
+/** The progress of several inputs: summed when they count alike, as a share of the whole otherwise. */
+function combined(parts: CaptureProgress[]): CaptureProgress {
+  if (parts.every((p) => p.unit === parts[0].unit)) {
+    return { unit: parts[0].unit, done: parts.reduce((n, p) => n + p.done, 0), total: parts.reduce((n, p) => n + p.total, 0) };
+  }
+  const share = parts.reduce((n, p) => n + (p.total ? Math.min(1, p.done / p.total) : 1), 0);
+  return { unit: 'percent', done: share, total: parts.length };
 }

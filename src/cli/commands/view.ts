@@ -7,7 +7,8 @@ import type { Command } from 'commander';
 import type { AnalyzerEvent } from '../../analysis/events.js';
 import { NotACaptureError, openCaptureReadonly, type CaptureReader } from '../../store/reader.js';
 import { classify } from '../../mdm/classify.js';
-import { renderReport } from '../report.js';
+import { ReportBuilder } from '../report.js';
+import { showProgress } from '../progress.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_PUSH_GRACE_MS } from '../defaults.js';
 
@@ -17,7 +18,8 @@ export function registerView(program: Command): void {
     .description('open an mdmtap SQLite capture read-only (works while a proxy is writing it)')
     .argument('<file>', 'an mdmtap SQLite capture')
     .option('--report', 'print the report even on a terminal')
-    .action(async (file: string, opts: { report?: boolean }) => {
+    .option('--quiet', 'no progress line on the terminal')
+    .action(async (file: string, opts: { report?: boolean; quiet?: boolean }) => {
       let reader;
       try {
         reader = openCaptureReadonly(file);
@@ -25,12 +27,11 @@ export function registerView(program: Command): void {
         throw new UserError(`cannot read ${file} as an mdmtap capture: ${e instanceof NotACaptureError ? e.message : (e as Error).message}`);
       }
       try {
-        const events: AnalyzerEvent[] = [];
-        for (const row of reader.events()) events.push(JSON.parse(row.json) as AnalyzerEvent);
         const c = reader.counts();
         const pushGraceMs = reader.recordedTiming().pushGraceMs ?? DEFAULT_PUSH_GRACE_MS;
+        const events = () => streamEvents(reader!);
         if (process.stdout.isTTY && !opts.report) {
-          await browse(file, reader, events, c, pushGraceMs);
+          await browse(file, reader, events, c, pushGraceMs, opts.quiet === true);
           return;
         }
         const runs = reader.meta().runs;
@@ -39,15 +40,25 @@ export function registerView(program: Command): void {
           ...runs.map((r) => `  run ${r.started_at} → ${r.stopped_at ?? '(running or killed)'}  mdmtap ${r.mdmtap_version}${r.keep_secrets ? '  --keep-secrets: bodies stored UNREDACTED' : ''}`),
           '',
         ].join('\n');
-        const lastTs = events.length ? Date.parse(events[events.length - 1].ts) : undefined;
+        const report = new ReportBuilder();
+        let pushes = false;
+        const total = reader.count().exchanges;
+        let done = 0;
+        const progress = showProgress('view', () => ({ done, total: Math.max(total, done), unit: 'rows' }), { quiet: opts.quiet === true });
+        for (const ev of events()) {
+          if (ev.type === 'exchange') done++;
+          if (ev.type === 'push') pushes = true;
+          report.add(ev);
+        }
+        progress.stop();
+        const lastTs = reader.observedUntil();
         process.stdout.write(
           header +
-            renderReport({
+            report.render({
               files: [{ name: file, format: 'sqlite', exchanges: c.exchanges }],
-              events,
               pushGraceMs,
               ...(lastTs !== undefined ? { endTs: lastTs } : {}),
-              pushesObserved: events.some((e) => e.type === 'push'),
+              pushesObserved: pushes,
             }),
         );
       } finally {
@@ -56,14 +67,38 @@ export function registerView(program: Command): void {
     });
 }
 
-async function browse(file: string, reader: CaptureReader, events: AnalyzerEvent[], c: { exchanges: number; warnings: number }, pushGraceMs: number): Promise<void> {
+/** The stored events, one at a time. */
+function* streamEvents(reader: CaptureReader): Generator<AnalyzerEvent> {
+  for (const row of reader.events()) yield JSON.parse(row.json) as AnalyzerEvent;
+}
+
+async function browse(
+  file: string,
+  reader: CaptureReader,
+  events: () => Iterable<AnalyzerEvent>,
+  c: { exchanges: number; warnings: number },
+  pushGraceMs: number,
+  quiet: boolean,
+): Promise<void> {
   const { DashboardStore, runDashboard } = await (await import('../../../tui/load.js')).loadDashboard();
-  const lastTs = events.length ? Date.parse(events[events.length - 1].ts) : Date.now();
+  const lastTs = reader.observedUntil() ?? Date.now();
   // Ages and countdowns are shown as of the capture's end, not of today.
   const store = new DashboardStore({ now: () => lastTs });
-  store.setInfo({ mode: 'capture (read-only)', captureFile: file, pushGraceMs, pushObservable: events.some((e) => e.type === 'push'), readOnly: true, note: `${c.exchanges} exchanges` });
-  for (const ex of reader.exchanges()) store.ingestExchange(ex, classify(ex, { assumeMdm: true }));
-  for (const ev of events) store.ingest(ev);
+  let pushObservable = false;
+  let done = 0;
+  const total = reader.count().exchanges;
+  const progress = showProgress('view', () => ({ done, total: 2 * Math.max(total, 1), unit: 'rows' }), { quiet });
+  for (const ex of reader.exchanges()) {
+    store.ingestExchange(ex, classify(ex, { assumeMdm: true }));
+    done++;
+  }
+  for (const ev of events()) {
+    if (ev.type === 'push') pushObservable = true;
+    if (ev.type === 'exchange') done++;
+    store.ingest(ev);
+  }
+  progress.stop();
+  store.setInfo({ mode: 'capture (read-only)', captureFile: file, pushGraceMs, pushObservable, readOnly: true, note: `${c.exchanges} exchanges` });
   await new Promise<void>((done) => {
     const ui = runDashboard({ store, onQuit: () => done() });
     process.once('SIGTERM', () => {

@@ -1,0 +1,99 @@
+/**
+ * Several captures as one timeline, in the order the live proxy would have seen them (end time), with memory
+ * bounded by a window, not by the captures' length.
+ *
+ * Ordering is a bounded reorder per source, then a k-way merge of the sources. Why not an index pass (read every
+ * file once for the times, sort, then read each entry again at its offset)? It would double the reading time of a
+ * 2 GB HAR and need random access into one JSON document; and captures are nearly ordered already: mdmtap's
+ * SQLite and JSON lines are in end-time order, and other tools write HAR entries in start-time order, which
+ * differs from end time only by how long each exchange took (seconds). A reorder window of 10 minutes of capture
+ * time (at most 50,000 items held) puts all of that right; an entry later than the window is still analysed, at
+ * the analyzer's clock, and counted as `late`.
+ *
+ * Duplicates — the same exchange in two of the files, say a capture and its own export — are dropped and counted.
+ */
+import type { CaptureItem } from './source.js';
+import { MinHeap } from '../util/heap.js';
+
+export const REORDER_WINDOW_MS = 10 * 60_000;
+export const REORDER_MAX_ITEMS = 50_000;
+
+export interface TimelineStats {
+  /** Items that came later than the reorder window allowed (analysed at the analyzer's clock). */
+  late: number;
+  /** Items dropped because another file held the same exchange or push. */
+  duplicates: number;
+}
+
+export async function* timeline(
+  sources: Array<AsyncIterable<CaptureItem>>,
+  stats: TimelineStats,
+  opts: { windowMs?: number; maxItems?: number } = {},
+): AsyncGenerator<CaptureItem> {
+  const windowMs = opts.windowMs ?? REORDER_WINDOW_MS;
+  const ordered = sources.map((s) => reorder(s, windowMs, opts.maxItems ?? REORDER_MAX_ITEMS, stats));
+  // Keys of recent items: a duplicate has the same time as its twin, so only a window of them is remembered.
+  const recent = new Map<string, number>();
+  for await (const item of merge(ordered)) {
+    if (sources.length > 1) {
+      if (recent.has(item.key)) {
+        stats.duplicates++;
+        continue;
+      }
+      recent.set(item.key, item.ts);
+      for (const [k, ts] of recent) {
+        if (ts >= item.ts - windowMs) break;
+        recent.delete(k);
+      }
+    }
+    yield item;
+  }
+}
+
+/** One source in time order, as far as a window of held items allows. */
+async function* reorder(source: AsyncIterable<CaptureItem>, windowMs: number, maxItems: number, stats: TimelineStats): AsyncGenerator<CaptureItem> {
+  // Equal times keep their arrival order, so a replay is stable.
+  const heap = new MinHeap<{ item: CaptureItem; seq: number }>((x, y) => x.item.ts < y.item.ts || (x.item.ts === y.item.ts && x.seq < y.seq));
+  let seq = 0;
+  let newest = -Infinity;
+  let emitted = -Infinity;
+  const emit = () => {
+    const { item } = heap.pop()!;
+    if (item.ts < emitted) stats.late++;
+    else emitted = item.ts;
+    return item;
+  };
+  for await (const item of source) {
+    heap.push({ item, seq: seq++ });
+    if (item.ts > newest) newest = item.ts;
+    while (heap.size > 0 && (heap.peek()!.item.ts <= newest - windowMs || heap.size > maxItems)) yield emit();
+  }
+  while (heap.size > 0) yield emit();
+}
+
+/** A k-way merge of time-ordered streams. */
+async function* merge(streams: Array<AsyncGenerator<CaptureItem>>): AsyncGenerator<CaptureItem> {
+  if (streams.length === 1) {
+    yield* streams[0];
+    return;
+  }
+  const heads: Array<{ item: CaptureItem; from: number }> = [];
+  const pull = async (from: number) => {
+    const r = await streams[from].next();
+    if (!r.done) heads.push({ item: r.value, from });
+  };
+  for (let i = 0; i < streams.length; i++) await pull(i);
+  while (heads.length > 0) {
+    // Equal times: the input named first wins, so which copy of a duplicate is kept never depends on timing.
+    let best = 0;
+    for (let i = 1; i < heads.length; i++) {
+      const a = heads[i];
+      const b = heads[best];
+      if (a.item.ts < b.item.ts || (a.item.ts === b.item.ts && a.from < b.from)) best = i;
+    }
+    const [{ item, from }] = heads.splice(best, 1);
+    yield item;
+    await pull(from);
+  }
+}
+
