@@ -8,6 +8,7 @@
 /** Why an exchange has no (complete) response. */
 export type ExchangeErrorKind =
   | 'upstream-unreachable'
+  | 'bad-upstream-response'
   | 'connection-reset'
   | 'client-aborted'
   | 'timeout'

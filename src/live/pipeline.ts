@@ -65,10 +65,14 @@ export class LivePipeline {
     this.emit([ev]);
   }
 
+  /**
+   * The end of watching (a stop): deadlines due by now fire, and every push obligation still open is reported
+   * `pending` — as `mdmtap analyze` ends a capture — before the sinks flush and close.
+   */
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    this.tick();
+    this.guard('analyzer', () => this.emit(this.analyzer.finish(this.now())));
     for (const s of this.sinks) await this.guardAsync(() => s.close?.());
   }
 
