@@ -13,6 +13,7 @@ import tls from 'node:tls';
 import { startCli, type Running } from '../helpers/cli.js';
 import { connectTls, plainGet, requestOver, startUpstream, tempDir, type Upstream } from '../helpers/tls-peers.js';
 import { idle } from '../helpers/mdm-bodies.js';
+import { exchangeOver } from '../../src/sim/raw-exchange.js';
 import { startReferenceServer } from '../../src/sim/server.js';
 import { strandOneSession } from '../helpers/stranded.js';
 
@@ -39,39 +40,6 @@ async function upstreamWithCa(dir: string): Promise<{ upstream: Upstream; caFile
   const caFile = join(dir, 'server-ca.pem');
   writeFileSync(caFile, upstream.ca.certPem);
   return { upstream, caFile };
-}
-
-/**
- * One request on a kept-alive connection, written and read by hand (Node's client agents do not share a socket
- * handed to them): resolves with the status once the whole response (Content-Length) has arrived.
- */
-function exchangeOver(s: tls.TLSSocket, path: string, body: Buffer): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
-    const onData = (d: Buffer) => {
-      buf = Buffer.concat([buf, d]);
-      const end = buf.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = buf.subarray(0, end).toString('latin1');
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (buf.length < end + 4 + length) return;
-      done();
-      resolve(Number(head.split(' ')[1]));
-    };
-    const onClose = () => {
-      done();
-      reject(new Error('closed'));
-    };
-    const done = () => {
-      s.off('data', onData);
-      s.off('close', onClose);
-    };
-    s.on('data', onData);
-    s.on('close', onClose);
-    s.on('error', () => undefined);
-    s.write(`PUT ${path} HTTP/1.1\r\nhost: mdm.test\r\ncontent-type: application/x-apple-aspen-mdm\r\ncontent-length: ${body.length}\r\n\r\n`);
-    s.write(body);
-  });
 }
 
 describe('a clean stop under load', () => {
