@@ -11,11 +11,10 @@
  */
 import http from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Exchange } from '../capture/exchange.js';
 import { ensureCa, type CaKeyType, type CertificateAuthority } from './ca.js';
-import { forward, type Connection, type ForwardContext, type Target } from './forward.js';
+import { forward, type ForwardContext, type Target } from './forward.js';
 import { authority, HostMatcher, parseHostPort } from './hosts.js';
 import { agents } from './upstream.js';
 import { serveCa } from './ca-download.js';
@@ -28,7 +27,10 @@ import { CopyBudget } from './copy-budget.js';
 import { DecryptedNames } from './decrypted-names.js';
 import { LeafContexts } from './leaf-contexts.js';
 import { InFlight } from './in-flight.js';
-import { Incident } from './incident.js';
+import { DeviceConnections } from './connections.js';
+import { clientErrorHandler } from './client-error.js';
+import { tlsTerminator } from './tls-terminator.js';
+import { admittingListener, listenOn } from './admission.js';
 import { tunnel } from './tunnel.js';
 import { deadline, DEFAULT_TIMEOUTS, serverTimeoutOptions, startRequestClocks, type Timeouts } from './timeouts.js';
 import type { ProxyError, ProxyErrorKind } from './errors.js';
@@ -92,9 +94,6 @@ export const DEFAULT_MAX_CONNECTIONS = 4096;
 export const DEFAULT_BODY_BUDGET = 256 * 1024 * 1024;
 /** How long a stop waits for exchanges in progress before cutting them off (they are then recorded as failed). */
 const DRAIN_MS = 5000;
-/** Public clients refused are reported once per address; the memory of addresses is bounded. */
-const REFUSED_MEMORY = 1024;
-
 const TLS_HANDSHAKE = 0x16;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
@@ -110,7 +109,6 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const onError = safe(opts.onError);
   let draining = false;
   let seq = 0;
-  let connSeq = 0;
   const ctx: ForwardContext = {
     agents: agents({ extraCa: opts.upstreamCa ?? [], insecure: opts.insecureUpstream === true, maxSockets: maxConnections, timeoutMs: timeouts.upstreamMs }),
     maxBody: opts.maxBody,
@@ -139,21 +137,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
       })
     : undefined;
 
-  // Device connections: the raw sockets accepted, and for a decrypted one the TLS socket layered on it.
-  const sockets = new Set<net.Socket>();
-  const rawOf = new WeakMap<object, net.Socket>();
-  const connIds = new WeakMap<object, string>();
+  const connections = new DeviceConnections();
+  const who = (s: Duplex) => connections.who(s);
   const targets = new WeakMap<object, Target>();
-  const connection = (s: object): Connection => {
-    const key = rawOf.get(s) ?? s;
-    let id = connIds.get(key);
-    if (!id) connIds.set(key, (id = `c${++connSeq}`));
-    return { id, key };
-  };
-  const who = (s: Duplex) => {
-    const raw = (rawOf.get(s) ?? s) as net.Socket;
-    return `${raw.remoteAddress ?? 'a device'}${raw.remotePort ? ` port ${raw.remotePort}` : ''}`;
-  };
 
   /** mdmtap's own answer, closing the connection: a refusal, or a request that cannot be served. */
   const answer = (res: http.ServerResponse, status: number, kind: ProxyErrorKind | undefined, text: string, message?: string) => {
@@ -163,23 +149,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     res.end(text);
   };
   const stopping = (res: http.ServerResponse) => answer(res, 503, undefined, 'mdmtap is stopping\n');
-
-  // A request Node's parser rejects, or one that took too long: answered when nothing else was, then closed.
-  const clientError = (err: NodeJS.ErrnoException, socket: Duplex) => {
-    const inFlight = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
-    const canAnswer = socket.writable && (!inFlight || !inFlight.headersSent);
-    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      ctx.timedOut.add(socket);
-      onError({ kind: 'timeout', message: `${who(socket)} did not send a complete request in time (headers within ${timeouts.headersMs} ms, the whole request within ${timeouts.requestMs} ms)` });
-      if (canAnswer) socket.write('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE' && socket.writable) {
-      onError({ kind: 'malformed-request', message: `from ${who(socket)}: ${err.message}${err.code ? ` (${err.code})` : ''}` });
-      const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
-      if (canAnswer) socket.write(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-    }
-    // Not destroy(err): on a TLS socket that would be reported again as a TLS failure.
-    socket.destroy();
-  };
+  const clientError = clientErrorHandler({ timeouts, timedOut: ctx.timedOut, who, onError });
 
   // Decrypted traffic: requests arrive on TLS sockets whose target was fixed by the CONNECT or by reverse mode.
   const inner = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => {
@@ -188,53 +158,24 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     if (!url.startsWith('/')) {
       return answer(res, 400, 'malformed-request', `mdmtap: the request target must be a path, not "${url.slice(0, 100)}"\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}" is not a path`);
     }
-    forward(req, res, targets.get(req.socket) ?? upstream!, ctx, connection(req.socket));
+    forward(req, res, targets.get(connections.raw(req.socket)) ?? upstream!, ctx, connections.of(req.socket));
   });
   inner.on('clientError', clientError);
   startRequestClocks(inner);
 
+  const terminate = tlsTerminator({
+    leaves,
+    names,
+    requestCert: Boolean(opts.clientCertHeader),
+    reverse: Boolean(upstream),
+    who,
+    onError,
+    onWrap: (tlsSocket, socket) => connections.link(tlsSocket, socket),
+    onSecure: (tlsSocket) => inner.emit('connection', tlsSocket),
+  });
   const terminateTls = (socket: Duplex, name: string, target: Target, stopClock: () => void) => {
-    // The connection's own name (the CONNECT target, or the address a device reached mdmtap on) always has a
-    // leaf; a different name in the ClientHello gets one only if mdmtap decrypts that name. Otherwise the device
-    // gets the connection's own certificate — which it will refuse, so say why.
-    leaves.get(name).then(
-      (secureContext) => {
-        if (socket.destroyed) return;
-        const tlsSocket = new tls.TLSSocket(socket as net.Socket, {
-          isServer: true,
-          secureContext,
-          SNICallback: (servername, cb) => {
-            if (!servername || servername.toLowerCase() === name) return cb(null, secureContext);
-            if (!names.has(servername)) {
-              const hint = upstream ? ` (if devices reach mdmtap by that name, add --server-name ${servername})` : '';
-              onError({ kind: 'tls', message: `${who(socket)} asked for ${servername}, a name mdmtap does not decrypt: it was offered the certificate of ${name}${hint}` });
-              return cb(null, secureContext);
-            }
-            leaves.get(servername).then((c) => cb(null, c), (e: Error) => cb(e));
-          },
-          requestCert: Boolean(opts.clientCertHeader),
-          rejectUnauthorized: false,
-          ALPNProtocols: ['http/1.1'],
-        });
-        rawOf.set(tlsSocket, (rawOf.get(socket) ?? socket) as net.Socket);
-        targets.set(tlsSocket, target);
-        let secure = false;
-        tlsSocket.on('error', (e: Error) => {
-          // After the handshake an error is the device going away, which the exchange (if any) records.
-          if (!secure) onError({ kind: 'tls', message: `TLS with ${who(socket)} failed (${name}): ${e.message}` });
-          tlsSocket.destroy();
-        });
-        tlsSocket.once('secure', () => {
-          secure = true;
-          stopClock();
-          inner.emit('connection', tlsSocket);
-        });
-      },
-      (e: Error) => {
-        onError({ kind: 'internal', message: `no certificate for ${name}: ${e.message}` });
-        socket.destroy();
-      },
-    );
+    targets.set(connections.raw(socket), target);
+    terminate(socket, name, stopClock);
   };
   const handshakeClock = (socket: Duplex) =>
     deadline(socket, timeouts.handshakeMs, () => onError({ kind: 'timeout', message: `${who(socket)} did not complete a TLS handshake within ${timeouts.handshakeMs} ms` }));
@@ -260,7 +201,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     req.url = u.pathname + u.search;
     const target: Target = { host, port, tls: tlsOn, authority: authority(host, port, tlsOn) };
     // Hosts mdmtap does not decrypt are passed on untouched (captive-portal checks, OCSP, CRLs), not recorded.
-    forward(req, res, target, ctx, connection(req.socket), matcher.matches(host, port));
+    forward(req, res, target, ctx, connections.of(req.socket), matcher.matches(host, port));
   });
   front.on('clientError', clientError);
   startRequestClocks(front);
@@ -295,64 +236,28 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     tunnel(socket, hp.host, hp.port, timeouts.upstreamMs, onError);
   });
 
-  // Who is refused, and how often it is said.
-  const refused = new Set<string>();
-  const refuseClient = (socket: net.Socket) => {
-    const addr = socket.remoteAddress ?? 'unknown';
-    if (!refused.has(addr)) {
-      if (refused.size >= REFUSED_MEMORY) refused.clear();
-      refused.add(addr);
-      onError({ kind: 'client-refused', message: `a client from ${addr} was refused: it is a public address (allow it with --allow-client ${addr})` });
-    }
-    socket.destroy();
-  };
-  const atLimit = new Incident(() => onError({ kind: 'connection-limit', message: `${maxConnections} device connections open (--max-connections): new connections are closed on arrival until some end` }));
-
-  // The listening socket: in reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `front`.
-  // No Nagle: an MDM exchange is request/response, and a body's last segment held back for an ACK that the
-  // other side delays is 40 ms added to the exchange. TCP keep-alive finds devices that vanished without a word.
-  const listener = net.createServer({ noDelay: true, keepAlive: true, keepAliveInitialDelay: 60_000 }, (socket) => {
-    if (!filter.admits(socket.remoteAddress)) return refuseClient(socket);
-    if (draining) return void socket.destroy();
-    sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      // Hysteresis, so that a count hovering at the limit is one incident, not one per connection.
-      if (atLimit.ongoing && sockets.size <= Math.floor(maxConnections * 0.9)) atLimit.end();
-    });
-    socket.on('error', () => socket.destroy());
-    if (!upstream) return front.emit('connection', socket);
-    const stopClock = handshakeClock(socket);
-    socket.once('readable', () => {
-      const first = socket.read(1) as Buffer | null;
-      if (!first) return socket.destroy();
-      socket.unshift(first);
-      // Without SNI (a device addressing mdmtap by IP) the leaf is issued for the address it connected to.
-      if (first[0] === TLS_HANDSHAKE) return terminateTls(socket, (socket.localAddress ?? 'localhost').replace(/^::ffff:/, ''), upstream, stopClock);
-      stopClock();
-      front.emit('connection', socket);
-    });
+  // In reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `front`.
+  const listener = admittingListener({
+    filter,
+    maxConnections,
+    connections,
+    accepting: () => !draining,
+    onError,
+    onConnection: (socket) => {
+      if (!upstream) return void front.emit('connection', socket);
+      const stopClock = handshakeClock(socket);
+      socket.once('readable', () => {
+        const first = socket.read(1) as Buffer | null;
+        if (!first) return socket.destroy();
+        socket.unshift(first);
+        // Without SNI (a device addressing mdmtap by IP) the leaf is issued for the address it connected to.
+        if (first[0] === TLS_HANDSHAKE) return terminateTls(socket, (socket.localAddress ?? 'localhost').replace(/^::ffff:/, ''), upstream, stopClock);
+        stopClock();
+        front.emit('connection', socket);
+      });
+    },
   });
-  // Node closes connections past this at once ('drop'); mdmtap reports it once per incident.
-  listener.maxConnections = maxConnections;
-  listener.on('drop', () => atLimit.occur());
-
-  await new Promise<void>((resolve, reject) => {
-    const onListenError = (e: NodeJS.ErrnoException) => {
-      listener.off('listening', onListening);
-      if (e.code === 'EADDRINUSE') reject(new Error(`port ${opts.port} is already in use on ${opts.host}`));
-      else if (e.code === 'EACCES') reject(new Error(`not allowed to listen on ${opts.host}:${opts.port} (ports below 1024 need privileges)`));
-      else if (e.code === 'EADDRNOTAVAIL') reject(new Error(`${opts.host} is not an address of this machine`));
-      else reject(new Error(`cannot listen on ${opts.host}:${opts.port}: ${e.message}`));
-    };
-    const onListening = () => {
-      listener.off('error', onListenError);
-      resolve();
-    };
-    listener.once('error', onListenError);
-    listener.once('listening', onListening);
-    listener.listen(opts.port, opts.host);
-  });
+  await listenOn(listener, opts.host, opts.port);
   listener.on('error', (e) => onError({ kind: 'listen', message: e.message }));
   const addr = listener.address() as net.AddressInfo;
 
@@ -362,13 +267,13 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     listener.close();
     void apns?.close();
     // What carries no exchange goes now: handshakes, tunnels, idle keep-alive connections.
-    for (const s of sockets) if (!ctx.inFlight.busy(s)) s.destroy();
+    for (const s of connections.sockets) if (!ctx.inFlight.busy(s)) s.destroy();
     // Exchanges in progress finish and are handed over; past the bound they are cut off (and recorded as such).
     if (!(await ctx.inFlight.idle(DRAIN_MS))) {
-      for (const s of sockets) s.destroy();
+      for (const s of connections.sockets) s.destroy();
       await ctx.inFlight.idle(1000);
     }
-    for (const s of sockets) s.destroy();
+    for (const s of connections.sockets) s.destroy();
     ctx.agents.http.destroy();
     ctx.agents.https.destroy();
     inner.close();
