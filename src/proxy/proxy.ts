@@ -134,6 +134,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
         ...(opts.apns.upstreamCa ? { upstreamCa: opts.apns.upstreamCa } : {}),
         onPush: opts.apns.onPush,
         onError,
+        handshakeTimeoutMs: timeouts.handshakeMs,
       })
     : undefined;
 

@@ -26,6 +26,8 @@ export interface ApnsInterceptorOptions {
   upstreamCa?: string[];
   onPush(p: PushSeen): void;
   onError(e: ProxyError): void;
+  /** The MDM server's TLS handshake with mdmtap must complete within this (`--handshake-timeout`). */
+  handshakeTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -55,6 +57,8 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
     key: opts.defaultCert.key,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
+    // A handshake past this is abandoned and reported through 'tlsClientError' (Node's own option for TLS servers).
+    ...(opts.handshakeTimeoutMs ? { handshakeTimeout: opts.handshakeTimeoutMs } : {}),
   });
   server.on('session', (s) => {
     serverSessions.add(s);

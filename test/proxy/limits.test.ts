@@ -9,6 +9,7 @@ import tls from 'node:tls';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import type { Exchange } from '../../src/capture/exchange.js';
 import type { ProxyError } from '../../src/proxy/errors.js';
+import { startSimApns } from '../../src/sim/apns.js';
 import { closedBy, connectTls, rawConnect, requestOver, startUpstream, tempDir, waitFor, type Upstream } from '../helpers/tls-peers.js';
 
 describe('timeouts that fire', () => {
@@ -92,6 +93,31 @@ describe('timeouts that fire', () => {
     expect(r.status).toBe(504);
     await waitFor(exchanges, (x) => x.length === 1, 'the exchange');
     expect(exchanges[0].error?.kind).toBe('timeout');
+  });
+});
+
+describe('the push path', () => {
+  it('closes an APNs connection whose TLS handshake never completes', async () => {
+    const apns = await startSimApns();
+    const certs = tempDir();
+    const errors: ProxyError[] = [];
+    const proxy = await startProxy({
+      host: '127.0.0.1', port: 0, mdmHosts: [], upstream: 'https://127.0.0.1:1/', certsDir: certs.dir, maxBody: 1,
+      timeouts: { handshakeMs: 300 },
+      apns: { ...apns.pushCert, upstream: apns.url, upstreamCa: [apns.ca], onPush() {} },
+      onExchange() {}, onError: (e) => errors.push(e),
+    });
+    try {
+      const s = await rawConnect(proxy.port);
+      const done = closedBy(s);
+      s.write('CONNECT api.push.apple.com:443 HTTP/1.1\r\nhost: api.push.apple.com:443\r\n\r\n');
+      expect(await done).toMatch(/^HTTP\/1\.1 200 /);
+      await waitFor(errors, (e) => e.some((x) => x.kind === 'tls' && /timeout/i.test(x.message)), 'the handshake timeout');
+    } finally {
+      await proxy.close();
+      await apns.close();
+      certs.remove();
+    }
   });
 });
 
