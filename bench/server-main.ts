@@ -9,7 +9,8 @@ import { ensureCa } from '../src/proxy/ca.js';
 
 const dir = process.argv[2];
 if (!dir) throw new Error('usage: server-main DIR');
-const ca = ensureCa(dir, { commonName: 'mdmtap bench server CA' });
+const ca = await ensureCa(dir, { commonName: 'mdmtap bench server CA' });
+const leaf = await ca.issue('127.0.0.1');
 const command = (uuid: string, rt: string) =>
   Buffer.from(
     `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict><key>Command</key><dict><key>RequestType</key><string>${rt}</string></dict><key>CommandUUID</key><string>${uuid}</string></dict></plist>\n`,
@@ -17,7 +18,7 @@ const command = (uuid: string, rt: string) =>
 const first = command('0F5E6B44-7C1D-4E35-9A7B-3C0E2D1F4A55', 'InstallProfile');
 const second = command('1A2B3C4D-7C1D-4E35-9A7B-3C0E2D1F4A56', 'InstalledApplicationList');
 
-const server = https.createServer({ ...ca.leafFor('127.0.0.1'), keepAlive: true }, (req, res) => {
+const server = https.createServer({ cert: leaf.cert, key: leaf.key, keepAlive: true }, (req, res) => {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {

@@ -10,6 +10,7 @@ import type { PlistDict } from '../plist/value.js';
 /** Why an exchange has no (complete) response. */
 export type ExchangeErrorKind =
   | 'upstream-unreachable'
+  | 'bad-upstream-response'
   | 'connection-reset'
   | 'client-aborted'
   | 'timeout'

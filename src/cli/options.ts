@@ -1,14 +1,19 @@
 /** Option parsers shared by the commands, each turning a bad value into one clear UserError line. */
 import { parseDuration } from '../util/duration.js';
 import { UserError } from './errors.js';
+import { CA_KEY_TYPES, type CaKeyType } from '../proxy/ca.js';
+import { parseCidr } from '../proxy/client-filter.js';
 
-export function durationOption(flag: string) {
+export function durationOption(flag: string, minMs = 0) {
   return (value: string): number => {
+    let ms: number;
     try {
-      return parseDuration(value);
+      ms = parseDuration(value);
     } catch (e) {
       throw new UserError(`${flag}: ${(e as Error).message}`);
     }
+    if (ms < minMs) throw new UserError(`${flag}: "${value}" is too short (at least ${minMs} ms)`);
+    return ms;
   };
 }
 
@@ -39,4 +44,26 @@ export function timeOption(flag: string) {
     if (!Number.isFinite(t)) throw new UserError(`${flag}: "${value}" is not a time (write it like 2026-11-25T10:00:00Z)`);
     return t;
   };
+}
+
+export function caKeyTypeOption(value: string): CaKeyType {
+  if (!(CA_KEY_TYPES as readonly string[]).includes(value)) throw new UserError(`--ca-key-type: "${value}" is not one of ${CA_KEY_TYPES.join(', ')}`);
+  return value as CaKeyType;
+}
+
+export function countOption(flag: string, min = 1) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min) throw new UserError(`${flag}: "${value}" is not a whole number of at least ${min}`);
+    return n;
+  };
+}
+
+export function cidrOption(value: string, previous: string[] = []): string[] {
+  try {
+    parseCidr(value);
+  } catch (e) {
+    throw new UserError(`--allow-client: ${(e as Error).message}`);
+  }
+  return [...previous, value];
 }

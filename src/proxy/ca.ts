@@ -1,152 +1,182 @@
 /**
- * mdmtap's certificate authority: created once in the certs folder, then used to issue a leaf certificate for
- * every MDM host it decrypts. Keys come from node:crypto (native, fast); node-forge only assembles and signs the
- * X.509 structures, which node:crypto cannot do.
+ * mdmtap's certificate authority: created once in the certs folder (or in memory, for the simulator), then used to
+ * issue the TLS leaves of the names mdmtap decrypts. X.509 structures come from @peculiar/x509; every key
+ * operation is Node's WebCrypto, whose signatures run natively on the thread pool — issuing a leaf costs the event
+ * loop a few ASN.1 encodings, not a signature in JavaScript.
+ *
+ * Apple's trust rules for TLS server certificates (iOS 13 / macOS 10.15 and later), kept by every leaf: a SHA-2
+ * signature, the name in subjectAltName (the CN is not trusted), extendedKeyUsage with serverAuth, and a validity
+ * of at most 398 days (825 for roots added by users, 398 for all since September 2020; 397 keeps inside both).
  */
-import { generateKeyPairSync, createHash, X509Certificate } from 'node:crypto';
+import 'reflect-metadata';
+import * as x509 from '@peculiar/x509';
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
-import forge from 'node-forge';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type ImportAlg = webcrypto.RsaHashedImportParams | webcrypto.EcKeyImportParams;
+
+/** The key of a new CA: ECDSA P-256 by default (smaller, faster handshakes), RSA 2048 for old clients. */
+export type CaKeyType = 'p256' | 'rsa';
+export const CA_KEY_TYPES: readonly CaKeyType[] = ['p256', 'rsa'];
+
+export interface IssuedCertificate {
+  /** The leaf followed by the CA certificate (PEM), as a TLS server sends its chain. */
+  cert: string;
+  /** The leaf's private key (PKCS#8 PEM). */
+  key: string;
+  /** When the leaf expires (epoch ms). */
+  notAfter: number;
+}
 
 export interface CertificateAuthority {
   certPem: string;
-  keyPem: string;
   /** SHA-256 of the DER certificate, colon-separated upper-case hex (what iOS and macOS show). */
   fingerprint256: string;
   der: Buffer;
-  dir: string;
-  /** A leaf for `host` (DNS name or IP), cached in memory and on disk. */
-  leafFor(host: string): { cert: string; key: string };
+  /** The CA key's algorithm (an existing CA keeps whatever it was created with). */
+  keyType: 'ec' | 'rsa';
+  /** The certs folder, or undefined for a CA that lives in memory only. */
+  dir?: string;
+  /**
+   * A leaf for the names (DNS names or IP addresses), signed by the CA. Server authentication only, unless
+   * `clientAuth` (the simulator's push certificate and device identities).
+   */
+  issue(names: string | string[], opts?: { clientAuth?: boolean }): Promise<IssuedCertificate>;
   /** Set when the key file had looser permissions than 0600 and was tightened. */
   tightened?: boolean;
 }
 
 const CA_YEARS = 10;
-/** Apple accepts TLS server certificates valid for at most 825 days; 397 keeps us inside every current limit. */
-const LEAF_DAYS = 397;
+const DAY = 86_400_000;
+/** ≤ 398 days in total, notBefore included (Apple's limit for TLS server certificates). */
+export const LEAF_DAYS = 397;
 
-export function ensureCa(dir: string, opts: { commonName?: string } = {}): CertificateAuthority {
+/** The CA in `dir` (ca.pem + ca.key), created there on first use. The key file is kept at mode 0600. */
+export async function ensureCa(dir: string, opts: { commonName?: string; keyType?: CaKeyType } = {}): Promise<CertificateAuthority> {
   mkdirSync(dir, { recursive: true });
   const certFile = join(dir, 'ca.pem');
   const keyFile = join(dir, 'ca.key');
-  let certPem: string;
-  let keyPem: string;
   let tightened = false;
   if (existsSync(certFile) && existsSync(keyFile)) {
-    certPem = readFileSync(certFile, 'utf8');
-    keyPem = readFileSync(keyFile, 'utf8');
     if ((statSync(keyFile).mode & 0o077) !== 0) {
       chmodSync(keyFile, 0o600);
       tightened = true;
     }
-  } else {
-    ({ certPem, keyPem } = createCa(opts.commonName ?? 'mdmtap CA'));
-    writeFileSync(keyFile, keyPem, { mode: 0o600 });
-    chmodSync(keyFile, 0o600);
-    writeFileSync(certFile, certPem, { mode: 0o644 });
+    const ca = await authority(readFileSync(certFile, 'utf8'), createPrivateKey(readFileSync(keyFile, 'utf8')), dir);
+    return tightened ? { ...ca, tightened } : ca;
   }
-  const x509 = new X509Certificate(certPem);
-  const der = x509.raw;
+  const { certPem, key } = await createRoot(opts.commonName ?? 'mdmtap CA', opts.keyType ?? 'p256');
+  // The key is written before the certificate: a certificate without its key would be reused as a broken CA.
+  writeFileSync(keyFile, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  chmodSync(keyFile, 0o600);
+  writeFileSync(certFile, certPem, { mode: 0o644 });
+  return authority(certPem, key, dir);
+}
+
+/** A throwaway CA that lives in memory only (the simulator's servers, tests). */
+export async function createCa(opts: { commonName: string; keyType?: CaKeyType }): Promise<CertificateAuthority> {
+  const { certPem, key } = await createRoot(opts.commonName, opts.keyType ?? 'p256');
+  return authority(certPem, key, undefined);
+}
+
+/** How a CA key signs with WebCrypto: ECDSA with the curve's own hash, or RSA PKCS#1 v1.5 with SHA-256. */
+function signingOf(key: KeyObject): { importAlg: ImportAlg; signAlg: webcrypto.Algorithm & { hash?: string } } {
+  if (key.asymmetricKeyType === 'rsa') {
+    const alg = { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' };
+    return { importAlg: alg, signAlg: alg };
+  }
+  if (key.asymmetricKeyType === 'ec') {
+    const curve = key.asymmetricKeyDetails?.namedCurve;
+    const named = curve === 'prime256v1' ? 'P-256' : curve === 'secp384r1' ? 'P-384' : undefined;
+    if (named) return { importAlg: { name: 'ECDSA', namedCurve: named }, signAlg: { name: 'ECDSA', hash: named === 'P-384' ? 'SHA-384' : 'SHA-256' } };
+  }
+  throw new Error(`the CA key is ${key.asymmetricKeyType ?? 'of an unknown type'}${key.asymmetricKeyDetails?.namedCurve ? ` (${key.asymmetricKeyDetails.namedCurve})` : ''}; mdmtap signs with RSA, P-256 or P-384 keys`);
+}
+
+async function createRoot(commonName: string, keyType: CaKeyType): Promise<{ certPem: string; key: KeyObject }> {
+  const pair =
+    keyType === 'rsa'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const { importAlg, signAlg } = signingOf(pair.privateKey);
+  const signingKey = await importPrivate(pair.privateKey, importAlg);
+  const publicKey = new x509.PublicKey(pair.publicKey.export({ type: 'spki', format: 'der' }));
+  const notBefore = new Date(Date.now() - DAY);
+  const name = new x509.Name([{ CN: [commonName] }, { O: ['mdmtap'] }]);
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: name,
+    issuer: name,
+    notBefore,
+    notAfter: new Date(notBefore.getTime() + CA_YEARS * 365 * DAY),
+    publicKey,
+    signingKey,
+    signingAlgorithm: signAlg,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(publicKey),
+    ],
+  });
+  return { certPem: cert.toString('pem') + '\n', key: pair.privateKey };
+}
+
+async function authority(certPem: string, key: KeyObject, dir: string | undefined): Promise<CertificateAuthority> {
+  const caCert = new x509.X509Certificate(certPem);
+  const der = Buffer.from(caCert.rawData);
   const fingerprint256 = createHash('sha256').update(der).digest('hex').toUpperCase().match(/../g)!.join(':');
-  const caCert = forge.pki.certificateFromPem(certPem);
-  const caKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey;
-  const leafKey = ensureLeafKey(dir);
-  const cache = new Map<string, { cert: string; key: string }>();
-  const hostsDir = join(dir, 'hosts');
+  const { importAlg, signAlg } = signingOf(key);
+  const signingKey = await importPrivate(key, importAlg);
+  // Worked out once, not per leaf: the key identifier leaves point back with, and the one leaf key (as mitmproxy
+  // does: a fresh key pair per process, never written anywhere, so nothing but the CA key is kept on disk).
+  const ski = caCert.getExtension(x509.SubjectKeyIdentifierExtension);
+  const aki = ski
+    ? new x509.AuthorityKeyIdentifierExtension(ski.keyId)
+    : await x509.AuthorityKeyIdentifierExtension.create(await caCert.publicKey.export(importAlg, ['verify']));
+  const leafPair = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+  const leafPublic = new x509.PublicKey(leafPair.publicKey.export({ type: 'spki', format: 'der' }));
+  const leafKeyPem = leafPair.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
 
-  const leafFor = (host: string) => {
-    const name = host.toLowerCase();
-    const hit = cache.get(name);
-    if (hit) return hit;
-    const file = join(hostsDir, `${name.replace(/[^a-z0-9.-]/g, '_')}.pem`);
-    let cert: string | undefined;
-    if (existsSync(file)) {
-      cert = readFileSync(file, 'utf8');
-      // Reissue when it no longer matches this CA or expires within a week.
-      const x = new X509Certificate(cert);
-      if (!x.checkIssued(x509) || Date.parse(x.validTo) < Date.now() + 7 * 86_400_000) cert = undefined;
-    }
-    if (!cert) {
-      cert = issueLeaf(name, caCert, caKey, leafKey.publicPem);
-      mkdirSync(hostsDir, { recursive: true });
-      writeFileSync(file, cert);
-    }
-    const pair = { cert: cert + certPem, key: leafKey.privatePem };
-    cache.set(name, pair);
-    return pair;
+  const issue: CertificateAuthority['issue'] = async (names, opts = {}) => {
+    const list = (Array.isArray(names) ? names : [names]).map((n) => n.toLowerCase());
+    if (list.length === 0) throw new Error('a certificate needs at least one name');
+    const notBefore = new Date(Date.now() - DAY);
+    const notAfter = new Date(notBefore.getTime() + LEAF_DAYS * DAY);
+    const leaf = await x509.X509CertificateGenerator.create({
+      serialNumber: serial(),
+      subject: new x509.Name([{ CN: [list[0].slice(0, 64)] }]),
+      issuer: caCert.subjectName,
+      notBefore,
+      notAfter,
+      publicKey: leafPublic,
+      signingKey,
+      signingAlgorithm: signAlg,
+      extensions: [
+        new x509.BasicConstraintsExtension(false, undefined, true),
+        new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, ...(opts.clientAuth ? [x509.ExtendedKeyUsage.clientAuth] : [])]),
+        new x509.SubjectAlternativeNameExtension(list.map((n) => (isIP(n) ? { type: 'ip' as const, value: n } : { type: 'dns' as const, value: n }))),
+        aki,
+      ],
+    });
+    return { cert: leaf.toString('pem') + '\n' + certPem, key: leafKeyPem, notAfter: notAfter.getTime() };
   };
-  return { certPem, keyPem, fingerprint256, der, dir, leafFor, ...(tightened ? { tightened } : {}) };
+  return { certPem, fingerprint256, der, keyType: key.asymmetricKeyType === 'rsa' ? 'rsa' : 'ec', ...(dir ? { dir } : {}), issue };
 }
 
-function createCa(commonName: string): { certPem: string; keyPem: string } {
-  const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-  const pubPem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(pubPem);
-  cert.serialNumber = serial();
-  const now = new Date();
-  cert.validity.notBefore = new Date(now.getTime() - 86_400_000);
-  cert.validity.notAfter = new Date(now.getTime() + CA_YEARS * 365 * 86_400_000);
-  const attrs = [
-    { name: 'commonName', value: commonName },
-    { name: 'organizationName', value: 'mdmtap' },
-  ];
-  cert.setSubject(attrs);
-  cert.setIssuer(attrs);
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: true, critical: true },
-    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
-    { name: 'subjectKeyIdentifier' },
-  ]);
-  cert.sign(forge.pki.privateKeyFromPem(keyPem), forge.md.sha256.create());
-  return { certPem: forge.pki.certificateToPem(cert), keyPem };
+async function importPrivate(key: KeyObject, alg: ImportAlg): Promise<webcrypto.CryptoKey> {
+  // PKCS#8 whatever the file held (PKCS#1 "RSA PRIVATE KEY", SEC1 "EC PRIVATE KEY"): WebCrypto imports only that.
+  const der = key.export({ type: 'pkcs8', format: 'der' });
+  return webcrypto.subtle.importKey('pkcs8', der, alg, false, ['sign']);
 }
 
-/** One key for every leaf (as mitmproxy does): issuing stays cheap, and the key never leaves the certs folder. */
-function ensureLeafKey(dir: string): { privatePem: string; publicPem: string } {
-  const file = join(dir, 'leaf.key');
-  let privatePem: string;
-  if (existsSync(file)) {
-    privatePem = readFileSync(file, 'utf8');
-    if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
-  } else {
-    const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    privatePem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-    writeFileSync(file, privatePem, { mode: 0o600 });
-    chmodSync(file, 0o600);
-  }
-  const pub = forge.pki.setRsaPublicKey(
-    (forge.pki.privateKeyFromPem(privatePem) as forge.pki.rsa.PrivateKey).n,
-    (forge.pki.privateKeyFromPem(privatePem) as forge.pki.rsa.PrivateKey).e,
-  );
-  return { privatePem, publicPem: forge.pki.publicKeyToPem(pub) };
-}
-
-function issueLeaf(host: string, caCert: forge.pki.Certificate, caKey: forge.pki.rsa.PrivateKey, publicPem: string): string {
-  const cert = forge.pki.createCertificate();
-  cert.publicKey = forge.pki.publicKeyFromPem(publicPem);
-  cert.serialNumber = serial();
-  const now = Date.now();
-  cert.validity.notBefore = new Date(now - 86_400_000);
-  cert.validity.notAfter = new Date(now + LEAF_DAYS * 86_400_000);
-  cert.setSubject([{ name: 'commonName', value: host.slice(0, 64) }]);
-  cert.setIssuer(caCert.subject.attributes);
-  const altNames = isIP(host) ? [{ type: 7, ip: host }] : [{ type: 2, value: host }];
-  cert.setExtensions([
-    { name: 'basicConstraints', cA: false },
-    { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    // clientAuth too, so the simulator's push certificate and test device identities can come from the same code.
-    { name: 'extKeyUsage', serverAuth: true, clientAuth: true },
-    { name: 'subjectAltName', altNames },
-  ]);
-  cert.sign(caKey, forge.md.sha256.create());
-  return forge.pki.certificateToPem(cert);
-}
-
+/** Positive, random, 16 bytes: unique per certificate, as browsers and Apple require. */
 function serial(): string {
-  // Positive, random, 16 bytes: unique per certificate as browsers and Apple require.
-  const b = forge.random.getBytesSync(16);
-  return '0' + forge.util.bytesToHex(b).slice(1);
+  const b = randomBytes(16);
+  b[0] = (b[0] & 0x7f) || 0x01;
+  return b.toString('hex');
 }

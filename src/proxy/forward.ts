@@ -1,16 +1,24 @@
 /**
- * The forwarding core, shared by forward and reverse mode: one device request streamed to the MDM server and the
+ * The forwarding core, shared by forward and reverse mode: one device request streamed to the server and the
  * response streamed back, both byte-exact, while a capped copy of each body is taken for analysis. The Exchange
  * is handed over only once the response has been fully sent (or the exchange failed), and off the request's
  * path, so nothing mdmtap does with it can delay or break the device's connection.
+ *
+ * Everything here that reads what a device or a server sent is guarded: a request Node's client refuses to build
+ * is the device's fault (400, `malformed-request`), a response that cannot be relayed is the server's (502,
+ * `bad-upstream-response`); neither reaches the process.
  */
 import http from 'node:http';
 import https from 'node:https';
+import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Readable, Writable } from 'node:stream';
 import type { Exchange, ExchangeError, Headers } from '../capture/exchange.js';
 import { BodyTap } from './body-tap.js';
-import { upstreamErrorKind } from './upstream.js';
+import type { CopyBudget } from './copy-budget.js';
+import type { InFlight } from './in-flight.js';
+import { upstreamErrorKind, upstreamFailureText, type UpstreamErrorKind } from './upstream.js';
+import type { ProxyError } from './errors.js';
 import { SCAN_REPLY, SCAN_REQUEST } from '../mdm/classify.js';
 
 export interface Target {
@@ -24,57 +32,84 @@ export interface Target {
   basePath?: string;
   /** Reverse mode: the Host header the upstream expects. */
   hostHeader?: string;
-  servername?: string;
 }
 
 export interface ForwardContext {
   agents: { http: http.Agent; https: https.Agent };
   maxBody: number;
+  budget: CopyBudget;
+  /** `--client-cert-header` as given, and the test for every spelling of it (cert-header.ts). */
   clientCertHeader?: string;
+  isCertHeader?: (name: string) => boolean;
+  upstreamTimeoutMs: number;
+  inFlight: InFlight;
+  /** Device connections whose request timed out (the exchange then fails as `timeout`, not `client-aborted`). */
+  timedOut: WeakSet<object>;
+  /** Set once a stop has begun: exchanges still running finish, and their connections close after them. */
+  draining(): boolean;
   onExchange(ex: Exchange): void;
-  onError(e: { kind: string; message: string }): void;
+  onError(e: ProxyError): void;
   nextId(): string;
+}
+
+/** The device connection an exchange runs on: its id in the capture, and the key it is tracked by. */
+export interface Connection {
+  id: string;
+  key: object;
 }
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) belong to one connection and are not forwarded. */
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'upgrade']);
 
-export function forward(req: http.IncomingMessage, res: http.ServerResponse, target: Target, ctx: ForwardContext, connectionId: string): void {
+/**
+ * Forwards one request. `record` false: plain HTTP to a host mdmtap does not decrypt (forward mode), passed on
+ * untouched like a CONNECT tunnel — no copy, no Exchange.
+ */
+export function forward(req: http.IncomingMessage, res: http.ServerResponse, target: Target, ctx: ForwardContext, conn: Connection, record = true): void {
   const startedAt = Date.now();
   const id = ctx.nextId();
-  const reqTap = new BodyTap(ctx.maxBody, SCAN_REQUEST);
-  const resTap = new BodyTap(ctx.maxBody, SCAN_REPLY);
+  // Not recorded (plain HTTP to a host mdmtap does not decrypt): nothing copied, nothing scanned.
+  const reqTap = new BodyTap(record ? ctx.maxBody : 0, ctx.budget, record ? SCAN_REQUEST : undefined);
+  const resTap = new BodyTap(record ? ctx.maxBody : 0, ctx.budget, record ? SCAN_REPLY : undefined);
   const path = (target.basePath ? target.basePath.replace(/\/$/, '') : '') + (req.url ?? '/');
-  const certHeader = ctx.clientCertHeader?.toLowerCase();
+  ctx.inFlight.begin(conn.key);
+  if (ctx.draining()) res.shouldKeepAlive = false;
 
   // Raw header pairs keep the device's order and spelling; only hop-by-hop and the client-cert header go.
   const outHeaders: string[] = [];
   const raw = req.rawHeaders;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i].toLowerCase();
-    if (HOP.has(name) || name === certHeader) continue;
+    if (HOP.has(name) || ctx.isCertHeader?.(name)) continue;
     if (name === 'host' && target.hostHeader) {
       outHeaders.push(raw[i], target.hostHeader);
       continue;
     }
     outHeaders.push(raw[i], raw[i + 1]);
   }
-  if (certHeader) {
+  if (ctx.clientCertHeader && record) {
     // Set only from the TLS handshake mdmtap itself did: an incoming header of that name was dropped above.
     const der = clientCertDer(req.socket as TLSSocket);
-    if (der) outHeaders.push(ctx.clientCertHeader!, `:${der.toString('base64')}:`);
+    if (der) outHeaders.push(ctx.clientCertHeader, `:${der.toString('base64')}:`);
   }
 
   let status = 0;
   let responseHeaders: Headers = {};
   let error: ExchangeError | undefined;
   let done = false;
-  const finish = () => {
+  /** `keep` false: nothing reached the server (a malformed request), so there is no exchange to record. */
+  const finish = (keep = record) => {
     if (done) return;
     done = true;
+    // A connection kept alive past a stop would only wait for the final cut: close it once its answer is out.
+    if (ctx.draining() && !req.socket.destroyed) req.socket.destroySoon();
+    if (!keep) {
+      ctx.inFlight.end(conn.key);
+      return;
+    }
     const ex: Exchange = {
       id,
-      connectionId,
+      connectionId: conn.id,
       startedAt,
       endedAt: Date.now(),
       host: target.authority,
@@ -101,22 +136,54 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
         ctx.onExchange(ex);
       } catch (e) {
         ctx.onError({ kind: 'internal', message: (e as Error)?.message ?? String(e) });
+      } finally {
+        reqTap.release();
+        resTap.release();
+        ctx.inFlight.end(conn.key);
       }
     });
   };
 
-  const upReq = (target.tls ? https : http).request({
-    host: target.host,
-    port: target.port,
-    method: req.method,
-    path,
-    headers: outHeaders as unknown as http.OutgoingHttpHeaders,
-    agent: target.tls ? ctx.agents.https : ctx.agents.http,
-    ...(target.tls ? { servername: target.servername ?? (isIpLiteral(target.host) ? undefined : target.host) } : {}),
-  });
+  /** The exchange fails before a response reached the device: a status of mdmtap's own, then the record. */
+  const fail = (kind: UpstreamErrorKind | 'malformed-request', statusCode: number, text: string, message: string) => {
+    if (done) return;
+    if (kind !== 'malformed-request') error = { kind, message };
+    ctx.onError({ kind, message });
+    if (!res.headersSent && !res.destroyed) {
+      res.shouldKeepAlive = false;
+      res.writeHead(statusCode, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+      res.end(text);
+    } else {
+      res.destroy();
+    }
+    finish(record && kind !== 'malformed-request');
+  };
+
+  let upReq: http.ClientRequest;
+  try {
+    upReq = (target.tls ? https : http).request({
+      host: target.host,
+      port: target.port,
+      method: req.method,
+      path,
+      headers: outHeaders as unknown as http.OutgoingHttpHeaders,
+      agent: target.tls ? ctx.agents.https : ctx.agents.http,
+      timeout: ctx.upstreamTimeoutMs,
+      // SNI carries host names only (RFC 6066 §3); Node warns (DEP0123) when given an address.
+      ...(target.tls ? { servername: net.isIP(target.host) ? '' : target.host } : {}),
+    });
+  } catch (e) {
+    // Node refuses to build the request from what the device sent (a path or header it cannot put on the wire).
+    const m = (e as Error).message;
+    req.resume();
+    return fail('malformed-request', 400, `mdmtap: malformed request (${m})\n`, `from ${conn.id} for ${target.authority}: ${m}`);
+  }
 
   // Nagle off towards the server too (see the listener): a request's last segment must not wait for an ACK.
   upReq.on('socket', (s) => s.setNoDelay(true));
+  upReq.on('timeout', () => {
+    upReq.destroy(Object.assign(new Error(`no data to or from the server for ${ctx.upstreamTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
+  });
 
   upReq.on('response', (upRes) => {
     status = upRes.statusCode ?? 0;
@@ -125,7 +192,17 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
     for (let i = 0; i < upRes.rawHeaders.length; i += 2) {
       if (!HOP.has(upRes.rawHeaders[i].toLowerCase())) back.push(upRes.rawHeaders[i], upRes.rawHeaders[i + 1]);
     }
-    res.writeHead(status, upRes.statusMessage, back as unknown as http.OutgoingHttpHeaders);
+    if (res.destroyed) return upRes.resume();
+    try {
+      res.writeHead(status, upRes.statusMessage, back as unknown as http.OutgoingHttpHeaders);
+    } catch (e) {
+      // The server's status line or headers parse, but cannot be written to a device as they are.
+      status = 0;
+      responseHeaders = {};
+      upReq.destroy();
+      const m = (e as Error).message;
+      return fail('bad-upstream-response', 502, `mdmtap: the MDM server ${target.authority} sent a response that cannot be relayed (${m})\n`, `${target.authority}: ${m}`);
+    }
     relay(upRes, res, resTap);
     upRes.on('aborted', () => {
       // The server dropped the connection mid-body: do the same to the device rather than pretend it ended.
@@ -133,9 +210,10 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
       res.destroy();
       finish();
     });
-    upRes.on('error', () => {
+    upRes.on('error', (e: NodeJS.ErrnoException) => {
       if (!upRes.complete) {
-        error = { kind: 'connection-reset', message: 'the server closed the connection before the response ended' };
+        const kind = e.code === 'ETIMEDOUT' ? 'timeout' : 'connection-reset';
+        error = { kind, message: kind === 'timeout' ? e.message : 'the server closed the connection before the response ended' };
         res.destroy();
         finish();
       }
@@ -143,27 +221,19 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
   });
 
   upReq.on('error', (e: NodeJS.ErrnoException) => {
-    if (done) return;
-    const kind = upstreamErrorKind(e);
-    error = { kind, message: `${target.authority}: ${e.message}` };
-    ctx.onError({ kind, message: error.message });
-    if (!res.headersSent && !res.destroyed) {
-      const text = `mdmtap: the MDM server ${target.authority} could not be reached (${e.code ?? e.message})\n`;
-      res.writeHead(502, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    } else {
-      res.destroy();
-    }
-    finish();
+    const kind: UpstreamErrorKind = upstreamErrorKind(e);
+    fail(kind, kind === 'timeout' ? 504 : 502, upstreamFailureText(kind, target.authority, e), `${target.authority}: ${e.message}`);
   });
 
   relay(req, upReq, reqTap);
-  res.on('finish', finish);
+  res.on('finish', () => finish());
   res.on('close', () => {
     if (done) return;
-    // The device went away before its response was complete.
+    // The device went away (or was cut off by a timeout) before its response was complete.
     if (!res.writableFinished) {
-      error ??= { kind: 'client-aborted', message: 'the device closed the connection before the exchange completed' };
+      error ??= ctx.timedOut.has(req.socket)
+        ? { kind: 'timeout', message: 'the device did not send its request in time' }
+        : { kind: 'client-aborted', message: 'the device closed the connection before the exchange completed' };
       upReq.destroy();
     }
     finish();
@@ -207,8 +277,4 @@ export function flatten(h: http.IncomingHttpHeaders): Headers {
     out[k] = Array.isArray(v) ? v.join(k === 'cookie' ? '; ' : ', ') : v;
   }
   return out;
-}
-
-function isIpLiteral(h: string): boolean {
-  return /^[\d.]+$/.test(h) || h.includes(':');
 }

@@ -1,17 +1,19 @@
 /**
  * startProxy(): mdmtap on the wire. One listening port that
  *  - in forward mode is an HTTP proxy: CONNECTs to `--mdm-host` hosts are decrypted with a leaf from the mdmtap CA,
- *    every other CONNECT is tunnelled as raw TCP (the device sees the real server's certificate);
- *  - in reverse mode speaks TLS itself (devices' ServerURL points here) and forwards to `--upstream`;
+ *    every other CONNECT is tunnelled as raw TCP (the device sees the real server's certificate), and plain HTTP
+ *    for other hosts is passed on untouched;
+ *  - in reverse mode speaks TLS itself (devices' ServerURL points here) and forwards to `--upstream`. It is not a
+ *    proxy: CONNECT (except to APNs, when pushes are intercepted) and absolute-form requests are refused;
  *  - in both modes answers plain-HTTP requests addressed to itself: `/ca.pem`, `/ca.mobileconfig`, `/`.
- * Both modes share one forwarding core (forward.ts).
+ * Both modes share one forwarding core (forward.ts). Who may connect (client-filter.ts), how many at once, and
+ * how long each step may take (timeouts.ts) are decided here, before a byte reaches a parser.
  */
 import http from 'node:http';
 import net from 'node:net';
-import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import type { Exchange } from '../capture/exchange.js';
-import { ensureCa, type CertificateAuthority } from './ca.js';
+import { ensureCa, type CaKeyType, type CertificateAuthority } from './ca.js';
 import { forward, type ForwardContext, type Target } from './forward.js';
 import { authority, HostMatcher, parseHostPort } from './hosts.js';
 import { agents } from './upstream.js';
@@ -19,6 +21,19 @@ import { serveCa } from './ca-download.js';
 import type { PushSeen } from '../mdm/message.js';
 import { createApnsInterceptor } from '../push/interceptor.js';
 import { isApnsTarget } from '../push/hosts.js';
+import { ClientFilter, parseCidr } from './client-filter.js';
+import { certHeaderMatcher } from './cert-header.js';
+import { CopyBudget } from './copy-budget.js';
+import { DecryptedNames } from './decrypted-names.js';
+import { LeafContexts } from './leaf-contexts.js';
+import { InFlight } from './in-flight.js';
+import { DeviceConnections } from './connections.js';
+import { clientErrorHandler } from './client-error.js';
+import { tlsTerminator } from './tls-terminator.js';
+import { admittingListener, listenOn } from './admission.js';
+import { tunnel } from './tunnel.js';
+import { deadline, DEFAULT_TIMEOUTS, serverTimeoutOptions, startRequestClocks, type Timeouts } from './timeouts.js';
+import type { ProxyError, ProxyErrorKind } from './errors.js';
 
 export interface ProxyOptions {
   host: string;
@@ -27,18 +42,32 @@ export interface ProxyOptions {
   mdmHosts: string[];
   /** Reverse mode: the MDM server's URL. */
   upstream?: string;
+  /** Reverse mode: further names devices use to reach mdmtap (certificates are issued for them). */
+  serverNames?: string[];
   /** PEM texts trusted for the upstream in addition to the system CAs. */
   upstreamCa?: string[];
   insecureUpstream?: boolean;
   /** Forward the device's TLS client certificate in this header (RFC 9440 `:base64-DER:`). */
   clientCertHeader?: string;
   certsDir: string;
+  /** The key of a CA created now (an existing CA keeps its own). */
+  caKeyType?: CaKeyType;
   maxBody: number;
+  /** Bytes of analysis copies held at once across all exchanges in flight (default 256 MiB). */
+  bodyBudget?: number;
+  /** Device connections at once; more are closed on arrival (default 4096). */
+  maxConnections?: number;
+  timeouts?: Partial<Timeouts>;
+  /** CIDR blocks (or addresses) of public clients allowed in; private, loopback and link-local always are. */
+  allowClients?: string[];
+  /** Who may connect, when not the default policy with `allowClients`. */
+  clientFilter?: ClientFilter;
   onExchange(ex: Exchange): void;
-  onError(e: { kind: string; message: string }): void;
+  onError(e: ProxyError): void;
   /**
    * APNs interception (`--apns-cert/--apns-key`): CONNECTs to Apple's push hosts are decrypted and re-originated
-   * with the push certificate; without it they are tunnelled untouched like any other host.
+   * with the push certificate; without it they are tunnelled untouched like any other host (forward mode) or
+   * refused (reverse mode).
    */
   apns?: { cert: string; key: string; upstream?: string; upstreamCa?: string[]; onPush(p: PushSeen): void };
 }
@@ -48,226 +77,238 @@ export interface RunningProxy {
   address: string;
   caFingerprint: string;
   ca: CertificateAuthority;
+  /** Leaves issued since start (names mdmtap decrypts only). */
+  leavesIssued(): number;
+  /** Bytes of analysis copies held right now (bounded by the body budget). */
+  copiesInFlight(): number;
+  /** Sockets open to servers right now. */
+  upstreamSockets(): number;
+  /**
+   * Stops accepting, closes what carries no exchange, lets exchanges in progress finish (bounded) and resolves once
+   * every exchange is handed to `onExchange`: nothing a device received is lost to a stop.
+   */
   close(): Promise<void>;
 }
 
+export const DEFAULT_MAX_CONNECTIONS = 4096;
+export const DEFAULT_BODY_BUDGET = 256 * 1024 * 1024;
+/** How long a stop waits for exchanges in progress before cutting them off (they are then recorded as failed). */
+const DRAIN_MS = 5000;
 const TLS_HANDSHAKE = 0x16;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
-  const ca = ensureCa(opts.certsDir);
-  const matcher = new HostMatcher(opts.mdmHosts.map((h) => parseHostPort(h)));
+  const ca = await ensureCa(opts.certsDir, opts.caKeyType ? { keyType: opts.caKeyType } : {});
+  const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
+  const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
+  const filter = opts.clientFilter ?? new ClientFilter((opts.allowClients ?? []).map(parseCidr));
+  const mdmHosts = opts.mdmHosts.map((h) => parseHostPort(h));
+  const matcher = new HostMatcher(mdmHosts);
   const upstream = opts.upstream ? reverseTarget(opts.upstream) : undefined;
+  const names = DecryptedNames.of({ mdmHosts: mdmHosts.map((h) => h.host), upstreamHost: upstream?.host, serverNames: opts.serverNames, apns: Boolean(opts.apns) });
+  const leaves = new LeafContexts(ca);
+  const onError = safe(opts.onError);
+  let draining = false;
   let seq = 0;
-  let connSeq = 0;
   const ctx: ForwardContext = {
-    agents: agents({ extraCa: opts.upstreamCa ?? [], insecure: opts.insecureUpstream === true }),
+    agents: agents({ extraCa: opts.upstreamCa ?? [], insecure: opts.insecureUpstream === true, maxSockets: maxConnections, timeoutMs: timeouts.upstreamMs }),
     maxBody: opts.maxBody,
-    clientCertHeader: opts.clientCertHeader,
+    budget: new CopyBudget(opts.bodyBudget ?? DEFAULT_BODY_BUDGET, (message) => onError({ kind: 'copy-budget', message })),
+    ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader, isCertHeader: certHeaderMatcher(opts.clientCertHeader) } : {}),
+    upstreamTimeoutMs: timeouts.upstreamMs,
+    inFlight: new InFlight(),
+    timedOut: new WeakSet(),
+    draining: () => draining,
     onExchange: opts.onExchange,
-    onError: safe(opts.onError),
+    onError,
     nextId: () => `${Date.now().toString(36)}-${(++seq).toString(36)}`,
   };
+  // Leaves for the names known now are issued before the first device arrives.
+  await Promise.all([...mdmHosts.map((h) => leaves.get(h.host)), ...(upstream ? [leaves.get(upstream.host)] : [])]);
   const apns = opts.apns
     ? createApnsInterceptor({
-        certFor: (name) => ca.leafFor(name),
+        defaultCert: await ca.issue('api.push.apple.com'),
+        contextFor: (name) => leaves.get(names.has(name) ? name : 'api.push.apple.com'),
         pushCert: opts.apns.cert,
         pushKey: opts.apns.key,
         ...(opts.apns.upstream ? { upstream: opts.apns.upstream } : {}),
         ...(opts.apns.upstreamCa ? { upstreamCa: opts.apns.upstreamCa } : {}),
         onPush: opts.apns.onPush,
-        onError: safe(opts.onError),
+        onError,
+        handshakeTimeoutMs: timeouts.handshakeMs,
       })
     : undefined;
-  const sockets = new Set<net.Socket | Duplex>();
-  const track = (s: net.Socket | Duplex) => {
-    sockets.add(s);
-    s.once('close', () => sockets.delete(s));
-  };
-  const connIds = new WeakMap<object, string>();
+
+  const connections = new DeviceConnections();
+  const who = (s: Duplex) => connections.who(s);
   const targets = new WeakMap<object, Target>();
-  const connId = (s: object) => {
-    let id = connIds.get(s);
-    if (!id) connIds.set(s, (id = `c${++connSeq}`));
-    return id;
+
+  /** mdmtap's own answer, closing the connection: a refusal, or a request that cannot be served. */
+  const answer = (res: http.ServerResponse, status: number, kind: ProxyErrorKind | undefined, text: string, message?: string) => {
+    if (kind) onError({ kind, message: message ?? text.trim() });
+    res.shouldKeepAlive = false;
+    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+    res.end(text);
   };
+  const stopping = (res: http.ServerResponse) => answer(res, 503, undefined, 'mdmtap is stopping\n');
+  const clientError = clientErrorHandler({ timeouts, timedOut: ctx.timedOut, who, onError });
 
   // Decrypted traffic: requests arrive on TLS sockets whose target was fixed by the CONNECT or by reverse mode.
-  const inner = http.createServer({ keepAlive: true, requestTimeout: 0, headersTimeout: 60_000 }, (req, res) => {
-    const target = targets.get(req.socket) ?? upstream!;
-    forward(req, res, target, ctx, connId(req.socket));
+  const inner = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => {
+    if (draining) return stopping(res);
+    const url = req.url ?? '';
+    if (!url.startsWith('/')) {
+      return answer(res, 400, 'malformed-request', `mdmtap: the request target must be a path, not "${url.slice(0, 100)}"\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}" is not a path`);
+    }
+    forward(req, res, targets.get(connections.raw(req.socket)) ?? upstream!, ctx, connections.of(req.socket));
   });
-  inner.on('clientError', (err, socket) => socket.destroy(err));
+  inner.on('clientError', clientError);
+  startRequestClocks(inner);
 
-  const secureContexts = new Map<string, tls.SecureContext>();
-  const contextFor = (name: string) => {
-    let c = secureContexts.get(name);
-    if (!c) secureContexts.set(name, (c = tls.createSecureContext(ca.leafFor(name))));
-    return c;
+  const terminate = tlsTerminator({
+    leaves,
+    names,
+    requestCert: Boolean(opts.clientCertHeader),
+    reverse: Boolean(upstream),
+    who,
+    onError,
+    onWrap: (tlsSocket, socket) => connections.link(tlsSocket, socket),
+    onSecure: (tlsSocket) => inner.emit('connection', tlsSocket),
+  });
+  const terminateTls = (socket: Duplex, name: string, target: Target, stopClock: () => void) => {
+    targets.set(connections.raw(socket), target);
+    terminate(socket, name, stopClock);
   };
-  // Issuing a leaf signs with the CA key in JS (tens of ms): do it now for the hosts already known, not while the
-  // first device waits and every other connection stalls behind it.
-  for (const h of opts.mdmHosts) contextFor(parseHostPort(h).host);
-  const terminateTls = (socket: Duplex, fallbackName: string, target: Target | undefined) => {
-    const tlsSocket = new tls.TLSSocket(socket as net.Socket, {
-      isServer: true,
-      secureContext: contextFor(fallbackName),
-      SNICallback: (servername, cb) => {
-        try {
-          cb(null, contextFor(servername || fallbackName));
-        } catch (e) {
-          cb(e as Error);
-        }
-      },
-      requestCert: Boolean(opts.clientCertHeader),
-      rejectUnauthorized: false,
-      ALPNProtocols: ['http/1.1'],
-    });
-    if (target) targets.set(tlsSocket, target);
-    track(tlsSocket);
-    tlsSocket.on('error', (e: Error) => {
-      ctx.onError({ kind: 'tls', message: `TLS with the device failed (${fallbackName}): ${e.message}` });
-      tlsSocket.destroy();
-    });
-    tlsSocket.once('secure', () => inner.emit('connection', tlsSocket));
-  };
+  const handshakeClock = (socket: Duplex) =>
+    deadline(socket, timeouts.handshakeMs, () => onError({ kind: 'timeout', message: `${who(socket)} did not complete a TLS handshake within ${timeouts.handshakeMs} ms` }));
 
-  const front = http.createServer({ keepAlive: true, requestTimeout: 0 }, (req, res) => {
+  const front = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => {
     // Plain HTTP: a proxy request in absolute form (forward mode), or a request to mdmtap itself.
     const url = req.url ?? '/';
-    if (/^https?:\/\//i.test(url)) {
-      const u = new URL(url);
-      const port = Number(u.port || (u.protocol === 'https:' ? 443 : 80));
-      if (matcher.matches(u.hostname, port)) {
-        req.url = u.pathname + u.search;
-        const target: Target = { host: u.hostname, port, tls: u.protocol === 'https:', authority: authority(u.hostname, port, u.protocol === 'https:') };
-        return forward(req, res, target, ctx, connId(req.socket));
-      }
-      res.writeHead(403, { 'content-type': 'text/plain; charset=utf-8' });
-      return res.end(`mdmtap only proxies plain HTTP to --mdm-host hosts; ${u.host} is not one\n`);
+    if (url.startsWith('/')) return serveCa(req, res, ca);
+    if (upstream) {
+      return answer(res, 403, 'proxy-refused', `mdmtap (reverse mode) is not a proxy: ${req.method} ${url.slice(0, 100)} refused\n`, `reverse mode refused ${req.method} ${url.slice(0, 100)} from ${who(req.socket)}`);
     }
-    serveCa(req, res, ca);
+    let u: URL;
+    try {
+      u = new URL(url);
+      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`scheme ${u.protocol} is not http: or https:`);
+    } catch (e) {
+      return answer(res, 400, 'malformed-request', `mdmtap: malformed request target\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}": ${(e as Error).message}`);
+    }
+    if (draining) return stopping(res);
+    const tlsOn = u.protocol === 'https:';
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    const port = Number(u.port || (tlsOn ? 443 : 80));
+    req.url = u.pathname + u.search;
+    const target: Target = { host, port, tls: tlsOn, authority: authority(host, port, tlsOn) };
+    // Hosts mdmtap does not decrypt are passed on untouched (captive-portal checks, OCSP, CRLs), not recorded.
+    forward(req, res, target, ctx, connections.of(req.socket), matcher.matches(host, port));
   });
-  front.on('clientError', (err, socket) => socket.destroy(err));
+  front.on('clientError', clientError);
+  startRequestClocks(front);
 
   front.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    track(socket);
     socket.on('error', () => socket.destroy());
     let hp;
     try {
       hp = parseHostPort(req.url ?? '', 443);
-    } catch {
-      socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
+    } catch (e) {
+      onError({ kind: 'malformed-request', message: `from ${who(socket)}: CONNECT ${String(req.url).slice(0, 100)}: ${(e as Error).message}` });
+      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
       return;
     }
+    if (draining) return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
     if (head.length) socket.unshift(head);
-    if (matcher.matches(hp.host, hp.port)) {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      return terminateTls(socket, hp.host, { host: hp.host, port: hp.port, tls: true, authority: authority(hp.host, hp.port, true) });
-    }
-    if (apns && isApnsTarget(hp.host, hp.port)) {
+    const decrypt = !upstream && matcher.matches(hp.host, hp.port);
+    if (!decrypt && apns && isApnsTarget(hp.host, hp.port)) {
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
       return apns.handleSocket(socket, hp.host, hp.port);
     }
-    tunnel(socket, hp.host, hp.port, ctx);
+    if (upstream) {
+      onError({ kind: 'proxy-refused', message: `reverse mode refused CONNECT ${hp.host}:${hp.port} from ${who(socket)}` });
+      const text = `mdmtap (reverse mode) is not a proxy: CONNECT ${hp.host}:${hp.port} refused\n`;
+      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      return;
+    }
+    if (decrypt) {
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      return terminateTls(socket, hp.host, { host: hp.host, port: hp.port, tls: true, authority: authority(hp.host, hp.port, true) }, handshakeClock(socket));
+    }
+    tunnel(socket, hp.host, hp.port, timeouts.upstreamMs, onError);
   });
 
-  // The listening socket: in reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `front`.
-  // No Nagle: an MDM exchange is request/response, and a body's last segment held back for an ACK that the
-  // other side delays is 40 ms added to the exchange.
-  const listener = net.createServer({ noDelay: true }, (socket) => {
-    track(socket);
-    socket.on('error', () => socket.destroy());
-    if (!upstream) return front.emit('connection', socket);
-    socket.once('readable', () => {
-      const first = socket.read(1) as Buffer | null;
-      if (!first) return socket.destroy();
-      socket.unshift(first);
-      // Without SNI (a device addressing mdmtap by IP) the leaf is issued for the address it connected to.
-      if (first[0] === TLS_HANDSHAKE) terminateTls(socket, (socket.localAddress ?? 'localhost').replace(/^::ffff:/, ''), upstream);
-      else front.emit('connection', socket);
-    });
+  // In reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `front`.
+  const listener = admittingListener({
+    filter,
+    maxConnections,
+    connections,
+    accepting: () => !draining,
+    onError,
+    onConnection: (socket) => {
+      if (!upstream) return void front.emit('connection', socket);
+      const stopClock = handshakeClock(socket);
+      socket.once('readable', () => {
+        const first = socket.read(1) as Buffer | null;
+        if (!first) return socket.destroy();
+        socket.unshift(first);
+        // Without SNI (a device addressing mdmtap by IP) the leaf is issued for the address it connected to.
+        if (first[0] === TLS_HANDSHAKE) return terminateTls(socket, (socket.localAddress ?? 'localhost').replace(/^::ffff:/, ''), upstream, stopClock);
+        stopClock();
+        front.emit('connection', socket);
+      });
+    },
   });
-
-  await new Promise<void>((resolve, reject) => {
-    const onError = (e: NodeJS.ErrnoException) => {
-      listener.off('listening', onListening);
-      if (e.code === 'EADDRINUSE') reject(new Error(`port ${opts.port} is already in use on ${opts.host}`));
-      else if (e.code === 'EACCES') reject(new Error(`not allowed to listen on ${opts.host}:${opts.port} (ports below 1024 need privileges)`));
-      else if (e.code === 'EADDRNOTAVAIL') reject(new Error(`${opts.host} is not an address of this machine`));
-      else reject(new Error(`cannot listen on ${opts.host}:${opts.port}: ${e.message}`));
-    };
-    const onListening = () => {
-      listener.off('error', onError);
-      resolve();
-    };
-    listener.once('error', onError);
-    listener.once('listening', onListening);
-    listener.listen(opts.port, opts.host);
-  });
-  listener.on('error', (e) => ctx.onError({ kind: 'listen', message: e.message }));
+  await listenOn(listener, opts.host, opts.port);
+  listener.on('error', (e) => onError({ kind: 'listen', message: e.message }));
   const addr = listener.address() as net.AddressInfo;
+
+  let closing: Promise<void> | undefined;
+  const close = async () => {
+    draining = true;
+    listener.close();
+    void apns?.close();
+    // What carries no exchange goes now: handshakes, tunnels, idle keep-alive connections.
+    for (const s of connections.sockets) if (!ctx.inFlight.busy(s)) s.destroy();
+    // Exchanges in progress finish and are handed over; past the bound they are cut off (and recorded as such).
+    if (!(await ctx.inFlight.idle(DRAIN_MS))) {
+      for (const s of connections.sockets) s.destroy();
+      await ctx.inFlight.idle(1000);
+    }
+    for (const s of connections.sockets) s.destroy();
+    ctx.agents.http.destroy();
+    ctx.agents.https.destroy();
+    inner.close();
+    front.close();
+  };
 
   return {
     port: addr.port,
     address: addr.address,
     caFingerprint: ca.fingerprint256,
     ca,
-    close: () =>
-      new Promise<void>((resolve) => {
-        // Stop accepting, drop every connection, and do not wait on peers that never answer a close.
-        const bound = setTimeout(resolve, 1000);
-        bound.unref();
-        listener.close(() => {
-          clearTimeout(bound);
-          resolve();
-        });
-        void apns?.close();
-        for (const s of sockets) s.destroy();
-        ctx.agents.http.destroy();
-        ctx.agents.https.destroy();
-        inner.close();
-        inner.closeAllConnections();
-        front.close();
-        front.closeAllConnections();
-      }),
+    leavesIssued: () => leaves.issued,
+    copiesInFlight: () => ctx.budget.inFlight,
+    upstreamSockets: () => [ctx.agents.http, ctx.agents.https].reduce((n, a) => n + Object.values(a.sockets).reduce((m, l) => m + (l?.length ?? 0), 0), 0),
+    close: () => (closing ??= close()),
   };
-}
-
-/** A CONNECT mdmtap does not decrypt: raw bytes both ways, untouched. */
-function tunnel(client: Duplex, host: string, port: number, ctx: ForwardContext): void {
-  const server = net.connect({ host, port });
-  let connected = false;
-  server.on('connect', () => {
-    connected = true;
-    client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-    server.pipe(client);
-    client.pipe(server);
-  });
-  server.on('error', (e) => {
-    if (!connected) client.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
-    else client.destroy();
-    ctx.onError({ kind: 'upstream-unreachable', message: `tunnel to ${host}:${port}: ${e.message}` });
-  });
-  client.on('close', () => server.destroy());
-  server.on('close', () => client.destroy());
 }
 
 function reverseTarget(url: string): Target {
   const u = new URL(url);
   const tlsOn = u.protocol === 'https:';
   const port = Number(u.port || (tlsOn ? 443 : 80));
+  const host = u.hostname.replace(/^\[|\]$/g, '');
   return {
-    host: u.hostname.replace(/^\[|\]$/g, ''),
+    host,
     port,
     tls: tlsOn,
-    authority: authority(u.hostname, port, tlsOn),
+    authority: authority(host, port, tlsOn),
     basePath: u.pathname === '/' ? '' : u.pathname,
     hostHeader: u.host,
-    servername: u.hostname,
   };
 }
 
-function safe(fn: (e: { kind: string; message: string }) => void): (e: { kind: string; message: string }) => void {
+function safe(fn: (e: ProxyError) => void): (e: ProxyError) => void {
   return (e) => {
     try {
       fn(e);

@@ -8,11 +8,16 @@
 import http2 from 'node:http2';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import net from 'node:net';
 import type { PushSeen } from '../mdm/message.js';
 import { sha256Hex } from '../mdm/hash.js';
+import type { ProxyError } from '../proxy/errors.js';
 
 export interface ApnsInterceptorOptions {
-  certFor(servername: string): { cert: string; key: string };
+  /** The certificate for a ClientHello without a name (api.push.apple.com's). */
+  defaultCert: { cert: string; key: string };
+  /** The context for a named APNs host (the proxy issues leaves only for APNs names). */
+  contextFor(servername: string): Promise<tls.SecureContext>;
   pushCert: string;
   pushKey: string;
   /** Replaces Apple's origin (a lab or test APNs): `--apns-upstream`. */
@@ -20,7 +25,9 @@ export interface ApnsInterceptorOptions {
   /** Extra CAs for the upstream, added to the system's. */
   upstreamCa?: string[];
   onPush(p: PushSeen): void;
-  onError(e: { kind: string; message: string }): void;
+  onError(e: ProxyError): void;
+  /** The MDM server's TLS handshake with mdmtap must complete within this (`--handshake-timeout`). */
+  handshakeTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -35,28 +42,23 @@ const MAX_BODY = 8 * 1024;
 
 export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterceptor {
   const now = opts.now ?? Date.now;
-  const contexts = new Map<string, tls.SecureContext>();
-  const contextFor = (name: string) => {
-    let c = contexts.get(name);
-    if (!c) contexts.set(name, (c = tls.createSecureContext(opts.certFor(name))));
-    return c;
-  };
   const upstreamSessions = new Map<string, http2.ClientHttp2Session>();
   const serverSessions = new Set<http2.ServerHttp2Session>();
   // Which port the server CONNECTed to, per APNs host (443, or 2197 where 443 is blocked).
   const portFor = new Map<string, number>();
 
   const server = http2.createSecureServer({
+    // Leaves are issued off the event loop: the callback answers when the context is ready.
     SNICallback: (name, cb) => {
-      try {
-        cb(null, contextFor(name || 'api.push.apple.com'));
-      } catch (e) {
-        cb(e as Error);
-      }
+      if (!name) return cb(null, undefined);
+      opts.contextFor(name).then((c) => cb(null, c), (e: Error) => cb(e));
     },
-    ...opts.certFor('api.push.apple.com'),
+    cert: opts.defaultCert.cert,
+    key: opts.defaultCert.key,
     ALPNProtocols: ['h2'],
     allowHTTP1: false,
+    // A handshake past this is abandoned and reported through 'tlsClientError' (Node's own option for TLS servers).
+    ...(opts.handshakeTimeoutMs ? { handshakeTimeout: opts.handshakeTimeoutMs } : {}),
   });
   server.on('session', (s) => {
     serverSessions.add(s);
@@ -73,7 +75,8 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
       cert: opts.pushCert,
       key: opts.pushKey,
       ...(opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...opts.upstreamCa] } : {}),
-      servername: /^[\d.]+$/.test(u.hostname) ? undefined : u.hostname,
+      // SNI carries host names only (RFC 6066 §3); Node warns (DEP0123) when given an address.
+      servername: net.isIP(u.hostname.replace(/^\[|\]$/g, '')) ? '' : u.hostname,
     });
     session.on('error', () => session.destroy());
     session.on('close', () => {
@@ -107,6 +110,14 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
       const magic = jsonString(Buffer.concat(bodyChunks), 'mdm');
       if (magic !== undefined) p.pushMagicHash = sha256Hex(magic);
       if (reason) p.reason = reason;
+      // The headers that decide whether and when APNs delivers (absent when the server sends none).
+      const header = (name: string) => (typeof headers[name] === 'string' ? (headers[name] as string) : undefined);
+      const expiration = header('apns-expiration');
+      const priority = header('apns-priority');
+      const topic = header('apns-topic');
+      if (expiration !== undefined) p.apnsExpiration = expiration;
+      if (priority !== undefined) p.apnsPriority = priority;
+      if (topic !== undefined) p.apnsTopic = topic;
       try {
         opts.onPush(p);
       } catch (e) {

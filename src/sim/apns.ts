@@ -22,8 +22,9 @@ export interface SimApns {
 }
 
 export async function startSimApns(): Promise<SimApns> {
-  const server = simIdentity('apns');
-  const push = simIdentity('push-cert');
+  const server = await simIdentity('apns');
+  const push = await simIdentity('push-cert');
+  const pushLeaf = await push.ca.issue('com.apple.mgmt.External.mdmtap-sim', { clientAuth: true });
   const devices = new Map<string, (pushMagic: string | undefined) => void>();
   const delivered: SimApns['delivered'] = [];
   const h2 = http2.createSecureServer({
@@ -82,17 +83,13 @@ export async function startSimApns(): Promise<SimApns> {
     url: `https://127.0.0.1:${port}`,
     port,
     ca: server.ca.certPem,
-    pushCert: push.ca.leafFor('com.apple.mgmt.External.mdmtap-sim'),
+    pushCert: { cert: pushLeaf.cert, key: pushLeaf.key },
     register: (tokenHex, wake) => devices.set(tokenHex.toLowerCase(), wake),
     delivered,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.destroy();
-        h2.close(() => {
-          server.dispose();
-          push.dispose();
-          resolve();
-        });
+        h2.close(() => resolve());
       }),
   };
 }

@@ -1,22 +1,20 @@
 /**
  * Throwaway TLS identities for the simulator's servers (reference MDM server, simulated APNs) and the push
- * certificate: a CA of their own in a temporary folder, removed on close.
+ * certificate: a CA of their own that lives in memory only.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { ensureCa, type CertificateAuthority } from '../proxy/ca.js';
+import { createCa, type CertificateAuthority } from '../proxy/ca.js';
 
 export interface SimIdentity {
   ca: CertificateAuthority;
-  /** Server certificate + key for 127.0.0.1 (and localhost). */
+  /** Server certificate + key for 127.0.0.1 and localhost. */
   server: { cert: string; key: string };
-  dispose(): void;
 }
 
-export function simIdentity(name: string): SimIdentity {
-  const dir = mkdtempSync(join(tmpdir(), `mdmtap-sim-${name}-`));
+let seq = 0;
+
+export async function simIdentity(name: string): Promise<SimIdentity> {
   // A distinct name per CA: TLS picks an issuer by subject, and several simulated servers may be trusted at once.
-  const ca = ensureCa(dir, { commonName: `mdmtap simulator ${name} ${dir.slice(-6)}` });
-  return { ca, server: ca.leafFor('127.0.0.1'), dispose: () => rmSync(dir, { recursive: true, force: true }) };
+  const ca = await createCa({ commonName: `mdmtap simulator ${name} ${process.pid}-${++seq}` });
+  const { cert, key } = await ca.issue(['127.0.0.1', 'localhost']);
+  return { ca, server: { cert, key } };
 }

@@ -37,6 +37,9 @@ export class PushClient {
     return await new Promise<PushResult>((resolve) => {
       const headers: http2.OutgoingHttpHeaders = { ':method': 'POST', ':path': `/3/device/${tokenHex}`, 'content-type': 'application/json' };
       if (this.target.topic) headers['apns-topic'] = this.target.topic;
+      // As many servers send them (NanoMDM sends none): deliver now, and do not store it if the device is offline.
+      headers['apns-priority'] = '10';
+      headers['apns-expiration'] = '0';
       const req = session.request(headers);
       let status = 0;
       const chunks: Buffer[] = [];

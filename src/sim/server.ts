@@ -64,7 +64,7 @@ export interface ReferenceServer {
 const FINAL = new Set(['Acknowledged', 'Error', 'CommandFormatError']);
 
 export async function startReferenceServer(opts: ReferenceServerOptions): Promise<ReferenceServer> {
-  const id = simIdentity('mdm');
+  const id = await simIdentity('mdm');
   const rng: Rng = seeded(opts.seed ?? 1);
   const channels = new Map<string, Channel>();
   const stats: ServerStats = { sessions: 0, pushesSent: 0, pushResults: [] };
@@ -209,10 +209,7 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
         timers.clear();
         pusher?.close();
         server.closeAllConnections();
-        server.close(() => {
-          id.dispose();
-          resolve();
-        });
+        server.close(() => resolve());
       }),
   };
 }

@@ -7,7 +7,9 @@ export function storeSink(store: Pick<CaptureStore | CaptureWriter, 'recordExcha
   return {
     exchange: (ex, msg, sessionId) => store.recordExchange(ex, msg, sessionId),
     push: (p) => store.recordPush(p),
-    event: (ev) => store.recordEvent(ev),
+    // An obligation `pending` at a stop is still owed: the capture keeps it open, so the next start restores it and
+    // judges it at its original deadline (a replay of the file reports it pending by itself).
+    event: (ev) => (ev.type === 'obligation' && ev.event === 'pending' ? undefined : store.recordEvent(ev)),
     close: () => store.close(),
   };
 }

@@ -5,12 +5,12 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli, startCli, type Running } from '../helpers/cli.js';
 import { tempDir } from '../helpers/tls-peers.js';
 import { startReferenceServer, type ReferenceServer } from '../../src/sim/server.js';
-import { SimDevice } from '../../src/sim/device.js';
+import { strandOneSession } from '../helpers/stranded.js';
 
 const dirs: Array<{ remove(): void }> = [];
 const procs: Running[] = [];
@@ -50,18 +50,7 @@ describe('capture across a kill -9', () => {
     const first = startCli(args);
     procs.push(first);
     const port = Number((await first.waitStderr(/listening on 127\.0\.0\.1:(\d+)/))[1]);
-    const device = new SimDevice({
-      serverUrl: server.url,
-      transport: { ca: [readFileSync(join(work.dir, 'certs', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port } },
-      seed: 5,
-      platform: 'macOS',
-      notNowFor: (rt) => rt === 'InstallProfile',
-    });
-    await device.enroll();
-    server.enqueue(device.udid, 'InstallProfile');
-    server.enqueue(device.udid, 'SecurityInfo');
-    await device.session();
-    device.stop();
+    const device = await strandOneSession(server, port, join(work.dir, 'certs'), 5);
     const open = JSON.parse((await first.waitStdout(/\{"type":"obligation","ts":[^\n]*"event":"open"[^\n]*\n/))[0]);
     // Once the writer's batch holding the obligation is in the file, crash hard.
     await untilInFile(db, `SELECT count(*) AS n FROM obligations`);

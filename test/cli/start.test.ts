@@ -114,7 +114,48 @@ describe('mdmtap start', () => {
   });
 });
 
+describe('mdmtap start: the boundary and limit flags', () => {
+  it('a bad or contradictory value is one line and exit 2', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['--mdm-host', 'mdm.example.com', '--upstream', 'https://mdm.example.com/'], /exclude each other/],
+      [['--upstream', 'https://127.0.0.1:1', '--allow-client', 'everyone'], /--allow-client: "everyone" is not an address or CIDR block/],
+      [['--upstream', 'https://127.0.0.1:1', '--allow-client', '10.0.0.0/40'], /prefix length must be 0-32/],
+      [['--mdm-host', 'mdm.example.com', '--server-name', 'mdmtap.lan'], /--server-name is for reverse mode/],
+      [['--upstream', 'https://127.0.0.1:1', '--max-connections', '0'], /--max-connections: "0" is not a whole number of at least 1/],
+      [['--upstream', 'https://127.0.0.1:1', '--header-timeout', '0'], /--header-timeout: "0" is too short/],
+      [['--upstream', 'https://127.0.0.1:1', '--idle-timeout', 'soon'], /--idle-timeout: "soon" is not a duration/],
+      [['--upstream', 'https://127.0.0.1:1', '--body-budget', 'lots'], /--body-budget: "lots" is not a size/],
+      [['--upstream', 'https://127.0.0.1:1', '--ca-key-type', 'dsa'], /--ca-key-type: "dsa" is not one of p256, rsa/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await runCli(['start', '--no-db', ...args]);
+      expect(r.code, args.join(' ')).toBe(2);
+      expect(r.stderr.trim().split('\n'), args.join(' ')).toHaveLength(1);
+      expect(r.stderr, args.join(' ')).toMatch(message);
+    }
+  });
+
+  it('says at start which clients it admits', async () => {
+    const certs = tempDir();
+    dirs.push(certs);
+    const p = startCli(['start', '--json', '--no-db', '--host', '127.0.0.1', '--port', '0', '--upstream', 'https://127.0.0.1:1', '--allow-client', '203.0.113.0/24', '--max-connections', '64', '--certs', certs.dir]);
+    running.push(p);
+    await p.waitStderr(/clients: loopback, private and link-local addresses and 203\.0\.113\.0\/24; at most 64 connections/);
+  });
+});
+
 describe('mdmtap ca', () => {
+  it('--ca-key-type rsa creates an RSA CA; the default is ECDSA P-256', async () => {
+    const { X509Certificate } = await import('node:crypto');
+    const rsa = tempDir();
+    const ec = tempDir();
+    dirs.push(rsa, ec);
+    expect((await runCli(['ca', '--certs', rsa.dir, '--ca-key-type', 'rsa'])).stdout).toContain('(RSA key)');
+    expect((await runCli(['ca', '--certs', ec.dir])).stdout).toContain('(ECDSA key)');
+    expect(new X509Certificate(readFileSync(join(rsa.dir, 'ca.pem'))).publicKey.asymmetricKeyType).toBe('rsa');
+    expect(new X509Certificate(readFileSync(join(ec.dir, 'ca.pem'))).publicKey.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+  });
+
   it('creates the CA with a private key of mode 0600 and prints its fingerprint', async () => {
     const certs = tempDir();
     dirs.push(certs);

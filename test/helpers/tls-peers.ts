@@ -9,7 +9,9 @@ import tls from 'node:tls';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ensureCa, type CertificateAuthority } from '../../src/proxy/ca.js';
+import { createCa, type CertificateAuthority } from '../../src/proxy/ca.js';
+
+let upstreams = 0;
 
 export interface Seen {
   method: string;
@@ -36,10 +38,10 @@ export async function startUpstream(
   reply: (s: Seen, res: http.ServerResponse) => void,
   opts: { requestCert?: boolean } = {},
 ): Promise<Upstream> {
-  const tmp = tempDir('mdmtap-upstream-');
-  const ca = ensureCa(tmp.dir);
+  const ca = await createCa({ commonName: `mdmtap test upstream ${++upstreams}` });
+  const { cert, key } = await ca.issue('127.0.0.1');
   const seen: Seen[] = [];
-  const server = https.createServer({ ...ca.leafFor('127.0.0.1'), requestCert: opts.requestCert, rejectUnauthorized: false }, (req, res) => {
+  const server = https.createServer({ cert, key, requestCert: opts.requestCert, rejectUnauthorized: false }, (req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -56,10 +58,7 @@ export async function startUpstream(
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
-        server.close(() => {
-          tmp.remove();
-          r();
-        });
+        server.close(() => r());
       }),
   };
 }
@@ -120,6 +119,32 @@ export async function plainGet(port: number, path: string): Promise<Response> {
       })
       .on('error', reject);
   });
+}
+
+/** A plain TCP connection to the proxy, as a device (or an attacker) opens one. */
+export function rawConnect(port: number): Promise<net.Socket> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1', () => resolve(s));
+    s.on('error', reject);
+  });
+}
+
+/** Resolves with everything the peer sent once it closes the connection (a test fails by timing out otherwise). */
+export function closedBy(s: net.Socket | tls.TLSSocket): Promise<string> {
+  return new Promise((resolve) => {
+    let out = '';
+    s.on('data', (d: Buffer) => (out += d.toString('latin1')));
+    s.on('error', () => undefined);
+    s.on('close', () => resolve(out));
+  });
+}
+
+/** Sends raw bytes on a fresh connection and collects what comes back until the proxy closes it. */
+export async function rawExchange(port: number, bytes: string): Promise<string> {
+  const s = await rawConnect(port);
+  const reply = closedBy(s);
+  s.write(bytes);
+  return reply;
 }
 
 /** Resolves when `pred` holds over the collected items, checking each time one arrives (no sleeping). */

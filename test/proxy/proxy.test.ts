@@ -7,7 +7,7 @@ import tls from 'node:tls';
 import * as plist from 'plist';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import type { Exchange } from '../../src/capture/exchange.js';
-import { ensureCa } from '../../src/proxy/ca.js';
+import { createCa } from '../../src/proxy/ca.js';
 import { connectTls, plainGet, requestOver, startUpstream, tempDir, waitFor, type Upstream } from '../helpers/tls-peers.js';
 
 const SIGNATURE = 'MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAKCAMIIC';
@@ -98,10 +98,9 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
   });
 
   it('strips a spoofed client-certificate header and forwards the real certificate as :base64-DER:', async () => {
-    const clientCa = tempDir();
-    const deviceCa = ensureCa(clientCa.dir);
-    const device = deviceCa.leafFor('device-identity.example');
-    try {
+    const deviceCa = await createCa({ commonName: 'device identities' });
+    const device = await deviceCa.issue('device-identity.example', { clientAuth: true });
+    {
       const spoof = await connectTls(proxy.port, target, proxy.ca.certPem);
       await requestOver(spoof, { body: bytes(5), headers: { 'X-Client-Cert': ':ZmFrZQ==:' } });
       spoof.destroy();
@@ -113,8 +112,6 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
       const h = upstream.seen.at(-1)!.headers['x-client-cert'] as string;
       const der = new X509Certificate(device.cert).raw;
       expect(h).toBe(`:${der.toString('base64')}:`);
-    } finally {
-      clientCa.remove();
     }
   });
 
@@ -211,13 +208,13 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
     expect(home.body.toString()).toContain(proxy.caFingerprint);
   });
 
-  it('keeps the CA key private (0600), the CA valid 10 years and leaves within 825 days', () => {
+  it('keeps the CA key private (0600), the CA valid 10 years and leaves within 825 days', async () => {
     expect(statSync(join(certs.dir, 'ca.key')).mode & 0o777).toBe(0o600);
     const ca = new X509Certificate(proxy.ca.certPem);
     expect(ca.ca).toBe(true);
     const years = (Date.parse(ca.validTo) - Date.now()) / (365 * 86_400_000);
     expect(years).toBeGreaterThan(9.9);
-    const leaf = new X509Certificate(proxy.ca.leafFor('mdm.example.com').cert);
+    const leaf = new X509Certificate((await proxy.ca.issue('mdm.example.com')).cert);
     expect((Date.parse(leaf.validTo) - Date.parse(leaf.validFrom)) / 86_400_000).toBeLessThanOrEqual(825);
     expect(leaf.checkIssued(ca)).toBe(true);
     expect(proxy.caFingerprint).toBe(createHash('sha256').update(ca.raw).digest('hex').toUpperCase().match(/../g)!.join(':'));

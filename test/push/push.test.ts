@@ -86,7 +86,7 @@ describe('APNs interception', () => {
     await waitFor(r.events, (e) => e.some((x) => x.type === 'obligation' && x.event === 'discharged'), 'the discharge');
     const p = pushes(r.events);
     expect(p).toHaveLength(1);
-    expect(p[0]).toMatchObject({ udid: r.device.udid, channel: 'device', apnsStatus: 200 });
+    expect(p[0]).toMatchObject({ udid: r.device.udid, channel: 'device', apnsStatus: 200, apnsPriority: '10', apnsExpiration: '0' });
     expect(p[0].tokenHex).toBe(`${r.device.tokens.device.toString('hex').slice(0, 8)}…`);
     expect(r.events.find((e) => e.type === 'obligation' && e.event === 'discharged')).toMatchObject({ by: 'push' });
     // APNs saw the request unchanged: the certificate-checked delivery reached the device's token.

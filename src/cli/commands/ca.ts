@@ -1,7 +1,8 @@
 /** `mdmtap ca`: create the CA if needed and say where it is and how to trust it. */
 import type { Command } from 'commander';
 import { resolve, join } from 'node:path';
-import { ensureCa } from '../../proxy/ca.js';
+import { ensureCa, type CaKeyType } from '../../proxy/ca.js';
+import { caKeyTypeOption } from '../options.js';
 import { DEFAULT_CERTS } from '../defaults.js';
 import { UserError } from '../errors.js';
 
@@ -11,11 +12,12 @@ export function registerCa(program: Command): void {
     .description('create (first time) and show the mdmtap CA: its files and SHA-256 fingerprint')
     .option('--certs <dir>', 'where the mdmtap CA lives', DEFAULT_CERTS)
     .option('--pem', 'print the CA certificate (PEM) only')
-    .action((opts: { certs: string; pem?: boolean }) => {
+    .option('--ca-key-type <type>', 'key of a CA created now: p256 (ECDSA) or rsa (2048); an existing CA keeps its own', caKeyTypeOption, 'p256')
+    .action(async (opts: { certs: string; pem?: boolean; caKeyType: CaKeyType }) => {
       const dir = resolve(opts.certs);
       let ca;
       try {
-        ca = ensureCa(dir);
+        ca = await ensureCa(dir, { keyType: opts.caKeyType });
       } catch (e) {
         throw new UserError(`cannot create or read the CA in ${dir}: ${(e as Error).message}`);
       }
@@ -25,7 +27,7 @@ export function registerCa(program: Command): void {
       }
       process.stdout.write(
         [
-          `certificate  ${join(dir, 'ca.pem')}`,
+          `certificate  ${join(dir, 'ca.pem')} (${ca.keyType === 'rsa' ? 'RSA' : 'ECDSA'} key)`,
           `private key  ${join(dir, 'ca.key')} (mode 0600: keep it on this machine)`,
           `SHA-256      ${ca.fingerprint256}`,
           '',

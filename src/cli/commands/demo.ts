@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { present } from '../present.js';
 import { formatDuration } from '../../util/duration.js';
 import { openSinks } from '../sinks.js';
+import { installLastResort } from '../last-resort.js';
 import { resolve } from 'node:path';
 
 interface DemoCliOptions {
@@ -55,6 +56,7 @@ export function registerDemo(program: Command): void {
         throw new UserError(`the demo could not start: ${(e as Error).message}`, 1);
       }
       presenter!.setInfo({ listen: demo.listen, caFingerprint: demo.proxy.caFingerprint });
+      installLastResort((kind, message) => demo.pipeline.error(kind, message));
       // Signal handlers first: whoever reads the line below may stop the demo at once.
       const stopped = new Promise<void>((done) => {
         const stop = () => done();

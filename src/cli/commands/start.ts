@@ -4,11 +4,14 @@ import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { PushSeen } from '../../mdm/message.js';
 import { resolve } from 'node:path';
-import { startProxy } from '../../proxy/proxy.js';
+import { DEFAULT_BODY_BUDGET, DEFAULT_MAX_CONNECTIONS, startProxy } from '../../proxy/proxy.js';
+import { DEFAULT_TIMEOUTS } from '../../proxy/timeouts.js';
+import type { CaKeyType } from '../../proxy/ca.js';
+import { installLastResort } from '../last-resort.js';
 import { LivePipeline } from '../../live/pipeline.js';
 import { present } from '../present.js';
 import { consoleSink } from '../../sinks/console.js';
-import { collect, durationOption, portOption, sizeOption } from '../options.js';
+import { caKeyTypeOption, cidrOption, collect, countOption, durationOption, portOption, sizeOption } from '../options.js';
 import { UserError } from '../errors.js';
 import {
   DEFAULT_CERTS,
@@ -46,6 +49,16 @@ export interface StartOptions {
   apnsKey?: string;
   apnsUpstream?: string;
   apnsUpstreamCa: string[];
+  serverName: string[];
+  allowClient: string[];
+  maxConnections: number;
+  bodyBudget: number;
+  handshakeTimeout: number;
+  headerTimeout: number;
+  requestTimeout: number;
+  idleTimeout: number;
+  upstreamTimeout: number;
+  caKeyType: CaKeyType;
 }
 
 export function registerStart(program: Command): void {
@@ -75,6 +88,16 @@ export function registerStart(program: Command): void {
     .option('--apns-upstream <url>', "send intercepted pushes to this APNs instead of Apple's (a lab or test APNs)")
     .option('--apns-upstream-ca <file>', 'extra CA (PEM) to trust for --apns-upstream (repeatable)', collect, [])
     .option('--max-body <size>', 'bytes of each body kept for analysis and capture', sizeOption('--max-body'), DEFAULT_MAX_BODY)
+    .option('--body-budget <size>', 'bytes of body copies held for analysis at once, all exchanges together; past it bodies are forwarded but not copied', sizeOption('--body-budget'), DEFAULT_BODY_BUDGET)
+    .option('--allow-client <cidr>', 'let clients from this public address block in (repeatable); private, loopback and link-local clients always may', cidrOption, [])
+    .option('--server-name <name>', 'reverse mode: a name devices use to reach mdmtap, put in its certificate (repeatable)', collect, [])
+    .option('--max-connections <n>', 'device connections at once; more are closed on arrival', countOption('--max-connections'), DEFAULT_MAX_CONNECTIONS)
+    .option('--handshake-timeout <duration>', 'a device must complete its TLS handshake within this', durationOption('--handshake-timeout', 1), DEFAULT_TIMEOUTS.handshakeMs)
+    .option('--header-timeout <duration>', "a request's headers must arrive within this of its first byte (and a new connection's first request)", durationOption('--header-timeout', 1), DEFAULT_TIMEOUTS.headersMs)
+    .option('--request-timeout <duration>', 'a whole request, body included, must arrive within this of its first byte', durationOption('--request-timeout', 1), DEFAULT_TIMEOUTS.requestMs)
+    .option('--idle-timeout <duration>', 'a kept-alive device connection with no new request is closed after this', durationOption('--idle-timeout', 1), DEFAULT_TIMEOUTS.idleMs)
+    .option('--upstream-timeout <duration>', 'give up on the server after this long without a byte either way', durationOption('--upstream-timeout', 1), DEFAULT_TIMEOUTS.upstreamMs)
+    .option('--ca-key-type <type>', 'key of a CA created now: p256 (ECDSA) or rsa (2048); an existing CA keeps its own', caKeyTypeOption, 'p256')
     .action(async (opts: StartOptions) => {
       await runStart(opts);
     });
@@ -87,6 +110,10 @@ export async function runStart(opts: StartOptions): Promise<void> {
       2,
     );
   }
+  if (opts.mdmHost.length && opts.upstream) {
+    throw new UserError('--mdm-host (forward mode) and --upstream (reverse mode) exclude each other: run one mdmtap per mode', 2);
+  }
+  if (opts.serverName.length && !opts.upstream) throw new UserError('--server-name is for reverse mode (--upstream)', 2);
   if (opts.upstream) {
     let u: URL;
     try {
@@ -128,6 +155,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
     pushWakeMs: opts.pushWake,
     returnWindowMs: opts.returnWindow,
   });
+  installLastResort((kind, message) => pipeline.error(kind, message));
   // The dashboard (TTY) or JSON lines; --plain keeps a terminal to one readable line per verdict.
   // The URLs as shown and recorded: credentials in them never leave the command line.
   const shown = {
@@ -170,7 +198,19 @@ export async function runStart(opts: StartOptions): Promise<void> {
       insecureUpstream: opts.insecureUpstream === true,
       clientCertHeader: opts.clientCertHeader,
       certsDir: resolve(opts.certs),
+      caKeyType: opts.caKeyType,
       maxBody: opts.maxBody,
+      bodyBudget: opts.bodyBudget,
+      maxConnections: opts.maxConnections,
+      allowClients: opts.allowClient,
+      serverNames: opts.serverName,
+      timeouts: {
+        handshakeMs: opts.handshakeTimeout,
+        headersMs: opts.headerTimeout,
+        requestMs: opts.requestTimeout,
+        idleMs: opts.idleTimeout,
+        upstreamMs: opts.upstreamTimeout,
+      },
       ...(apnsCert && apnsKey
         ? {
             apns: {
@@ -200,6 +240,7 @@ export async function runStart(opts: StartOptions): Promise<void> {
   const lines = [
     `mdmtap listening on ${where} (${mode})`,
     `CA ${resolve(opts.certs)}/ca.pem  SHA-256 ${proxy.caFingerprint}  (devices: http://<this-host>:${proxy.port}/ca.mobileconfig)`,
+    `clients: loopback, private and link-local addresses${opts.allowClient.length ? ` and ${opts.allowClient.join(', ')}` : ' only (--allow-client CIDR admits a public block)'}; at most ${opts.maxConnections} connections`,
     `capture ${opts.db === false ? 'off (--no-db)' : resolve(opts.db)}; push grace ${formatDuration(opts.pushGrace)}; ${apnsCert ? `pushes observed (APNs interception${shown.apnsUpstream ? ` to ${shown.apnsUpstream}` : ''})` : 'pushes not observable (no --apns-cert)'}`,
     ...notices,
   ];

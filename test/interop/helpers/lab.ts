@@ -92,7 +92,7 @@ async function startLabOnce(opts: LabOptions): Promise<Lab> {
     if (recorder) closers.push(() => recorder.close());
     const db = join(dir, 'capture.sqlite');
     const certs = join(dir, 'certs');
-    copyMdmtapCerts(certs);
+    await copyMdmtapCerts(certs);
     const mdmtap = await startMdmtap([
       '--upstream', `http://127.0.0.1:${recorder?.port ?? nanoPort}/`,
       '--db', db,
