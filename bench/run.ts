@@ -11,6 +11,7 @@ import { benchStore } from './store.js';
 import { benchDashboard } from './dashboard.js';
 import { benchProxy } from './proxy.js';
 import { benchHostile } from './hostile.js';
+import { benchScale } from './scale.js';
 
 interface Section {
   title: string;
@@ -112,6 +113,17 @@ async function main(): Promise<void> {
     rows: [
       ['body', 'bytes', 'canary max ms', 'canary max before', 'RSS before MB', 'peak MB', 'after MB', 'HTTP'],
       ...hostile.map((h) => [h.body, n0(h.bytes), n1(h.canaryMaxMs), n1(h.canaryBaselineMaxMs), n0(h.rssBeforeMB), n0(h.rssPeakMB), n0(h.rssAfterMB), String(h.status)]),
+    ],
+  });
+
+  log('captures at scale: analyze of a 2 GB HAR and of a 5,000,000-exchange SQLite capture (several minutes) …\n');
+  const scale = await benchScale(log);
+  sections.push({
+    title: 'Captures at scale: mdmtap analyze in a child process (generated files, verdicts checked against the plan)',
+    figures: scale,
+    rows: [
+      ['capture', 'size MB', 'exchanges', 'generate s', 'analyze s', 'exchanges/s', 'MB/s', 'peak RSS MB', 'verdicts'],
+      ...scale.map((f) => [f.capture, n0(f.bytes / 1048576), n0(f.exchanges), n1(f.generateSeconds), n1(f.analyzeSeconds), n0(f.exchangesPerSecond), n1(f.mbPerSecond), n0(f.peakRssMB), f.verdictsAsPlanned ? 'as planned' : 'WRONG']),
     ],
   });
 

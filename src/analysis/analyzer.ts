@@ -46,7 +46,7 @@ export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
 export const DEFAULT_PUSH_WAKE_MS = 300_000;
 export const DEFAULT_RETURN_WINDOW_MS = 3_600_000;
 /** RequestTypes remembered per channel, so memory stays bounded on long captures. */
-const MAX_KNOWN_COMMANDS = 512;
+const MAX_KNOWN_COMMANDS = 64;
 
 interface ChannelState {
   who: WhoFields;

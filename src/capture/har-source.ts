@@ -4,11 +4,11 @@ import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { classify } from '../mdm/classify.js';
 import { sha256Hex } from '../mdm/hash.js';
 import { harEntries } from './har-stream.js';
-import { harEntryToExchange, harEntryToPush, readHarMeta, type HarEntry } from './har.js';
+import { harEntryToExchange, harEntryToPush, readHarMeta, Scratch, type HarEntry } from './har.js';
 import { latest } from '../util/latest.js';
-import { messageKey, pushKey, type CaptureItem, type CaptureSource } from './source.js';
+import { messageKey, pushKey, type CaptureItem, type CaptureSource, type OpenOptions } from './source.js';
 
-export async function openHarSource(file: string): Promise<CaptureSource> {
+export async function openHarSource(file: string, opts: OpenOptions = {}): Promise<CaptureSource> {
   const total = statSync(file).size;
   let done = 0;
   let meta: ReturnType<typeof readHarMeta>;
@@ -18,37 +18,42 @@ export async function openHarSource(file: string): Promise<CaptureSource> {
     },
     onBytes: (b) => (done = b),
   });
-  // mdmtap's export writes log._mdmtap before the entries: read up to the first entry to know the settings.
+  // mdmtap's export writes log._mdmtap before the entries: read up to the first entries to know the settings.
   const first = await entries.next();
   let exchanges = 0;
   let lastSeen: number | undefined;
-  async function* items(): AsyncGenerator<CaptureItem> {
+  let index = 0;
+  const scratch = { request: new Scratch(), response: new Scratch() };
+  const read = (raw: unknown, assumeMdm: boolean): CaptureItem | undefined => {
+    const e = raw as HarEntry;
+    const push = harEntryToPush(e);
+    if (push) return { kind: 'push', ts: push.ts, key: opts.keys ? pushKey(push) : '', push };
+    // The bodies live only until classified: decoded into reused buffers, not allocated per entry.
+    const ex = harEntryToExchange(e, index++, scratch);
+    if (!ex) return undefined;
+    exchanges++;
+    // Any traffic in the capture, MDM or not, shows how long it was being recorded.
+    if (lastSeen === undefined || ex.endedAt > lastSeen) lastSeen = ex.endedAt;
+    const message = classify(ex, { assumeMdm });
+    if (!message) return undefined;
+    // Other tools' entries carry no id of mdmtap's: the same exchange in two HARs has the same time and body.
+    const key = !opts.keys ? '' : e._mdmtap?.exchangeId ? messageKey(message) : `h|${ex.host}${ex.path}|${ex.startedAt}|${ex.endedAt}|${sha256Hex(ex.requestBody).slice(0, 16)}`;
+    return { kind: 'message', ts: message.ts, key, message };
+  };
+  async function* items(): AsyncGenerator<CaptureItem[]> {
     // mdmtap's own export holds only decrypted MDM traffic: judged as live (undecodable bodies are flagged).
     const assumeMdm = meta !== undefined;
-    let index = 0;
-    const read = (raw: unknown): CaptureItem | undefined => {
-      const e = raw as HarEntry;
-      const push = harEntryToPush(e);
-      if (push) return { kind: 'push', ts: push.ts, key: pushKey(push), push };
-      const ex = harEntryToExchange(e, index++);
-      if (!ex) return undefined;
-      exchanges++;
-      // Any traffic in the capture, MDM or not, shows how long it was being recorded.
-      if (lastSeen === undefined || ex.endedAt > lastSeen) lastSeen = ex.endedAt;
-      const message = classify(ex, { assumeMdm });
-      if (!message) return undefined;
-      // Other tools' entries carry no id of mdmtap's: the same exchange in two HARs has the same time and body.
-      const key = e._mdmtap?.exchangeId ? messageKey(message) : `h|${ex.host}${ex.path}|${ex.startedAt}|${ex.endedAt}|${sha256Hex(ex.requestBody).slice(0, 16)}`;
-      return { kind: 'message', ts: message.ts, key, message };
-    };
-    if (!first.done) {
-      const it = read(first.value);
-      if (it) yield it;
-      for await (const raw of entries) {
-        const item = read(raw);
-        if (item) yield item;
+    const convert = (raw: unknown[]): CaptureItem[] => {
+      const out: CaptureItem[] = [];
+      for (const e of raw) {
+        const item = read(e, assumeMdm);
+        if (item) out.push(item);
       }
-    }
+      return out;
+    };
+    if (first.done) return;
+    yield convert(first.value);
+    for await (const batch of entries) yield convert(batch);
   }
   return {
     name: file,

@@ -175,7 +175,7 @@ function jsonField(body: Uint8Array, key: string): string | undefined {
 }
 
 /** A HAR entry as the Exchange it records (`index`: its place in the file, for an id when it has none). */
-export function harEntryToExchange(e: HarEntry, index: number): Exchange | undefined {
+export function harEntryToExchange(e: HarEntry, index: number, scratch?: { request: Scratch; response: Scratch }): Exchange | undefined {
   if (!e || typeof e !== 'object' || !e.request) return undefined;
   const startedAt = Date.parse(String(e.startedDateTime ?? ''));
   if (!Number.isFinite(startedAt)) return undefined;
@@ -199,11 +199,11 @@ export function harEntryToExchange(e: HarEntry, index: number): Exchange | undef
     method: String(e.request.method ?? 'GET').toUpperCase(),
     path: url.pathname + url.search,
     requestHeaders: headersOf(e.request.headers),
-    requestBody: bodyOf(e.request.postData?.text, e.request.postData?.encoding ?? e.request.postData?._encoding),
+    requestBody: bodyOf(e.request.postData?.text, e.request.postData?.encoding ?? e.request.postData?._encoding, scratch?.request),
     requestTruncated: mdm.requestTruncated === true,
     status,
     responseHeaders: headersOf(e.response?.headers),
-    responseBody: bodyOf(e.response?.content?.text, e.response?.content?.encoding),
+    responseBody: bodyOf(e.response?.content?.text, e.response?.content?.encoding, scratch?.response),
     responseTruncated: mdm.responseTruncated === true,
   };
   const facts = mdm.redactedFacts;
@@ -257,10 +257,27 @@ function headersOf(list: HarHeader[] | undefined): Headers {
   return h;
 }
 
-function bodyOf(text: unknown, encoding: unknown): Uint8Array {
+function bodyOf(text: unknown, encoding: unknown, scratch?: Scratch): Uint8Array {
   if (typeof text !== 'string' || text.length === 0) return EMPTY_BODY;
+  if (scratch) return scratch.decode(text, encoding === 'base64' ? 'base64' : 'utf8');
   if (encoding === 'base64') return Buffer.from(text, 'base64');
   return Buffer.from(text, 'utf8');
+}
+
+/**
+ * A reusable buffer for bodies that are read once and dropped (a streamed replay classifies each exchange and
+ * keeps only what it meant): no allocation per body, which at hundreds of thousands of entries is most of the
+ * memory churn a streamed HAR causes.
+ */
+export class Scratch {
+  private buf = Buffer.allocUnsafe(64 * 1024);
+
+  decode(text: string, encoding: 'utf8' | 'base64'): Uint8Array {
+    const need = encoding === 'base64' ? Math.ceil((text.length * 3) / 4) : Buffer.byteLength(text, 'utf8');
+    if (need > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(need, 2 * this.buf.length));
+    const n = this.buf.write(text, 0, encoding);
+    return this.buf.subarray(0, n);
+  }
 }
 
 function scanOf(v: unknown): BodyScan | undefined {

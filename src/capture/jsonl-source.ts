@@ -8,23 +8,25 @@ import { CaptureFormatError } from './errors.js';
 /** A line longer than this is not an mdmtap event (events are a few KB at most). */
 const MAX_LINE = 16 * 1024 * 1024;
 
-async function* lines(file: string, onBytes: (n: number) => void): AsyncGenerator<{ text: string; last: boolean }> {
+/** The file's lines, a batch per chunk read; `last` marks a final line without a newline (a cut capture). */
+async function* lines(file: string, onBytes: (n: number) => void): AsyncGenerator<Array<{ text: string; last: boolean }>> {
   let carry = '';
   let bytes = 0;
   for await (const chunk of createReadStream(file, { encoding: 'utf8', highWaterMark: 1024 * 1024 }) as AsyncIterable<string>) {
     bytes += Buffer.byteLength(chunk);
     onBytes(bytes);
+    const batch: Array<{ text: string; last: boolean }> = [];
     let start = 0;
     for (let nl = chunk.indexOf('\n'); nl !== -1; nl = chunk.indexOf('\n', start)) {
-      const text = carry + chunk.slice(start, nl);
+      batch.push({ text: carry + chunk.slice(start, nl), last: false });
       carry = '';
       start = nl + 1;
-      yield { text, last: false };
     }
     carry += chunk.slice(start);
     if (carry.length > MAX_LINE) throw new CaptureFormatError(`${file}: a line longer than ${MAX_LINE / 1048576} MB is not an mdmtap event`);
+    if (batch.length) yield batch;
   }
-  if (carry !== '') yield { text: carry, last: true };
+  if (carry !== '') yield [{ text: carry, last: true }];
 }
 
 export async function openJsonlSource(file: string): Promise<CaptureSource> {
@@ -53,15 +55,20 @@ export async function openJsonlSource(file: string): Promise<CaptureSource> {
     if (parsed.item.kind === 'message' && parsed.item.message.endpoint !== 'malformed') exchanges++;
     return parsed.item;
   };
+  const convert = (batch: Array<{ text: string; last: boolean }>): CaptureItem[] => {
+    const out: CaptureItem[] = [];
+    for (const line of batch) {
+      const item = read(line);
+      if (item) out.push(item);
+    }
+    return out;
+  };
   // The stream's first line says what it was judged with: read it before anything is replayed.
   const first = await it.next();
-  const firstItem = first.done ? undefined : read(first.value);
-  async function* items(): AsyncGenerator<CaptureItem> {
-    if (firstItem) yield firstItem;
-    for await (const line of it) {
-      const item = read(line);
-      if (item) yield item;
-    }
+  const firstItems = first.done ? [] : convert(first.value);
+  async function* items(): AsyncGenerator<CaptureItem[]> {
+    if (firstItems.length) yield firstItems;
+    for await (const batch of it) yield convert(batch);
   }
   return {
     name: file,

@@ -26,9 +26,11 @@ export async function loadCapture(file: string): Promise<LoadedCapture> {
   try {
     const messages: MdmMessage[] = [];
     const pushes: PushSeen[] = [];
-    for await (const item of source.items()) {
-      if (item.kind === 'message') messages.push(item.message);
-      else pushes.push(item.push);
+    for await (const batch of source.items()) {
+      for (const item of batch) {
+        if (item.kind === 'message') messages.push(item.message);
+        else pushes.push(item.push);
+      }
     }
     const lastTs = latest([...messages.map((m) => m.ts), ...pushes.map((p) => p.ts), source.observedUntil()]);
     return {

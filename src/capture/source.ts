@@ -32,15 +32,23 @@ export interface CaptureSource {
   /** Until when mdmtap was watching, when the capture says so; known once the items have been read. */
   observedUntil(): number | undefined;
   progress(): CaptureProgress;
-  /** The items in file order (nearly, not always, time order: see timeline.ts). */
-  items(): AsyncIterable<CaptureItem>;
+  /**
+   * The items in file order (nearly, not always, time order: see timeline.ts), in batches: one await per batch
+   * rather than per item is what keeps a replay fast.
+   */
+  items(): AsyncIterable<CaptureItem[]>;
   close(): void;
 }
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
+export interface OpenOptions {
+  /** Several inputs are read together: items need keys that tell duplicates (costs a hash per HAR body). */
+  keys?: boolean;
+}
+
 /** Opens any capture `mdmtap analyze` accepts, by what the file holds. */
-export async function openCapture(file: string): Promise<CaptureSource> {
+export async function openCapture(file: string, opts: OpenOptions = {}): Promise<CaptureSource> {
   let head: Buffer;
   try {
     const fd = openSync(file, 'r');
@@ -62,7 +70,7 @@ export async function openCapture(file: string): Promise<CaptureSource> {
   if (text === '') throw new CaptureFormatError(`${file} is empty`);
   if (!text.startsWith('{')) throw new CaptureFormatError(`${file} is not a capture mdmtap can read (HAR, mdmtap JSON lines or SQLite)`);
   if (isEventLine(text)) return (await import('./jsonl-source.js')).openJsonlSource(file);
-  return (await import('./har-source.js')).openHarSource(file);
+  return (await import('./har-source.js')).openHarSource(file, opts);
 }
 
 /** JSON lines start with one complete event object on the first line; a HAR is one document with a "log". */

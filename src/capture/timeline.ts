@@ -26,16 +26,21 @@ export interface TimelineStats {
 }
 
 export async function* timeline(
-  sources: Array<AsyncIterable<CaptureItem>>,
+  sources: Array<AsyncIterable<CaptureItem[]>>,
   stats: TimelineStats,
   opts: { windowMs?: number; maxItems?: number } = {},
-): AsyncGenerator<CaptureItem> {
+): AsyncGenerator<CaptureItem[]> {
   const windowMs = opts.windowMs ?? REORDER_WINDOW_MS;
   const ordered = sources.map((s) => reorder(s, windowMs, opts.maxItems ?? REORDER_MAX_ITEMS, stats));
+  if (ordered.length === 1) {
+    yield* ordered[0];
+    return;
+  }
   // Keys of recent items: a duplicate has the same time as its twin, so only a window of them is remembered.
   const recent = new Map<string, number>();
-  for await (const item of merge(ordered)) {
-    if (sources.length > 1) {
+  for await (const batch of merge(ordered)) {
+    const out: CaptureItem[] = [];
+    for (const item of batch) {
       if (recent.has(item.key)) {
         stats.duplicates++;
         continue;
@@ -45,55 +50,77 @@ export async function* timeline(
         if (ts >= item.ts - windowMs) break;
         recent.delete(k);
       }
+      out.push(item);
     }
-    yield item;
+    if (out.length) yield out;
   }
 }
 
-/** One source in time order, as far as a window of held items allows. */
-async function* reorder(source: AsyncIterable<CaptureItem>, windowMs: number, maxItems: number, stats: TimelineStats): AsyncGenerator<CaptureItem> {
+/** One source in time order, as far as a window of held items allows; a batch out per batch in. */
+async function* reorder(source: AsyncIterable<CaptureItem[]>, windowMs: number, maxItems: number, stats: TimelineStats): AsyncGenerator<CaptureItem[]> {
   // Equal times keep their arrival order, so a replay is stable.
   const heap = new MinHeap<{ item: CaptureItem; seq: number }>((x, y) => x.item.ts < y.item.ts || (x.item.ts === y.item.ts && x.seq < y.seq));
   let seq = 0;
   let newest = -Infinity;
   let emitted = -Infinity;
-  const emit = () => {
+  const take = (out: CaptureItem[]) => {
     const { item } = heap.pop()!;
     if (item.ts < emitted) stats.late++;
     else emitted = item.ts;
-    return item;
+    out.push(item);
   };
-  for await (const item of source) {
-    heap.push({ item, seq: seq++ });
-    if (item.ts > newest) newest = item.ts;
-    while (heap.size > 0 && (heap.peek()!.item.ts <= newest - windowMs || heap.size > maxItems)) yield emit();
-  }
-  while (heap.size > 0) yield emit();
-}
-
-/** A k-way merge of time-ordered streams. */
-async function* merge(streams: Array<AsyncGenerator<CaptureItem>>): AsyncGenerator<CaptureItem> {
-  if (streams.length === 1) {
-    yield* streams[0];
-    return;
-  }
-  const heads: Array<{ item: CaptureItem; from: number }> = [];
-  const pull = async (from: number) => {
-    const r = await streams[from].next();
-    if (!r.done) heads.push({ item: r.value, from });
-  };
-  for (let i = 0; i < streams.length; i++) await pull(i);
-  while (heads.length > 0) {
-    // Equal times: the input named first wins, so which copy of a duplicate is kept never depends on timing.
-    let best = 0;
-    for (let i = 1; i < heads.length; i++) {
-      const a = heads[i];
-      const b = heads[best];
-      if (a.item.ts < b.item.ts || (a.item.ts === b.item.ts && a.from < b.from)) best = i;
+  for await (const batch of source) {
+    const out: CaptureItem[] = [];
+    for (const item of batch) {
+      heap.push({ item, seq: seq++ });
+      if (item.ts > newest) newest = item.ts;
+      while (heap.size > 0 && (heap.peek()!.item.ts <= newest - windowMs || heap.size > maxItems)) take(out);
     }
-    const [{ item, from }] = heads.splice(best, 1);
-    yield item;
-    await pull(from);
+    if (out.length) yield out;
   }
+  const rest: CaptureItem[] = [];
+  while (heap.size > 0) take(rest);
+  if (rest.length) yield rest;
 }
 
+/**
+ * A k-way merge of time-ordered streams of batches. Equal times: the input named first wins, so which copy of a
+ * duplicate is kept never depends on timing.
+ */
+async function* merge(streams: Array<AsyncGenerator<CaptureItem[]>>): AsyncGenerator<CaptureItem[]> {
+  const queues = streams.map(() => ({ items: [] as CaptureItem[], at: 0, done: false }));
+  const fill = async (i: number) => {
+    const q = queues[i];
+    while (!q.done && q.at >= q.items.length) {
+      const r = await streams[i].next();
+      if (r.done) q.done = true;
+      else {
+        q.items = r.value;
+        q.at = 0;
+      }
+    }
+  };
+  for (;;) {
+    for (let i = 0; i < queues.length; i++) await fill(i);
+    const out: CaptureItem[] = [];
+    // Take the earliest head until some input runs out of what it has read (then read it again above).
+    for (;;) {
+      let best = -1;
+      for (let i = 0; i < queues.length; i++) {
+        const q = queues[i];
+        if (q.at >= q.items.length) {
+          if (!q.done) {
+            best = -2;
+            break;
+          }
+          continue;
+        }
+        if (best === -1 || q.items[q.at].ts < queues[best].items[queues[best].at].ts) best = i;
+      }
+      if (best < 0) break;
+      out.push(queues[best].items[queues[best].at++]);
+    }
+    if (out.length) yield out;
+    if (queues.every((q) => q.done && q.at >= q.items.length)) return;
+  }
+}

@@ -9,6 +9,7 @@ import { registerView } from './commands/view.js';
 import { registerDemo } from './commands/demo.js';
 import { reportAndExit } from './errors.js';
 import { VERSION } from '../version.js';
+import { runWithHeapCap } from './heap-cap.js';
 
 export function buildProgram(): Command {
   const program = new Command();
@@ -38,6 +39,11 @@ async function main(): Promise<void> {
     process.stderr.write(`mdmtap: cannot write the output: ${e.message}\n`);
     process.exit(1);
   });
+  const capped = await runWithHeapCap(process.argv);
+  if (capped !== undefined) {
+    process.exitCode = capped;
+    return;
+  }
   const program = buildProgram();
   try {
     await program.parseAsync(process.argv);

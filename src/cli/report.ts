@@ -20,10 +20,15 @@ export interface ReportInput extends ReportMeta {
   events: AnalyzerEvent[];
 }
 
-/** Lines kept per channel: the most recent (the JSON output has every event). */
+/**
+ * Lines kept per channel, the most recent (the JSON output has every event): 60, fewer as the fleet grows so
+ * that all channels together keep at most LINES_TOTAL (a line is a few hundred bytes).
+ */
 const LINES_PER_CHANNEL = 60;
+const LINES_MIN = 5;
+const LINES_TOTAL = 40_000;
 /** Request types remembered for naming commands (most recent). */
-const KNOWN_COMMANDS = 100_000;
+const KNOWN_COMMANDS = 20_000;
 
 interface ChannelReport {
   label: string;
@@ -228,15 +233,32 @@ export class ReportBuilder {
       const channel = ev.channel === 'user' ? `user channel${user ? ` (user ${user})` : ''}` : 'device channel';
       c = { label: `${who}  ${channel}`, host: ev.host, sessions: 0, lines: [], omitted: 0, outcomes: {} };
       this.channels.set(key, c);
+      this.channelAdded();
     }
     return c;
   }
 
   private line(c: ChannelReport, ts: string, text: string): void {
     c.lines.push({ ts, text });
-    if (c.lines.length > LINES_PER_CHANNEL) {
+    while (c.lines.length > this.linesCap) {
       c.lines.shift();
       c.omitted++;
+    }
+  }
+
+  /** What each channel may keep now; when more channels lower it, every channel is trimmed at once. */
+  private linesCap = LINES_PER_CHANNEL;
+
+  private channelAdded(): void {
+    const cap = Math.max(LINES_MIN, Math.min(LINES_PER_CHANNEL, Math.floor(LINES_TOTAL / this.channels.size)));
+    if (cap >= this.linesCap) return;
+    this.linesCap = cap;
+    for (const ch of this.channels.values()) {
+      const extra = ch.lines.length - cap;
+      if (extra > 0) {
+        ch.lines.splice(0, extra);
+        ch.omitted += extra;
+      }
     }
   }
 

@@ -3,8 +3,8 @@
  * out as the same `Exchange` objects the proxy produced, in end-time order, bodies as stored (redacted).
  */
 import Database from 'better-sqlite3';
-import type { Exchange } from '../capture/exchange.js';
-import type { PushSeen } from '../mdm/message.js';
+import { EMPTY_BODY, type Exchange } from '../capture/exchange.js';
+import type { MdmMessage, PushSeen } from '../mdm/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { SCHEMA_VERSION } from './schema.js';
 
@@ -41,8 +41,13 @@ export interface CaptureReader {
   exchanges(f?: Filter, opts?: { outcome?: boolean }): IterableIterator<StoredExchange>;
   events(f?: Filter): IterableIterator<{ ts: string; type: string; json: string }>;
   pushes(f?: Filter): IterableIterator<StoredPush>;
+  /**
+   * Every exchange as a replay needs it, in end-time order: what live classification found when the capture kept
+   * it, else the exchange (bodies, no headers) to classify again. The fast path of analyze.
+   */
+  replayExchanges(): IterableIterator<{ message: MdmMessage } | { exchange: Exchange }>;
   /** Rows a filter selects: for progress. */
-  count(f?: Filter): { exchanges: number; pushes: number };
+  count(f?: Filter): { exchanges: number; pushes: number; events: number };
   counts(): { exchanges: number; sessions: number; devices: number; warnings: number; openWarnings: number };
   meta(): { runs: Array<{ started_at: string; stopped_at: string | null; mdmtap_version: string; keep_secrets: number }> };
   /** `--push-grace` / `--session-timeout` of the last run that wrote the file (ms), when it recorded them. */
@@ -95,11 +100,30 @@ export function openCaptureReadonly(file: string): CaptureReader {
       const rows = db.prepare(sql).iterate(...w.args) as IterableIterator<Record<string, unknown>>;
       for (const r of rows) yield toExchange(r);
     },
+    *replayExchanges() {
+      // In the order the live proxy finished them (insertion order breaks ties, and the time index serves it
+      // without a sort), as arrays (no object per row). A row that kept what live classification found needs
+      // nothing else: its bodies are not even read.
+      const hasMessage = (db.prepare(`SELECT count(*) AS n FROM pragma_table_info('exchanges') WHERE name = 'message'`).get() as { n: number }).n > 0;
+      const message = hasMessage ? 'message' : 'NULL';
+      const unless = (col: string) => (hasMessage ? `CASE WHEN message IS NULL THEN ${col} END` : col);
+      const stmt = db.prepare(`SELECT ${message}, id, connection_id, started_at, ended_ms, host, method, path, ${unless('request_body')}, request_truncated,
+        http_status, ${unless('response_body')}, response_truncated, error_kind, error_message, token_hash, token_prefix, push_magic_hash,
+        request_scan, response_scan FROM exchanges ORDER BY ended_ms, rowid`);
+      for (const r of stmt.raw(true).iterate() as IterableIterator<unknown[]>) {
+        yield typeof r[0] === 'string' ? { message: JSON.parse(r[0]) as MdmMessage } : { exchange: replayExchange(r.slice(1)) };
+      }
+    },
     count(f) {
       const w = where(f, 'ended_ms');
       const p = where(f, 'ts_ms');
       const n = (sql: string, args: unknown[]) => (db.prepare(sql).get(...args) as { n: number }).n;
-      return { exchanges: n(`SELECT count(*) AS n FROM exchanges ${w.sql}`, w.args), pushes: n(`SELECT count(*) AS n FROM pushes ${p.sql}`, p.args) };
+      return {
+        exchanges: n(`SELECT count(*) AS n FROM exchanges ${w.sql}`, w.args),
+        pushes: n(`SELECT count(*) AS n FROM pushes ${p.sql}`, p.args),
+        // Events are not filtered here (their filter reads inside the JSON): for progress, the total will do.
+        events: n('SELECT count(*) AS n FROM events', []),
+      };
     },
     *events(f) {
       // Events carry ISO times; filter on the text, which sorts like the time.
@@ -167,6 +191,47 @@ export function openCaptureReadonly(file: string): CaptureReader {
   };
 }
 
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+
+function replayExchange(r: unknown[]): Exchange {
+  const [id, conn, started, ended, host, method, path, reqBody, reqTrunc, status, resBody, resTrunc, errKind, errMsg, tokenHash, tokenPrefix, magicHash, reqScan, resScan] = r;
+  const ex: Exchange = {
+    id: String(id),
+    connectionId: String(conn ?? ''),
+    startedAt: Date.parse(String(started)),
+    endedAt: Number(ended),
+    host: String(host),
+    method: String(method),
+    path: String(path),
+    requestHeaders: NO_HEADERS,
+    requestBody: (reqBody as Buffer | null) ?? EMPTY_BODY,
+    requestTruncated: reqTrunc === 1,
+    status: Number(status),
+    responseHeaders: NO_HEADERS,
+    responseBody: (resBody as Buffer | null) ?? EMPTY_BODY,
+    responseTruncated: resTrunc === 1,
+  };
+  if (errKind) ex.error = { kind: errKind as NonNullable<Exchange['error']>['kind'], message: String(errMsg ?? '') };
+  if (tokenHash || magicHash) {
+    ex.redactedFacts = {
+      ...(tokenHash ? { tokenHash: String(tokenHash) } : {}),
+      ...(tokenPrefix ? { tokenPrefix: String(tokenPrefix) } : {}),
+      ...(magicHash ? { pushMagicHash: String(magicHash) } : {}),
+    };
+  }
+  if (reqScan) ex.requestScan = parseScan(reqScan);
+  if (resScan) ex.responseScan = parseScan(resScan);
+  return ex;
+}
+
+function parseScan(v: unknown): Exchange['requestScan'] {
+  try {
+    return typeof v === 'string' ? (JSON.parse(v) as NonNullable<Exchange['requestScan']>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 function toExchange(r: Record<string, unknown>): StoredExchange {
   const opt = (k: string) => (r[k] === null || r[k] === undefined ? undefined : String(r[k]));
   const ex: StoredExchange = {
@@ -196,15 +261,8 @@ function toExchange(r: Record<string, unknown>): StoredExchange {
     const v = opt(col);
     if (v !== undefined) (ex as unknown as Record<string, string>)[k] = v;
   }
-  const scan = (v: unknown) => {
-    try {
-      return typeof v === 'string' ? (JSON.parse(v) as NonNullable<Exchange['requestScan']>) : undefined;
-    } catch {
-      return undefined;
-    }
-  };
-  const reqScan = scan(r.request_scan);
-  const resScan = scan(r.response_scan);
+  const reqScan = parseScan(r.request_scan);
+  const resScan = parseScan(r.response_scan);
   if (reqScan) ex.requestScan = reqScan;
   if (resScan) ex.responseScan = resScan;
   if (ex.tokenHash || ex.pushMagicHash) {

@@ -142,6 +142,11 @@ const MIGRATIONS: string[] = [
   ALTER TABLE pushes ADD COLUMN next_session_ms INTEGER;
   CREATE INDEX pushes_unanswered ON pushes (host, udid, channel, user_id) WHERE next_session_ms IS NULL;
   `,
+  // 3: what each exchange meant, as live classification found it (from the raw bodies, before redaction): a
+  // replay reads it instead of decoding the stored bodies again, and judges exactly what was judged live.
+  `
+  ALTER TABLE exchanges ADD COLUMN message TEXT;
+  `,
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;

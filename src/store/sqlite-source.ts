@@ -9,6 +9,9 @@ import { messageKey, pushKey, type CaptureItem, type CaptureSource } from '../ca
 import { classify } from '../mdm/classify.js';
 import { NotACaptureError, openCaptureReadonly } from './reader.js';
 
+/** Rows per batch handed to the timeline. */
+const BATCH = 2048;
+
 export function openSqliteSource(file: string): CaptureSource {
   const open = () => {
     try {
@@ -26,28 +29,33 @@ export function openSqliteSource(file: string): CaptureSource {
   const counts = reader.count();
   let rows = 0;
   let exchanges = 0;
-  async function* items(): AsyncGenerator<CaptureItem> {
+  async function* items(): AsyncGenerator<CaptureItem[]> {
     const pushes = pushReader.pushes();
     let nextPush = pushes.next();
-    let yielded = 0;
-    for (const ex of reader.exchanges({}, { outcome: false })) {
-      while (!nextPush.done && nextPush.value.ts <= ex.endedAt) {
-        rows++;
-        yield { kind: 'push', ts: nextPush.value.ts, key: pushKey(nextPush.value), push: nextPush.value };
+    let batch: CaptureItem[] = [];
+    const push = (p: NonNullable<typeof nextPush.value>) => {
+      rows++;
+      batch.push({ kind: 'push', ts: p.ts, key: pushKey(p), push: p });
+    };
+    for (const row of reader.replayExchanges()) {
+      // What live classification found; a capture from before it was kept is classified again. Live, every
+      // decrypted exchange is MDM traffic by definition, and the replay judges it the same way.
+      const message = 'message' in row ? row.message : classify(row.exchange, { assumeMdm: true });
+      const ended = 'message' in row ? row.message.ts : row.exchange.endedAt;
+      while (!nextPush.done && nextPush.value.ts <= ended) {
+        push(nextPush.value);
         nextPush = pushes.next();
       }
       rows++;
       exchanges++;
-      // Live, every decrypted exchange is MDM traffic by definition; the replay must judge it the same way.
-      const message = classify(ex, { assumeMdm: true });
-      if (message) yield { kind: 'message', ts: message.ts, key: messageKey(message), message };
-      // Hand the event loop back now and then (progress, output), without paying a promise per row.
-      if (++yielded % 4096 === 0) await new Promise((r) => setImmediate(r));
+      if (message) batch.push({ kind: 'message', ts: message.ts, key: messageKey(message), message });
+      if (batch.length >= BATCH) {
+        yield batch;
+        batch = [];
+      }
     }
-    for (; !nextPush.done; nextPush = pushes.next()) {
-      rows++;
-      yield { kind: 'push', ts: nextPush.value.ts, key: pushKey(nextPush.value), push: nextPush.value };
-    }
+    for (; !nextPush.done; nextPush = pushes.next()) push(nextPush.value);
+    if (batch.length) yield batch;
   }
   return {
     name: file,

@@ -35,11 +35,11 @@ export class Statements {
     this.insertExchange = db.prepare(`INSERT OR REPLACE INTO exchanges (id, connection_id, started_at, ended_at, ended_ms, host, method, path, endpoint,
       udid, channel, user_id, message_type, status, command_uuid, reply_command_uuid, request_type, http_status, error_kind, error_message,
       session_id, token_hash, token_prefix, push_magic_hash, request_headers, response_headers, request_body, response_body, request_size, response_size,
-      request_truncated, response_truncated, bodies_dropped, request_scan, response_scan, user_short_name) VALUES (@id, @connection_id, @started_at,
+      request_truncated, response_truncated, bodies_dropped, request_scan, response_scan, user_short_name, message) VALUES (@id, @connection_id, @started_at,
       @ended_at, @ended_ms, @host, @method, @path, @endpoint, @udid, @channel, @user_id, @message_type, @status, @command_uuid, @reply_command_uuid,
       @request_type, @http_status, @error_kind, @error_message, @session_id, @token_hash, @token_prefix, @push_magic_hash, @request_headers,
       @response_headers, @request_body, @response_body, @request_size, @response_size, @request_truncated, @response_truncated, @bodies_dropped,
-      @request_scan, @response_scan, @user_short_name)`);
+      @request_scan, @response_scan, @user_short_name, @message)`);
     this.insertEvent = db.prepare('INSERT INTO events (ts, type, json) VALUES (?, ?, ?)');
     this.sessionStart = db.prepare(`INSERT OR IGNORE INTO sessions (session_id, host, udid, channel, user_id, user_short_name, started_at,
       since_notnow_ms, since_push_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);

@@ -245,6 +245,8 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
     request_scan: ex.requestScan ? JSON.stringify(ex.requestScan) : null,
     response_scan: ex.responseScan ? JSON.stringify(ex.responseScan) : null,
     user_short_name: who?.userShortName ?? null,
+    // Holds identities, hashes and statuses only (MdmMessage never carries a secret).
+    message: msg ? JSON.stringify(msg) : null,
   });
   if (msg?.endpoint === 'checkin') s.upsertDeviceFromCheckin(msg as CheckinMessage);
   if (msg?.endpoint === 'command' && (msg as CommandMessage).device) {

@@ -8,8 +8,8 @@ import type { Rule } from './rule.js';
 import { explain } from '../messages.js';
 import { FINAL_STATUSES } from '../session.js';
 
-/** Final statuses remembered per channel: enough for any queue a server keeps, bounded on long captures. */
-const REMEMBERED = 512;
+/** Final statuses remembered per channel: a lost result is re-sent within a session or two; memory stays per channel small. */
+const REMEMBERED = 64;
 
 export const commandRedelivered = (): Rule => {
   // Per channel: CommandUUID → [status, when].

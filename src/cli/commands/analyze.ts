@@ -46,7 +46,8 @@ export function registerAnalyze(program: Command): void {
     .action(async (files: string[], opts: AnalyzeOptions, cmd: Command) => {
       const sources: CaptureSource[] = [];
       try {
-        for (const name of files) sources.push(await openCapture(name));
+        // Several inputs: each item carries a key that tells when two of them hold the same exchange.
+        for (const name of files) sources.push(await openCapture(name, { keys: files.length > 1 }));
         // An mdmtap capture (SQLite, its HAR and JSON lines) knows what it was judged with live: unless told
         // otherwise, replay with that, so the same capture gives the same verdicts in every format.
         const recorded = sources.find((l) => l.recorded)?.recorded;
@@ -72,7 +73,11 @@ export function registerAnalyze(program: Command): void {
           await out.drained();
         };
         try {
-          for await (const item of timeline(sources.map((x) => x.items()), stats)) await take(replayer.feed(item));
+          for await (const batch of timeline(sources.map((x) => x.items()), stats)) {
+            const events: AnalyzerEvent[] = [];
+            for (const item of batch) for (const ev of replayer.feed(item)) events.push(ev);
+            await take(events);
+          }
           const end = replayer.finish(latest(sources.map((x) => x.observedUntil())));
           await take(end.events);
           await out.drained();
