@@ -57,39 +57,26 @@ export async function benchScale(log: (s: string) => void = () => {}): Promise<S
   const scale = Number(process.env.MDMTAP_BENCH_SCALE ?? '1') || 1;
   const dir = mkdtempSync(join(tmpdir(), 'mdmtap-bench-scale-'));
   const out: ScaleFigure[] = [];
+  const measure = async (capture: string, file: string, plan: CapturePlan, write: (f: string, p: CapturePlan) => unknown) => {
+    const t = performance.now();
+    log(`  generating the ${capture} capture …\n`);
+    await write(file, plan);
+    const generateSeconds = (performance.now() - t) / 1000;
+    log(`  analyze of the ${capture} capture …\n`);
+    const a = await analyze(file);
+    const bytes = statSync(file).size;
+    const exchanges = expectedVerdicts(plan).exchanges;
+    out.push({
+      capture, bytes, exchanges, generateSeconds, analyzeSeconds: a.seconds, exchangesPerSecond: exchanges / a.seconds,
+      mbPerSecond: bytes / 1048576 / a.seconds, peakRssMB: a.peakRssMB, verdictsAsPlanned: plannedSummary(plan, a.stdout),
+    });
+    rmSync(file);
+  };
   try {
     // ~25 KB per stranded round pair of entries: 2,000 devices × 80 rounds is 2 GB.
-    const harPlan: CapturePlan = { devices: 2000, rounds: Math.max(2, Math.round(80 * scale)), appListBytes: 20_000 };
-    const har = join(dir, 'fleet.har');
-    let t = performance.now();
-    log(`  generating a ${(2 * scale).toFixed(1)} GB HAR …\n`);
-    await writeHar(har, harPlan);
-    const harGen = (performance.now() - t) / 1000;
-    log('  analyze of the HAR …\n');
-    const a = await analyze(har);
-    const harBytes = statSync(har).size;
-    const harExchanges = expectedVerdicts(harPlan).exchanges;
-    out.push({
-      capture: 'HAR', bytes: harBytes, exchanges: harExchanges, generateSeconds: harGen, analyzeSeconds: a.seconds,
-      exchangesPerSecond: harExchanges / a.seconds, mbPerSecond: harBytes / 1048576 / a.seconds, peakRssMB: a.peakRssMB, verdictsAsPlanned: plannedSummary(harPlan, a.stdout),
-    });
-    rmSync(har);
-
+    await measure('HAR', join(dir, 'fleet.har'), { devices: 2000, rounds: Math.max(2, Math.round(80 * scale)), appListBytes: 20_000 }, writeHar);
     // 5,000 devices × 400 rounds × 2.5 exchanges = 5,000,000 exchanges (bodies with a small app list).
-    const dbPlan: CapturePlan = { devices: 5000, rounds: Math.max(2, Math.round(400 * scale)), appListBytes: 2_000 };
-    const db = join(dir, 'fleet.sqlite');
-    t = performance.now();
-    log(`  generating a ${(5 * scale).toFixed(1)}M-exchange SQLite capture …\n`);
-    writeSqlite(db, dbPlan);
-    const dbGen = (performance.now() - t) / 1000;
-    log('  analyze of the SQLite capture …\n');
-    const b = await analyze(db);
-    const dbBytes = statSync(db).size;
-    const dbExchanges = expectedVerdicts(dbPlan).exchanges;
-    out.push({
-      capture: 'SQLite', bytes: dbBytes, exchanges: dbExchanges, generateSeconds: dbGen, analyzeSeconds: b.seconds,
-      exchangesPerSecond: dbExchanges / b.seconds, mbPerSecond: dbBytes / 1048576 / b.seconds, peakRssMB: b.peakRssMB, verdictsAsPlanned: plannedSummary(dbPlan, b.stdout),
-    });
+    await measure('SQLite', join(dir, 'fleet.sqlite'), { devices: 5000, rounds: Math.max(2, Math.round(400 * scale)), appListBytes: 2_000 }, writeSqlite);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
