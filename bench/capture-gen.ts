@@ -13,7 +13,7 @@ import Database from 'better-sqlite3';
 import { migrate } from '../src/store/schema.js';
 import { installedApplicationList } from '../src/sim/commands.js';
 import { classify } from '../src/mdm/classify.js';
-import type { Exchange } from '../src/capture/exchange.js';
+import type { Exchange } from '../src/model/exchange.js';
 
 export interface CapturePlan {
   devices: number;

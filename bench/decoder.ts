@@ -4,7 +4,7 @@
  */
 import * as plist from 'plist';
 import { decodePlist } from '../src/plist/decode.js';
-import type { Exchange } from '../src/capture/exchange.js';
+import type { Exchange } from '../src/model/exchange.js';
 import { classify } from '../src/mdm/classify.js';
 import { installedApplicationList, statusBodies } from './workload.js';
 

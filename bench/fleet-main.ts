@@ -16,7 +16,7 @@ import { Analyzer } from '../src/analysis/analyzer.js';
 import { LivePipeline } from '../src/live/pipeline.js';
 import { classify } from '../src/mdm/classify.js';
 import { storeSink } from '../src/sinks/store.js';
-import { openCaptureWriter } from '../src/store/worker-store.js';
+import { openCaptureWriter } from '../src/store/capture-writer.js';
 import { fleetTraffic } from './workload.js';
 
 const DEVICES = Number(process.argv[2] ?? 10_000);

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as plist from 'plist';
-import type { Exchange } from '../src/capture/exchange.js';
+import type { Exchange } from '../src/model/exchange.js';
 import { classify } from '../src/mdm/classify.js';
-import type { MdmMessage } from '../src/mdm/message.js';
-import { openCaptureStore } from '../src/store/writer.js';
+import type { MdmMessage } from '../src/model/message.js';
+import { openCaptureStore } from '../src/store/capture-store.js';
 import { installedApplicationList, statusBodies } from './workload.js';
 
 export interface StoreFigure {

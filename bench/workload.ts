@@ -3,7 +3,7 @@
  * response (an iPhone-shaped app list grown to a target size).
  */
 import * as plist from 'plist';
-import type { Exchange } from '../src/capture/exchange.js';
+import type { Exchange } from '../src/model/exchange.js';
 
 export { installedApplicationList } from '../src/sim/commands.js';
 

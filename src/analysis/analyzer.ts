@@ -16,9 +16,9 @@ import type {
   RuleId,
   Severity,
   WhoFields,
-} from './events.js';
-import { iso } from './events.js';
-import type { CheckinMessage, CommandMessage, Identity, MalformedMessage, MdmMessage, Platform, PushSeen } from '../mdm/message.js';
+} from '../model/events.js';
+import { iso } from '../util/iso.js';
+import type { CheckinMessage, CommandMessage, Identity, MalformedMessage, MdmMessage, Platform, PushSeen } from '../model/message.js';
 import { platformOf } from '../mdm/catalogue.js';
 import { sha256Hex } from '../mdm/hash.js';
 import { TimerQueue, type Timer } from './timers.js';

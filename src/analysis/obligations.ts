@@ -3,8 +3,8 @@
  * This is where `notnow-no-push` and `interrupted-no-push` are raised (at the deadline) and resolved (when a
  * push or the device's return finally comes).
  */
-import type { DischargeBy, ObligationEvent, Outcome, RuleId, WhoFields } from './events.js';
-import { iso } from './events.js';
+import type { DischargeBy, ObligationEvent, Outcome, RuleId, WhoFields } from '../model/events.js';
+import { iso } from '../util/iso.js';
 import type { Timer, TimerQueue } from './timers.js';
 import type { RaisedWarning } from './rules/rule.js';
 import { explain } from './messages.js';

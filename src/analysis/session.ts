@@ -3,7 +3,7 @@
  * and the outcome Apple's NotNow rule gives it.
  */
 import { createHash } from 'node:crypto';
-import type { Outcome, WhoFields } from './events.js';
+import type { Outcome, WhoFields } from '../model/events.js';
 
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(['Acknowledged', 'Error', 'CommandFormatError']);
 

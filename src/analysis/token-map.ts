@@ -2,7 +2,7 @@
  * Push token → device channel, learned from TokenUpdate check-ins (tokens only as hashes). It is how a push seen
  * on the way to APNs is tied to the device and channel it wakes.
  */
-import type { WhoFields } from './events.js';
+import type { WhoFields } from '../model/events.js';
 
 export interface TokenEntry {
   tokenHash: string;

@@ -3,11 +3,11 @@
  * (base64 `encoding`, bodies missing or empty, `status: 0` or `_error` for failed requests, `time: -1`, entries out
  * of order), and mdmtap's own export adds `_mdmtap` fields that restore what HAR cannot say.
  */
-import type { BodyScan, Exchange, ExchangeErrorKind, Headers } from './exchange.js';
-import { EMPTY_BODY } from './exchange.js';
-import type { PushSeen } from '../mdm/message.js';
+import type { BodyScan, Exchange, ExchangeErrorKind, Headers } from '../model/exchange.js';
+import { EMPTY_BODY } from '../model/exchange.js';
+import type { PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
-import { APNS_HOSTS } from '../push/hosts.js';
+import { APNS_HOSTS } from '../mdm/apns-hosts.js';
 import { sha256Hex } from '../mdm/hash.js';
 
 export { CaptureFormatError } from './errors.js';

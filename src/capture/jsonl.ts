@@ -6,7 +6,7 @@
  * Events carry no secrets, so tokens are not in them: a push is tied back to its channel through a stand-in token
  * hash derived from the identity the live run had already mapped it to.
  */
-import type { AnalyzerEvent, CaptureEvent, ExchangeEvent, PushEvent, WarningEvent } from '../analysis/events.js';
+import type { AnalyzerEvent, CaptureEvent, ExchangeEvent, PushEvent, WarningEvent } from '../model/events.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import type {
   CheckinMessage,
@@ -17,8 +17,8 @@ import type {
   MdmMessage,
   Platform,
   PushSeen,
-} from '../mdm/message.js';
-import type { ExchangeErrorKind } from './exchange.js';
+} from '../model/message.js';
+import type { ExchangeErrorKind } from '../model/exchange.js';
 import { sha256Hex } from '../mdm/hash.js';
 import { CaptureFormatError } from './errors.js';
 import { messageKey, pushKey, type CaptureItem } from './source.js';

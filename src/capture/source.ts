@@ -1,13 +1,11 @@
 /**
  * A capture as a stream: what `mdmtap analyze` reads, one item at a time, whatever the file's size. Each format
- * (HAR, mdmtap JSON lines, mdmtap SQLite) is a CaptureSource; the format is told by content, not by file name.
+ * (HAR, mdmtap JSON lines, mdmtap SQLite) is a CaptureSource (src/replay/open.ts tells which by content).
  * Items are already classified (MdmMessage) or pushes, each with the instant the analyzer evaluates it at and a
  * key that says when two files hold the same exchange.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
-import type { MdmMessage, PushSeen } from '../mdm/message.js';
+import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
-import { CaptureFormatError } from './errors.js';
 
 export type CaptureFormat = 'har' | 'jsonl' | 'sqlite';
 
@@ -40,49 +38,9 @@ export interface CaptureSource {
   close(): void;
 }
 
-const SQLITE_MAGIC = 'SQLite format 3\0';
-
 export interface OpenOptions {
   /** Several inputs are read together: items need keys that tell duplicates (costs a hash per HAR body). */
   keys?: boolean;
-}
-
-/** Opens any capture `mdmtap analyze` accepts, by what the file holds. */
-export async function openCapture(file: string, opts: OpenOptions = {}): Promise<CaptureSource> {
-  let head: Buffer;
-  try {
-    const fd = openSync(file, 'r');
-    try {
-      head = Buffer.alloc(64 * 1024);
-      head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
-    } finally {
-      closeSync(fd);
-    }
-  } catch (e) {
-    throw new CaptureFormatError(`cannot read ${file}: ${reason(e)}`);
-  }
-  if (head.toString('latin1', 0, 16) === SQLITE_MAGIC) {
-    // Loaded on demand: HAR and JSONL users never need the native module.
-    const { openSqliteSource } = await import('../store/sqlite-source.js');
-    return openSqliteSource(file);
-  }
-  const text = head.toString('utf8').trimStart();
-  if (text === '') throw new CaptureFormatError(`${file} is empty`);
-  if (!text.startsWith('{')) throw new CaptureFormatError(`${file} is not a capture mdmtap can read (HAR, mdmtap JSON lines or SQLite)`);
-  if (isEventLine(text)) return (await import('./jsonl-source.js')).openJsonlSource(file);
-  return (await import('./har-source.js')).openHarSource(file, opts);
-}
-
-/** JSON lines start with one complete event object on the first line; a HAR is one document with a "log". */
-function isEventLine(text: string): boolean {
-  const nl = text.indexOf('\n');
-  if (nl === -1) return false;
-  try {
-    const v = JSON.parse(text.slice(0, nl)) as Record<string, unknown>;
-    return typeof v === 'object' && v !== null && typeof v.type === 'string' && typeof v.ts === 'string';
-  } catch {
-    return false;
-  }
 }
 
 export function reason(e: unknown): string {

@@ -3,7 +3,7 @@
  * faster than the reader takes them waits instead of piling them up in memory.
  */
 import type { Writable } from 'node:stream';
-import type { AnalyzerEvent } from '../analysis/events.js';
+import type { AnalyzerEvent } from '../model/events.js';
 
 const BATCH = 256 * 1024;
 

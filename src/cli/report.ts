@@ -3,7 +3,7 @@
  * `--json` would have printed, grouped per device channel. Built as the events stream past: memory grows with the
  * number of device channels, not with the capture (each channel keeps its last lines, durations are sampled).
  */
-import type { AnalyzerEvent, ObligationEvent, SessionEvent } from '../analysis/events.js';
+import type { AnalyzerEvent, ObligationEvent, SessionEvent } from '../model/events.js';
 import { formatDuration } from '../util/duration.js';
 
 export interface ReportMeta {

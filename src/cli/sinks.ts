@@ -4,7 +4,7 @@
  * still fires on time.
  */
 import type { LivePipeline } from '../live/pipeline.js';
-import { openCaptureWriter } from '../store/worker-store.js';
+import { openCaptureWriter } from '../store/capture-writer.js';
 import { storeSink } from '../sinks/store.js';
 import { VERSION } from '../version.js';
 

@@ -4,10 +4,10 @@
  * It runs beside forwarding (the proxy hands over exchanges only after they were forwarded), and every fault in
  * here — a decoder bug, a sink that throws — becomes an `error` event instead of reaching a device connection.
  */
-import type { AnalyzerEvent, ErrorEvent } from '../analysis/events.js';
-import { iso } from '../analysis/events.js';
-import type { Exchange } from '../capture/exchange.js';
-import type { MdmMessage, PushSeen } from '../mdm/message.js';
+import type { AnalyzerEvent, ErrorEvent } from '../model/events.js';
+import { iso } from '../util/iso.js';
+import type { Exchange } from '../model/exchange.js';
+import type { MdmMessage, PushSeen } from '../model/message.js';
 import { classify } from '../mdm/classify.js';
 import { Analyzer, type AnalyzerOptions } from '../analysis/analyzer.js';
 import type { Sink } from '../sinks/sink.js';

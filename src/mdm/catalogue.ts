@@ -2,7 +2,7 @@
  * What mdmtap knows about MDM commands: the generated catalogue of Apple's schemas (request types, platforms,
  * channels) plus Apple's NotNow facts, which the schemas do not carry.
  */
-import type { DeviceFacts, Platform } from './message.js';
+import type { DeviceFacts, Platform } from '../model/message.js';
 import { COMMANDS, CHECKIN_MESSAGE_TYPES, type CommandInfo } from './catalogue.generated.js';
 
 export type { CommandInfo };

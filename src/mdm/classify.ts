@@ -3,7 +3,7 @@
  * one URL for check-in and commands, some use POST, some add query strings): `MessageType` = check-in,
  * `Status` = command-channel report. Returns undefined for traffic that is not MDM at all.
  */
-import type { Exchange } from '../capture/exchange.js';
+import type { Exchange } from '../model/exchange.js';
 import type { DecodeResult, PlistDict, PlistValue, Selection } from '../plist/value.js';
 import { isDict } from '../plist/value.js';
 import { decodePlist, type DecodeLimits } from '../plist/decode.js';
@@ -17,7 +17,7 @@ import type {
   Identity,
   MalformedMessage,
   MdmMessage,
-} from './message.js';
+} from '../model/message.js';
 
 export interface ClassifyOptions {
   /** The exchange is known to be MDM traffic (live: a decrypted --mdm-host), so undecodable bodies are flagged. */

@@ -5,7 +5,7 @@
  * also run through a KeyScanner as it passes, so its identifying keys (which Apple's sorted keys put after the
  * big arrays) are known whatever was kept.
  */
-import { EMPTY_BODY, type BodyScan } from '../capture/exchange.js';
+import { EMPTY_BODY, type BodyScan } from '../model/exchange.js';
 import { KeyScanner } from '../plist/key-scan.js';
 import type { Selection } from '../plist/value.js';
 import type { CopyBudget } from './copy-budget.js';

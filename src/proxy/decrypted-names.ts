@@ -8,7 +8,7 @@
  * - APNs hosts when their traffic is intercepted (`--apns-cert`).
  */
 import os from 'node:os';
-import { APNS_HOSTS } from '../push/hosts.js';
+import { APNS_HOSTS } from '../mdm/apns-hosts.js';
 
 export class DecryptedNames {
   private readonly names: Set<string>;

@@ -13,7 +13,7 @@ import https from 'node:https';
 import net from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import type { Readable, Writable } from 'node:stream';
-import type { Exchange, ExchangeError, Headers } from '../capture/exchange.js';
+import type { Exchange, ExchangeError, Headers } from '../model/exchange.js';
 import { BodyTap } from './body-tap.js';
 import type { CopyBudget } from './copy-budget.js';
 import type { InFlight } from './in-flight.js';

@@ -12,15 +12,15 @@
 import http from 'node:http';
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
-import type { Exchange } from '../capture/exchange.js';
+import type { Exchange } from '../model/exchange.js';
 import { ensureCa, type CaKeyType, type CertificateAuthority } from './ca.js';
 import { forward, type ForwardContext, type Target } from './forward.js';
 import { authority, HostMatcher, parseHostPort } from './hosts.js';
 import { agents } from './upstream.js';
 import { serveCa } from './ca-download.js';
-import type { PushSeen } from '../mdm/message.js';
+import type { PushSeen } from '../model/message.js';
 import { createApnsInterceptor } from '../push/interceptor.js';
-import { isApnsTarget } from '../push/hosts.js';
+import { isApnsTarget } from '../mdm/apns-hosts.js';
 import { ClientFilter, parseCidr } from './client-filter.js';
 import { certHeaderMatcher } from './cert-header.js';
 import { CopyBudget } from './copy-budget.js';

@@ -9,7 +9,7 @@ import http2 from 'node:http2';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
 import net from 'node:net';
-import type { PushSeen } from '../mdm/message.js';
+import type { PushSeen } from '../model/message.js';
 import { sha256Hex } from '../mdm/hash.js';
 import type { ProxyError } from '../proxy/errors.js';
 

@@ -3,7 +3,7 @@
  * (`--plain`). Exchanges are left out; `--json` has everything.
  */
 import type { Writable } from 'node:stream';
-import type { AnalyzerEvent } from '../analysis/events.js';
+import type { AnalyzerEvent } from '../model/events.js';
 import type { Sink } from './sink.js';
 
 export function describeEvent(ev: AnalyzerEvent): string | undefined {

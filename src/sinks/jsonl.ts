@@ -6,7 +6,7 @@
  * so a reader following the output (`| jq`, `tail -f`) sees events as promptly as before.
  */
 import type { Writable } from 'node:stream';
-import type { AnalyzerEvent } from '../analysis/events.js';
+import type { AnalyzerEvent } from '../model/events.js';
 import type { Sink } from './sink.js';
 
 export function jsonlSink(out: Writable = process.stdout): Sink {

@@ -2,9 +2,9 @@
  * A sink: one consumer of the pipeline's output (JSON lines, the SQLite store, the dashboard). Adding a sink is
  * one new file implementing this; the pipeline never knows what a sink does with what it gets.
  */
-import type { AnalyzerEvent } from '../analysis/events.js';
-import type { Exchange } from '../capture/exchange.js';
-import type { MdmMessage, PushSeen } from '../mdm/message.js';
+import type { AnalyzerEvent } from '../model/events.js';
+import type { Exchange } from '../model/exchange.js';
+import type { MdmMessage, PushSeen } from '../model/message.js';
 
 export interface Sink {
   /** Every analyzer event, in order. */

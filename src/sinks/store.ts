@@ -1,6 +1,6 @@
 /** The SQLite capture as a sink: every exchange, push and event goes to the capture writer. */
-import type { CaptureStore } from '../store/writer.js';
-import type { CaptureWriter } from '../store/worker-store.js';
+import type { CaptureStore } from '../store/capture-store.js';
+import type { CaptureWriter } from '../store/capture-writer.js';
 import type { Sink } from './sink.js';
 
 export function storeSink(store: Pick<CaptureStore | CaptureWriter, 'recordExchange' | 'recordEvent' | 'recordPush' | 'close'>): Sink {

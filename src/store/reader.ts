@@ -3,8 +3,8 @@
  * out as the same `Exchange` objects the proxy produced, in end-time order, bodies as stored (redacted).
  */
 import Database from 'better-sqlite3';
-import { EMPTY_BODY, type Exchange } from '../capture/exchange.js';
-import type { MdmMessage, PushSeen } from '../mdm/message.js';
+import { EMPTY_BODY, type Exchange } from '../model/exchange.js';
+import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { SCHEMA_VERSION } from './schema.js';
 

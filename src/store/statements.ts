@@ -3,10 +3,10 @@
  * obligations, warnings, devices). Kept apart from the queueing in writer.ts: this is the SQL, that is the flow.
  */
 import type Database from 'better-sqlite3';
-import type { AnalyzerEvent, Outcome, RuleId, WhoFields } from '../analysis/events.js';
-import type { CheckinMessage, DeviceFacts, Identity, Platform, PushSeen } from '../mdm/message.js';
+import type { AnalyzerEvent, Outcome, RuleId, WhoFields } from '../model/events.js';
+import type { CheckinMessage, DeviceFacts, Identity, Platform, PushSeen } from '../model/message.js';
 import { platformOf } from '../mdm/catalogue.js';
-import type { RestoredState } from './writer.js';
+import type { RestoredState } from './writer-messages.js';
 
 export class Statements {
   readonly insertRun: Database.Statement;

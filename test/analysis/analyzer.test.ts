@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Analyzer } from '../../src/analysis/analyzer.js';
-import type { AnalyzerEvent, SessionEvent, WarningEvent } from '../../src/analysis/events.js';
-import type { MdmMessage, PushSeen } from '../../src/mdm/message.js';
+import type { AnalyzerEvent, SessionEvent, WarningEvent } from '../../src/model/events.js';
+import type { MdmMessage, PushSeen } from '../../src/model/message.js';
 import { Device, push } from '../helpers/messages.js';
 
 const GRACE = 120_000;

@@ -2,7 +2,7 @@
  * Builders for MdmMessage values, the analyzer's input. The analyzer's input is plain data, so tests build it
  * directly: one `Device` per enrollment channel, with a clock the test moves.
  */
-import type { CheckinMessage, CommandMessage, CommandReply, Identity, MalformedMessage, MdmMessage, PushSeen } from '../../src/mdm/message.js';
+import type { CheckinMessage, CommandMessage, CommandReply, Identity, MalformedMessage, MdmMessage, PushSeen } from '../../src/model/message.js';
 import { sha256Hex } from '../../src/mdm/hash.js';
 
 export const HOST = 'mdm.example.com';

@@ -8,7 +8,7 @@ import { labPerTest } from './helpers/lab-per-test.js';
 import { command } from './helpers/commands.js';
 import { transcript } from './helpers/transcript.js';
 import { obligations, sessionEnds, warnings } from './helpers/verdicts.js';
-import type { ExchangeEvent } from '../../src/analysis/events.js';
+import type { ExchangeEvent } from '../../src/model/events.js';
 
 const newLab = labPerTest();
 const MAX_BODY = 64 * 1024;

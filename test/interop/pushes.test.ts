@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { labPerTest } from './helpers/lab-per-test.js';
 import { command } from './helpers/commands.js';
-import type { PushEvent } from '../../src/analysis/events.js';
+import type { PushEvent } from '../../src/model/events.js';
 
 const newLab = labPerTest();
 

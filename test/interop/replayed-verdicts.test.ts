@@ -10,7 +10,7 @@ import { transcript } from './helpers/transcript.js';
 import { verdicts } from './helpers/verdicts.js';
 import { runCli } from '../helpers/cli.js';
 import type { Answer } from './helpers/device.js';
-import type { AnalyzerEvent } from '../../src/analysis/events.js';
+import type { AnalyzerEvent } from '../../src/model/events.js';
 
 const newLab = labPerTest();
 

@@ -3,7 +3,7 @@ import * as plist from 'plist';
 import { classify, SCAN_REPLY, SCAN_REQUEST } from '../../src/mdm/classify.js';
 import { scanKeys } from '../../src/plist/key-scan.js';
 import { referenceBombPlist } from '../../bench/hostile.js';
-import type { Exchange } from '../../src/capture/exchange.js';
+import type { Exchange } from '../../src/model/exchange.js';
 import { sha256Hex } from '../../src/mdm/hash.js';
 import { fixture, fixtureFiles, plistOracle } from '../helpers/fixtures.js';
 import { checkin, commandBody, idle, report, status, UDID } from '../helpers/mdm-bodies.js';

@@ -9,7 +9,7 @@ import http from 'node:http';
 import net from 'node:net';
 import tls from 'node:tls';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
-import type { Exchange } from '../../src/capture/exchange.js';
+import type { Exchange } from '../../src/model/exchange.js';
 import type { ProxyError } from '../../src/proxy/errors.js';
 import { createCa } from '../../src/proxy/ca.js';
 import { ClientFilter, parseCidr } from '../../src/proxy/client-filter.js';

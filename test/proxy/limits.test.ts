@@ -7,7 +7,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import tls from 'node:tls';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
-import type { Exchange } from '../../src/capture/exchange.js';
+import type { Exchange } from '../../src/model/exchange.js';
 import type { ProxyError } from '../../src/proxy/errors.js';
 import { startSimApns } from '../../src/sim/apns.js';
 import { closedBy, connectTls, rawConnect, requestOver, startUpstream, tempDir, waitFor, type Upstream } from '../helpers/tls-peers.js';

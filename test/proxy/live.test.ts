@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { startProxy } from '../../src/proxy/proxy.js';
 import { LivePipeline } from '../../src/live/pipeline.js';
-import type { AnalyzerEvent, SessionEvent, WarningEvent } from '../../src/analysis/events.js';
+import type { AnalyzerEvent, SessionEvent, WarningEvent } from '../../src/model/events.js';
 import { startReferenceServer } from '../../src/sim/server.js';
 import { SimDevice } from '../../src/sim/device.js';
 import { startSimApns } from '../../src/sim/apns.js';

@@ -6,7 +6,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import * as plist from 'plist';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
-import type { Exchange } from '../../src/capture/exchange.js';
+import type { Exchange } from '../../src/model/exchange.js';
 import { createCa } from '../../src/proxy/ca.js';
 import { connectTls, plainGet, requestOver, startUpstream, tempDir, waitFor, type Upstream } from '../helpers/tls-peers.js';
 

@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import { LivePipeline } from '../../src/live/pipeline.js';
-import type { AnalyzerEvent, PushEvent, WarningEvent } from '../../src/analysis/events.js';
+import type { AnalyzerEvent, PushEvent, WarningEvent } from '../../src/model/events.js';
 import { startReferenceServer, type ReferenceServer } from '../../src/sim/server.js';
 import { startSimApns, type SimApns } from '../../src/sim/apns.js';
 import { SimDevice } from '../../src/sim/device.js';

@@ -4,18 +4,18 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as plist from 'plist';
-import { openCaptureStore, type CaptureStore } from '../../src/store/writer.js';
-import { openCaptureWriter } from '../../src/store/worker-store.js';
+import { openCaptureStore, type CaptureStore } from '../../src/store/capture-store.js';
+import { openCaptureWriter } from '../../src/store/capture-writer.js';
 import { openCaptureReadonly } from '../../src/store/reader.js';
 import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { LivePipeline } from '../../src/live/pipeline.js';
 import { storeSink } from '../../src/sinks/store.js';
-import type { Exchange } from '../../src/capture/exchange.js';
-import type { AnalyzerEvent } from '../../src/analysis/events.js';
+import type { Exchange } from '../../src/model/exchange.js';
+import type { AnalyzerEvent } from '../../src/model/events.js';
 import { parseHar } from '../../src/capture/har.js';
-import { messagesOf, replay } from '../../src/capture/replay.js';
-import { loadCapture } from '../../src/capture/load.js';
+import { messagesOf, replay } from '../../src/replay/replayer.js';
+import { loadCapture } from '../../src/replay/load.js';
 import { sha256Hex } from '../../src/mdm/hash.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tls-peers.js';
@@ -358,7 +358,7 @@ describe("the README's auditor queries", () => {
 });
 
 describe('the capture writer thread (what mdmtap start uses)', () => {
-  const workerUrl = new URL('../../dist/src/store/store-worker.js', import.meta.url);
+  const workerUrl = new URL('../../dist/src/store/writer-thread.js', import.meta.url);
 
   it('writes exchanges and events from another thread, redacted, and hands back the state to resume from', async () => {
     const file = join(dir(), 'cap.sqlite');

@@ -5,7 +5,7 @@ import { App } from '../../tui/app.js';
 import { DashboardStore } from '../../tui/state/dashboard-store.js';
 import { dashboardSink } from '../../tui/sink.js';
 import { LivePipeline } from '../../src/live/pipeline.js';
-import type { Exchange } from '../../src/capture/exchange.js';
+import type { Exchange } from '../../src/model/exchange.js';
 import { checkin, commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
 import { fixture } from '../helpers/fixtures.js';
 import * as plist from 'plist';

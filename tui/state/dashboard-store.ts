@@ -3,9 +3,9 @@
  * gets immutable snapshots at most 10 times a second (one unref'd timer, built only when something changed or a
  * countdown needs to move). Everything is bounded, so a fleet of 10,000 devices or a day of traffic stays cheap.
  */
-import type { AnalyzerEvent, DischargeBy, Outcome, RuleId, Severity } from '../../src/analysis/events.js';
-import type { Exchange } from '../../src/capture/exchange.js';
-import type { MdmMessage } from '../../src/mdm/message.js';
+import type { AnalyzerEvent, DischargeBy, Outcome, RuleId, Severity } from '../../src/model/events.js';
+import type { Exchange } from '../../src/model/exchange.js';
+import type { MdmMessage } from '../../src/model/message.js';
 import type { PlistValue } from '../../src/plist/value.js';
 import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
 import { decodePlist } from '../../src/plist/decode.js';

@@ -4,7 +4,7 @@
  * seeing: raised once per run of refusals on a channel, resolved when the server takes its requests again.
  */
 import type { Rule } from './rule.js';
-import type { WhoFields } from '../events.js';
+import type { WhoFields } from '../../model/events.js';
 import { explain } from '../messages.js';
 
 export const deviceRejected = (): Rule => {

@@ -5,7 +5,7 @@
  * `sinceNotNowMs`, and a device that stays away is reported here (resolved when it comes back).
  */
 import type { Rule } from './rule.js';
-import type { WhoFields } from '../events.js';
+import type { WhoFields } from '../../model/events.js';
 import type { Timer } from '../timers.js';
 import { explain } from '../messages.js';
 

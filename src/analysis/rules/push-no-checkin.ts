@@ -5,7 +5,7 @@
  * run of unanswered pushes, resolved when the device next opens a session.
  */
 import type { Rule } from './rule.js';
-import type { WhoFields } from '../events.js';
+import type { WhoFields } from '../../model/events.js';
 import type { Timer } from '../timers.js';
 import { explain } from '../messages.js';
 

@@ -3,8 +3,8 @@
  * analyzer calls the hooks it implements, in the order the rules are listed in rules/index.ts. A rule keeps its
  * own per-channel state and its own deadlines (`ctx.at`), so adding one touches nothing else.
  */
-import type { DischargeBy, Outcome, RuleId, Severity, WhoFields } from '../events.js';
-import type { CheckinMessage, CommandMessage, MalformedMessage, Platform, PushSeen } from '../../mdm/message.js';
+import type { DischargeBy, Outcome, RuleId, Severity, WhoFields } from '../../model/events.js';
+import type { CheckinMessage, CommandMessage, MalformedMessage, Platform, PushSeen } from '../../model/message.js';
 import type { Session } from '../session.js';
 import type { TokenEntry } from '../token-map.js';
 import type { Timer } from '../timers.js';

@@ -1,10 +1,11 @@
 /** `mdmtap analyze FILE…`: replay captures through the live pipeline and report, or print the events. */
 import type { Command } from 'commander';
-import { openCapture, type CaptureProgress, type CaptureSource } from '../../capture/source.js';
+import type { CaptureProgress, CaptureSource } from '../../capture/source.js';
+import { openCapture } from '../../replay/open.js';
 import { CaptureFormatError } from '../../capture/errors.js';
-import { Replayer } from '../../capture/replay.js';
-import { timeline, type TimelineStats } from '../../capture/timeline.js';
-import type { AnalyzerEvent } from '../../analysis/events.js';
+import { Replayer } from '../../replay/replayer.js';
+import { timeline, type TimelineStats } from '../../replay/timeline.js';
+import type { AnalyzerEvent } from '../../model/events.js';
 import { ReportBuilder } from '../report.js';
 import { showProgress } from '../progress.js';
 import { EventWriter } from '../event-writer.js';

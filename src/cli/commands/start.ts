@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { PushSeen } from '../../mdm/message.js';
+import type { PushSeen } from '../../model/message.js';
 import { resolve } from 'node:path';
 import { DEFAULT_BODY_BUDGET, DEFAULT_MAX_CONNECTIONS, startProxy } from '../../proxy/proxy.js';
 import { DEFAULT_TIMEOUTS } from '../../proxy/timeouts.js';

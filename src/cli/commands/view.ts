@@ -4,7 +4,7 @@
  * holds, and its events told per device as `mdmtap analyze` tells them.
  */
 import type { Command } from 'commander';
-import type { AnalyzerEvent } from '../../analysis/events.js';
+import type { AnalyzerEvent } from '../../model/events.js';
 import { NotACaptureError, openCaptureReadonly, type CaptureReader } from '../../store/reader.js';
 import { classify } from '../../mdm/classify.js';
 import { ReportBuilder } from '../report.js';

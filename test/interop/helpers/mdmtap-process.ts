@@ -2,7 +2,7 @@
  * The built mdmtap CLI in reverse mode as a child process, with its JSON-lines events parsed as they arrive.
  */
 import { startCli, type Running } from '../../helpers/cli.js';
-import type { AnalyzerEvent } from '../../../src/analysis/events.js';
+import type { AnalyzerEvent } from '../../../src/model/events.js';
 
 export interface MdmtapProcess {
   port: number;

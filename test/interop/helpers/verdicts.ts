@@ -2,7 +2,7 @@
  * What mdmtap concluded, reduced to comparable verdicts: session outcomes, warnings and obligation events,
  * from any stream of its events (live JSON lines or `analyze --json`).
  */
-import type { AnalyzerEvent, ObligationEvent, SessionEvent, WarningEvent } from '../../../src/analysis/events.js';
+import type { AnalyzerEvent, ObligationEvent, SessionEvent, WarningEvent } from '../../../src/model/events.js';
 
 export const sessionEnds = (events: AnalyzerEvent[]): SessionEvent[] =>
   events.filter((e): e is SessionEvent => e.type === 'session' && e.event === 'end');

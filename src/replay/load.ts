@@ -2,9 +2,10 @@
  * A whole capture collected into memory: for tests and small tools. `mdmtap analyze` streams instead
  * (source.ts, timeline.ts, replay.ts), so its memory does not grow with the capture.
  */
-import type { MdmMessage, PushSeen } from '../mdm/message.js';
+import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
-import { openCapture, type CaptureFormat } from './source.js';
+import type { CaptureFormat } from '../capture/source.js';
+import { openCapture } from './open.js';
 import { latest } from '../util/latest.js';
 
 export type { CaptureFormat };

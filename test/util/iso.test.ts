@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { iso } from '../../src/analysis/events.js';
+import { iso } from '../../src/util/iso.js';
 import { rng } from '../helpers/rng.js';
 
 describe('iso', () => {

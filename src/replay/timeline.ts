@@ -12,7 +12,7 @@
  *
  * Duplicates — the same exchange in two of the files, say a capture and its own export — are dropped and counted.
  */
-import type { CaptureItem } from './source.js';
+import type { CaptureItem } from '../capture/source.js';
 import { MinHeap } from '../util/heap.js';
 
 export const REORDER_WINDOW_MS = 10 * 60_000;

@@ -5,11 +5,11 @@
  * slow disk costs capture detail, never the proxy's memory or latency.
  */
 import { Worker } from 'node:worker_threads';
-import type { AnalyzerEvent } from '../analysis/events.js';
-import type { Exchange } from '../capture/exchange.js';
-import type { MdmMessage, PushSeen } from '../mdm/message.js';
-import type { RestoredState, StoreOptions } from './writer.js';
-import type { FromWriter, ToWriter, WriterItem } from './worker-protocol.js';
+import type { AnalyzerEvent } from '../model/events.js';
+import type { Exchange } from '../model/exchange.js';
+import type { MdmMessage, PushSeen } from '../model/message.js';
+import type { RestoredState, StoreOptions } from './writer-messages.js';
+import type { FromWriter, ToWriter, WriterItem } from './writer-messages.js';
 
 export interface CaptureWriter {
   readonly file: string;
@@ -39,7 +39,7 @@ export async function openCaptureWriter(
   tuning: { maxInFlightBytes?: number; /** Tests running from sources point at the built worker. */ workerUrl?: URL } = {},
 ): Promise<CaptureWriter | undefined> {
   const { onError, ...plain } = opts;
-  const worker = new Worker(tuning.workerUrl ?? new URL('./store-worker.js', import.meta.url), { workerData: { file, opts: plain } });
+  const worker = new Worker(tuning.workerUrl ?? new URL('./writer-thread.js', import.meta.url), { workerData: { file, opts: plain } });
   const maxInFlight = tuning.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES;
   let items: WriterItem[] = [];
   let transfer: ArrayBuffer[] = [];

@@ -5,8 +5,8 @@
  */
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openCaptureStore, type StoreOptions } from './writer.js';
-import type { FromWriter, ToWriter } from './worker-protocol.js';
+import { openCaptureStore, type StoreOptions } from './capture-store.js';
+import type { FromWriter, ToWriter } from './writer-messages.js';
 
 // On Linux a priority set with pid 0 applies to the calling thread alone: the writer then gives way to the
 // forwarding thread when both want the CPU, which is the order that matters to devices. (Elsewhere it would
@@ -20,7 +20,7 @@ if (process.platform === 'linux') {
 }
 
 const port = parentPort;
-if (!port) throw new Error('store-worker runs as a worker thread');
+if (!port) throw new Error('writer-thread runs as a worker thread');
 const { file, opts } = workerData as { file: string; opts: Omit<StoreOptions, 'onError'> };
 const send = (m: FromWriter) => port.postMessage(m);
 

@@ -2,7 +2,7 @@
  * AnalyzerEvent: the one vocabulary every sink speaks (JSON lines, SQLite store, dashboard, exit code).
  * Field names follow DESIGN.md; `ts` is ISO 8601 UTC. Secrets never appear in events.
  */
-import type { Channel, ErrorChainItem } from '../mdm/message.js';
+import type { Channel, ErrorChainItem } from './message.js';
 
 export type Outcome = 'clean' | 'ended-on-notnow' | 'recovered' | 'stranded' | 'interrupted';
 
@@ -188,19 +188,3 @@ export type AnalyzerEvent =
   | ResolvedEvent
   | PushEvent
   | ErrorEvent;
-
-let lastSecond = NaN;
-let secondPrefix = '';
-/**
- * ISO 8601 of an epoch ms, as Date#toISOString writes it. Every event needs one and a Date costs: the
- * `YYYY-MM-DDTHH:MM:SS` of the current second is kept and the milliseconds appended.
- */
-export const iso = (ms: number): string => {
-  const second = Math.floor(ms / 1000);
-  if (second !== lastSecond) {
-    lastSecond = second;
-    secondPrefix = new Date(second * 1000).toISOString().slice(0, -5);
-  }
-  const frac = ms - second * 1000;
-  return `${secondPrefix}.${frac < 10 ? '00' : frac < 100 ? '0' : ''}${frac}Z`;
-};

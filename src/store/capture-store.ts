@@ -5,34 +5,16 @@
  * file, locked database — is reported through `onError` while forwarding carries on.
  */
 import Database from 'better-sqlite3';
-import type { AnalyzerEvent } from '../analysis/events.js';
-import type { Exchange } from '../capture/exchange.js';
-import type { CheckinMessage, CommandMessage, DeviceFacts, MdmMessage, PushSeen } from '../mdm/message.js';
-import type { WhoFields } from '../analysis/events.js';
-import type { Outcome, RuleId } from '../analysis/events.js';
+import type { AnalyzerEvent } from '../model/events.js';
+import type { Exchange } from '../model/exchange.js';
+import type { CheckinMessage, CommandMessage, DeviceFacts, MdmMessage, PushSeen } from '../model/message.js';
 import { redactBody, redactHeaders } from '../mdm/redact.js';
 import { platformOf } from '../mdm/catalogue.js';
 import { migrate } from './schema.js';
 import { Statements } from './statements.js';
-import type { WriterItem } from './worker-protocol.js';
+import type { RestoredState, StoreOptions, WriterItem } from './writer-messages.js';
 
-export interface StoreOptions {
-  keepSecrets: boolean;
-  /** false: exchange metadata only (`--no-bodies`). */
-  bodies: boolean;
-  maxQueue?: number;
-  clientCertHeader?: string;
-  onError(e: { kind: string; message: string }): void;
-  run?: { version: string; options: Record<string, unknown> };
-  /** Test hook: the flush interval (ms). */
-  flushMs?: number;
-}
-
-export interface RestoredState {
-  tokens: Array<{ tokenHash: string; who: WhoFields; pushMagicHash?: string }>;
-  obligations: Array<{ sessionId: string; who: WhoFields; openedAt: number; deadline: number; outcome: Outcome; commandUUIDs: string[] }>;
-  warnings: Array<{ rule: RuleId; sessionId: string; who: WhoFields; warningId?: string }>;
-}
+export type { RestoredState, StoreOptions };
 
 export interface CaptureStore {
   readonly file: string;

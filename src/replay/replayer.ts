@@ -3,12 +3,12 @@
  * the order the live proxy would have finished them (timeline.ts), so a replay reproduces the live events; the
  * stream opens and closes with `capture` lines like a live one.
  */
-import type { Exchange } from './exchange.js';
-import type { AnalyzerEvent } from '../analysis/events.js';
-import type { MdmMessage, PushSeen } from '../mdm/message.js';
+import type { Exchange } from '../model/exchange.js';
+import type { AnalyzerEvent } from '../model/events.js';
+import type { MdmMessage, PushSeen } from '../model/message.js';
 import { classify } from '../mdm/classify.js';
 import { Analyzer, type AnalyzerOptions } from '../analysis/analyzer.js';
-import type { CaptureItem } from './source.js';
+import type { CaptureItem } from '../capture/source.js';
 
 /** Feeds a replay item by item; memory is the analyzer's (per channel), not the capture's. */
 export class Replayer {

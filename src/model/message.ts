@@ -4,7 +4,7 @@
  * PushMagic appear as hashes, see src/mdm/redact.ts).
  */
 import type { PlistValue } from '../plist/value.js';
-import type { ExchangeErrorKind } from '../capture/exchange.js';
+import type { ExchangeErrorKind } from './exchange.js';
 
 export type Channel = 'device' | 'user';
 
