@@ -1,6 +1,6 @@
 /**
  * Captures far larger than the analyzing process's heap: a generated HAR of ~150 MB and a SQLite capture of
- * 60,000 exchanges, analysed by the real CLI in a child process whose V8 heap is capped at 56 MB. Whole-file
+ * 60,000 exchanges, analysed by the real CLI in a child process whose V8 heap is capped at 72 MB. Whole-file
  * loading cannot pass this; streaming must, with exactly the verdicts the generator planned.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,7 +19,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 function analyzeSmallHeap(file: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=56', CLI, 'analyze', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--max-old-space-size=72', CLI, 'analyze', file], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -38,7 +38,7 @@ function summary(p: CapturePlan): RegExp {
 }
 
 describe('streaming analysis', () => {
-  it('a 150 MB HAR through a 56 MB heap gives the planned verdicts', async () => {
+  it('a 150 MB HAR through a 72 MB heap gives the planned verdicts', async () => {
     const plan: CapturePlan = { devices: 300, rounds: 40, appListBytes: 20_000 };
     const file = join(dir, 'big.har');
     await writeHar(file, plan);
@@ -49,7 +49,7 @@ describe('streaming analysis', () => {
     expect(r.stdout).toMatch(summary(plan));
   }, 120_000);
 
-  it('a SQLite capture of 60,000 exchanges through a 56 MB heap gives the planned verdicts', async () => {
+  it('a SQLite capture of 60,000 exchanges through a 72 MB heap gives the planned verdicts', async () => {
     const plan: CapturePlan = { devices: 600, rounds: 40, appListBytes: 4_000 };
     const file = join(dir, 'big.sqlite');
     writeSqlite(file, plan);
