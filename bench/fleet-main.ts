@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Analyzer } from '../src/analysis/analyzer.js';
 import { LivePipeline } from '../src/live/pipeline.js';
 import { classify } from '../src/mdm/classify.js';
-import { storeSink } from '../src/sinks/store.js';
+import { storeSink } from '../src/sinks/capture.js';
 import { openCaptureWriter } from '../src/store/capture-writer.js';
 import { fleetTraffic } from './workload.js';
 

@@ -13,7 +13,6 @@ import type {
   ExchangeEvent,
   InterruptReason,
   Outcome,
-  RuleId,
   Severity,
   WhoFields,
 } from '../model/events.js';
@@ -25,26 +24,18 @@ import { TimerQueue, type Timer } from './timers.js';
 import { FINAL_STATUSES, endedOutcome, newSession, owesPush, refusedOutstanding, type Session } from './session.js';
 import { TokenMap } from './token-map.js';
 import { ObligationBook } from './obligations.js';
-import { RULES } from './rules/index.js';
-import type { RaisedWarning, Rule, RuleContext, RuleSettings } from './rules/rule.js';
+import type { RaisedWarning, Rule, RuleContext, RuleDefinition } from './rules/rule.js';
+import { defaultSettings, RULES } from './registry.js';
+import type { Settings } from './settings.js';
 import { magicMismatch } from './rules/push-magic-mismatch.js';
 import { commandList } from './messages.js';
 
-export interface AnalyzerOptions {
-  /** How long a server has to push after a session that owes one (default 120 s). */
-  pushGraceMs?: number;
-  /** A session with no exchange for this long ends as interrupted (default 60 s). */
-  sessionTimeoutMs?: number;
-  /** How long a push has to draw a session before `push-no-checkin` (default 5 min). */
-  pushWakeMs?: number;
-  /** How long a device has to come back after a session that ended on NotNow before `notnow-no-return` (1 h). */
-  returnWindowMs?: number;
-}
+/**
+ * Settings (ms), by key: `pushGraceMs`, `sessionTimeoutMs` and each rule's (see registry.ts); what is not given
+ * takes its default.
+ */
+export type AnalyzerOptions = Partial<Settings>;
 
-export const DEFAULT_PUSH_GRACE_MS = 120_000;
-export const DEFAULT_SESSION_TIMEOUT_MS = 60_000;
-export const DEFAULT_PUSH_WAKE_MS = 300_000;
-export const DEFAULT_RETURN_WINDOW_MS = 3_600_000;
 /** RequestTypes remembered per channel, so memory stays bounded on long captures. */
 const MAX_KNOWN_COMMANDS = 64;
 
@@ -70,8 +61,14 @@ export interface RestoredObligation {
   commandUUIDs?: string[];
 }
 
+interface ActiveRule {
+  def: RuleDefinition;
+  rule: Rule;
+  ctx: RuleContext;
+}
+
 export class Analyzer {
-  readonly settings: RuleSettings;
+  readonly settings: Readonly<Settings>;
 
   get pushGraceMs(): number {
     return this.settings.pushGraceMs;
@@ -93,38 +90,48 @@ export class Analyzer {
   private readonly platforms = new Map<string, Platform>();
   private readonly tokens = new TokenMap();
   private readonly obligations: ObligationBook;
-  private readonly rules: Rule[];
-  private readonly ctx: RuleContext;
+  private readonly rules: ActiveRule[];
   /** Warning ids handed out, so two warnings never share one (bounded: only same-instant collisions matter). */
   private readonly usedIds = new Set<string>();
   private usedIdsTs = -Infinity;
 
   constructor(opts: AnalyzerOptions = {}) {
-    this.settings = {
-      pushGraceMs: opts.pushGraceMs ?? DEFAULT_PUSH_GRACE_MS,
-      sessionTimeoutMs: opts.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
-      pushWakeMs: opts.pushWakeMs ?? DEFAULT_PUSH_WAKE_MS,
-      returnWindowMs: opts.returnWindowMs ?? DEFAULT_RETURN_WINDOW_MS,
-    };
+    const settings = defaultSettings();
+    for (const [k, v] of Object.entries(opts)) if (v !== undefined) settings[k as keyof Settings] = v;
+    this.settings = settings;
     this.obligations = new ObligationBook(
       this.timers,
       {
         emit: (ev) => this.out.push(ev),
-        raise: (rule, who, w, ts) => this.warn(rule, 'warning', who, w, ts),
+        expired: (o) => {
+          for (const r of this.rules) {
+            const warningId = r.rule.onObligationExpired?.(r.ctx, o);
+            if (warningId !== undefined) return { warningId, rule: r.def.id };
+          }
+          return undefined;
+        },
         resolve: (r, by, ts) => this.resolved(r.warningId, r.rule, r.who, by, ts, r.sessionId),
       },
-      this.settings.pushGraceMs,
+      settings.pushGraceMs,
     );
-    this.rules = RULES.map((f) => f());
-    this.ctx = {
-      ...this.settings,
-      warn: (rule, severity, who, w) => this.warn(rule, severity, who, w, this.clockTs),
-      resolve: (warningId, rule, who, by, sessionId) => this.resolved(warningId, rule, who, by, this.clockTs, sessionId),
-      at: (due, fn) => this.timers.add(due, fn),
-      requestType: (key, uuid) => this.channels.get(key)?.commands.get(uuid),
-      platform: (who) => this.platforms.get(platformKey(who)),
-      inSession: (key) => this.channels.get(key)?.session !== undefined,
-    };
+    // Each rule gets a context of its own, so what it raises carries its definition's id and severity.
+    this.rules = RULES.map((def) => ({
+      def,
+      rule: def.create(),
+      ctx: {
+        warn: (who, w) => this.warn(def.id, def.severity, who, w, this.clockTs),
+        resolve: (warningId, who, by, sessionId) => this.resolved(warningId, def.id, who, by, this.clockTs, sessionId),
+        at: (due, fn) => this.timers.add(due, fn),
+        setting: (key) => {
+          const v = this.settings[key as keyof Settings] as number | undefined;
+          if (v === undefined) throw new Error(`rule ${def.id} reads an unknown setting ${key}`);
+          return v;
+        },
+        requestType: (key, uuid) => this.channels.get(key)?.commands.get(uuid),
+        platform: (who) => this.platforms.get(platformKey(who)),
+        inSession: (key) => this.channels.get(key)?.session !== undefined,
+      },
+    }));
   }
 
   /** Timestamp of what is being processed now; rules' warnings carry it. */
@@ -165,7 +172,7 @@ export class Analyzer {
     const delivered = push.apnsStatus >= 200 && push.apnsStatus < 300;
     // A rejected push, or one the device would ignore (wrong PushMagic), wakes nothing and discharges nothing.
     const wakes = target !== undefined && !target.checkedOut && delivered && !magicMismatch(push.pushMagicHash, target.pushMagicHash);
-    for (const r of this.rules) r.onPush?.(this.ctx, push, target, wakes);
+    for (const { rule, ctx } of this.rules) rule.onPush?.(ctx, push, target, wakes);
     if (target && wakes) {
       const ch = this.channel(target.key, target.who);
       if (!ch.session && ch.firstPushTs === undefined) ch.firstPushTs = push.ts;
@@ -206,7 +213,7 @@ export class Analyzer {
 
   /** The line that tells a reader of the event stream what the verdicts were judged with. */
   captureEvent(ts: number, event: CaptureEvent['event']): CaptureEvent {
-    return { type: 'capture', ts: iso(ts), event, format: 1, ...this.settings };
+    return { type: 'capture', ts: iso(ts), event, format: 1, ...this.settings } as CaptureEvent;
   }
 
   restoreToken(tokenHash: string, who: WhoFields, pushMagicHash?: string): void {
@@ -229,7 +236,7 @@ export class Analyzer {
     );
   }
 
-  restoreWarning(w: { rule: RuleId; sessionId: string; who: WhoFields; warningId?: string }): void {
+  restoreWarning(w: { rule: string; sessionId: string; who: WhoFields; warningId?: string }): void {
     this.obligations.restoreRaised(keyOf(w.who), { ...w, warningId: w.warningId ?? warningIdOf(w.rule, keyOf(w.who), w.sessionId) });
   }
 
@@ -267,11 +274,11 @@ export class Analyzer {
     if (msg.tokenPrefix) ev.tokenHex = `${msg.tokenPrefix}…`;
     this.out.push(ev);
     if (rejected) {
-      for (const r of this.rules) r.onRejected?.(this.ctx, msg, who, key);
+      for (const { rule, ctx } of this.rules) rule.onRejected?.(ctx, msg, who, key);
       return;
     }
     if (!accepted) return;
-    for (const r of this.rules) r.onCheckin?.(this.ctx, msg, who, key);
+    for (const { rule, ctx } of this.rules) rule.onCheckin?.(ctx, msg, who, key);
     if (msg.messageType === 'CheckOut') {
       // The enrollment is gone: nothing can be pushed to it any more, so nothing is owed.
       this.tokens.removeEnrollment(msg.host, who.udid);
@@ -313,7 +320,7 @@ export class Analyzer {
 
     this.out.push(this.commandEvent(ch, who, msg, s.id));
 
-    for (const r of this.rules) r.onReport?.(this.ctx, s, msg);
+    for (const { rule, ctx } of this.rules) rule.onReport?.(ctx, s, msg);
     if (msg.malformedResponse) this.malformed(msg, msg.identity);
 
     switch (msg.reply.kind) {
@@ -346,7 +353,7 @@ export class Analyzer {
     s.exchanges++;
     s.lastTs = msg.ts;
     this.out.push(this.commandEvent(ch, who, msg, s.id));
-    for (const r of this.rules) r.onRejected?.(this.ctx, msg, who, key);
+    for (const { rule, ctx } of this.rules) rule.onRejected?.(ctx, msg, who, key);
     this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'rejected', detail: `the server refused a ${msg.status} report with HTTP ${msg.httpStatus}` }, false);
   }
 
@@ -381,7 +388,7 @@ export class Analyzer {
 
   private malformed(msg: MalformedMessage | CommandMessage, identity: Identity | undefined): void {
     const who: WhoFields = identity ? whoOf(identity, msg.host) : { udid: 'unknown', channel: 'device', host: msg.host };
-    for (const r of this.rules) r.onMalformed?.(this.ctx, msg, who);
+    for (const { rule, ctx } of this.rules) rule.onMalformed?.(ctx, msg, who);
   }
 
   // --- sessions ---------------------------------------------------------------------------------------------
@@ -403,7 +410,7 @@ export class Analyzer {
     if (ch.firstPushTs !== undefined) since.sincePushMs = ts - ch.firstPushTs;
     ch.firstPushTs = undefined;
     this.out.push({ type: 'session', ts: iso(ts), event: 'start', sessionId: s.id, ...who, ...since });
-    for (const r of this.rules) r.onSessionStart?.(this.ctx, s);
+    for (const { rule, ctx } of this.rules) rule.onSessionStart?.(ctx, s);
     return s;
   }
 
@@ -437,7 +444,7 @@ export class Analyzer {
       ...(s.userConfiguration ? { userConfiguration: true } : {}),
     });
     const endedByServer = outcome !== 'interrupted';
-    if (!refused) for (const r of this.rules) r.onSessionEnd?.(this.ctx, s, outcome, endedByServer);
+    if (!refused) for (const { rule, ctx } of this.rules) rule.onSessionEnd?.(ctx, s, outcome, endedByServer);
     if (mayOwe && owesPush(outcome, s)) {
       this.obligations.add({
         sessionId: s.id,
@@ -481,7 +488,7 @@ export class Analyzer {
     if (p) this.platforms.set(platformKey(who), p);
   }
 
-  private warn(rule: RuleId, severity: Severity, who: WhoFields, w: RaisedWarning, ts: number): string {
+  private warn(rule: string, severity: Severity, who: WhoFields, w: RaisedWarning, ts: number): string {
     const warningId = this.uniqueId(warningIdOf(rule, keyOf(who), w.sessionId ?? '', ts, (w.commandUUIDs ?? []).join(',')), ts);
     this.out.push({
       type: 'warning',
@@ -498,7 +505,7 @@ export class Analyzer {
     return warningId;
   }
 
-  private resolved(warningId: string, rule: RuleId, who: WhoFields, by: DischargeBy, ts: number, sessionId?: string): void {
+  private resolved(warningId: string, rule: string, who: WhoFields, by: DischargeBy, ts: number, sessionId?: string): void {
     this.out.push({ type: 'resolved', ts: iso(ts), rule, warningId, ...(sessionId ? { sessionId } : {}), ...who, by });
   }
 

@@ -1,39 +1,30 @@
 /**
  * Push obligations: a session that leaves the device with no reason to poll owes a push within the grace period.
- * This is where `notnow-no-push` and `interrupted-no-push` are raised (at the deadline) and resolved (when a
- * push or the device's return finally comes).
+ * The book holds them, discharges them (a push, the device's return, a checkout), and at a deadline hands the
+ * obligation to the rules (notnow-no-push, interrupted-no-push), whose warnings it resolves when the push or the
+ * device finally comes.
  */
-import type { DischargeBy, ObligationEvent, Outcome, RuleId, WhoFields } from '../model/events.js';
+import type { DischargeBy, ObligationEvent, WhoFields } from '../model/events.js';
 import { iso } from '../util/iso.js';
 import type { Timer, TimerQueue } from './timers.js';
-import type { RaisedWarning } from './rules/rule.js';
-import { explain } from './messages.js';
+import type { ExpiredObligation } from './rules/rule.js';
 
-export interface Obligation {
-  sessionId: string;
+export interface Obligation extends ExpiredObligation {
   key: string;
-  who: WhoFields;
-  openedAt: number;
-  deadline: number;
-  outcome: Outcome;
-  /** Refused commands still without a final status (stranded sessions). */
-  commandUUIDs: string[];
-  /** Human description of the stranded commands or the interruption. */
-  what: string;
   timer?: Timer;
 }
 
 interface Raised {
   warningId: string;
   sessionId: string;
-  rule: RuleId;
+  rule: string;
   who: WhoFields;
 }
 
 export interface ObligationHooks {
   emit(ev: ObligationEvent): void;
-  /** Raises a warning at `ts`; returns its id. */
-  raise(rule: RuleId, who: WhoFields, w: RaisedWarning, ts: number): string;
+  /** An obligation reached its deadline: the rule that judges it raises its warning (`now` is the deadline). */
+  expired(o: ExpiredObligation): { warningId: string; rule: string } | undefined;
   resolve(r: Raised, by: DischargeBy, ts: number): void;
 }
 
@@ -93,20 +84,8 @@ export class ObligationBook {
   private expire(o: Obligation): void {
     if (this.open.get(o.key) !== o) return;
     this.open.delete(o.key);
-    const rule: RuleId = o.outcome === 'stranded' ? 'notnow-no-push' : 'interrupted-no-push';
-    const message = o.outcome === 'stranded' ? explain.notNowNoPush(o.what, this.graceMs) : explain.interruptedNoPush(o.what, this.graceMs);
-    const warningId = this.hooks.raise(
-      rule,
-      o.who,
-      {
-        sessionId: o.sessionId,
-        ...(o.commandUUIDs.length ? { commandUUIDs: o.commandUUIDs } : {}),
-        message,
-        detail: { deadline: iso(o.deadline), sessionEnded: iso(o.openedAt), outcome: o.outcome },
-      },
-      o.deadline,
-    );
-    this.restoreRaised(o.key, { warningId, sessionId: o.sessionId, rule, who: o.who });
+    const raised = this.hooks.expired(o);
+    if (raised) this.restoreRaised(o.key, { ...raised, sessionId: o.sessionId, who: o.who });
   }
 
   private obligationEvent(o: Obligation, ts: number, event: ObligationEvent['event']): ObligationEvent {

@@ -7,6 +7,7 @@ import type { BodyScan, Exchange, ExchangeErrorKind, Headers } from '../model/ex
 import { EMPTY_BODY } from '../model/exchange.js';
 import type { PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
+import { settingsIn } from '../analysis/registry.js';
 import { APNS_HOSTS } from '../mdm/apns-hosts.js';
 import { sha256Hex } from '../mdm/hash.js';
 
@@ -99,11 +100,7 @@ export function readHarMeta(m: unknown): HarCaptureMeta | undefined {
   if (!m || typeof m !== 'object') return undefined;
   const o = m as Record<string, unknown>;
   if (o.format !== 1) return undefined;
-  const settings: AnalyzerOptions = {};
-  for (const k of ['pushGraceMs', 'sessionTimeoutMs', 'pushWakeMs', 'returnWindowMs'] as const) {
-    const v = o[k];
-    if (typeof v === 'number' && Number.isFinite(v) && v > 0) settings[k] = v;
-  }
+  const settings = settingsIn(o);
   const until = typeof o.observedUntil === 'string' ? Date.parse(o.observedUntil) : NaN;
   return { settings, ...(Number.isFinite(until) ? { observedUntil: until } : {}) };
 }

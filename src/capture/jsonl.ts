@@ -8,6 +8,7 @@
  */
 import type { AnalyzerEvent, CaptureEvent, ExchangeEvent, PushEvent, WarningEvent } from '../model/events.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
+import { settingsIn } from '../analysis/registry.js';
 import type {
   CheckinMessage,
   CommandMessage,
@@ -74,12 +75,7 @@ function identityOf(ev: { udid: string; channel: Identity['channel']; userId?: s
 }
 
 function settingsOf(ev: CaptureEvent): AnalyzerOptions {
-  const out: AnalyzerOptions = {};
-  for (const k of ['pushGraceMs', 'sessionTimeoutMs', 'pushWakeMs', 'returnWindowMs'] as const) {
-    const v = ev[k];
-    if (typeof v === 'number' && Number.isFinite(v) && v > 0) out[k] = v;
-  }
-  return out;
+  return settingsIn(ev as unknown as Record<string, unknown>);
 }
 
 function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage {

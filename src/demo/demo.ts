@@ -51,7 +51,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       }),
     );
   }
-  const pipeline = new LivePipeline({ pushGraceMs: opts.pushGraceMs, tickMs: 250 });
+  const pipeline = new LivePipeline({ pushGraceMs: opts.pushGraceMs, tickInterval: 250 });
   await opts.onPipeline?.(pipeline);
   const proxy = await startProxy({
     host: '127.0.0.1',

@@ -16,7 +16,7 @@ export interface LivePipelineOptions extends AnalyzerOptions {
   /** The wall clock; injected so tests and replays control time. */
   now?: () => number;
   /** How often deadlines are checked (ms). */
-  tickMs?: number;
+  tickInterval?: number;
 }
 
 export class LivePipeline {
@@ -38,7 +38,7 @@ export class LivePipeline {
     if (this.timer) return;
     // The stream says what it is judged with, so a replay of it (or of its export) judges alike.
     this.emit([this.analyzer.captureEvent(this.now(), 'start')]);
-    this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 1000);
+    this.timer = setInterval(() => this.tick(), this.opts.tickInterval ?? 1000);
     this.timer.unref();
   }
 

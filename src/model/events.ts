@@ -15,21 +15,8 @@ export type InterruptReason = 'rejected' | 'http-error' | 'failed' | 'invalid-re
 /** How an obligation was discharged or a warning resolved. `accepted`: the server took the channel's reports again. */
 export type DischargeBy = 'push' | 'device-returned' | 'checked-out' | 'accepted';
 
-export type RuleId =
-  | 'notnow-no-push'
-  | 'interrupted-no-push'
-  | 'notnow-not-resent'
-  | 'notnow-retry-storm'
-  | 'notnow-unexpected'
-  | 'chronic-notnow'
-  | 'malformed-body'
-  | 'push-rejected'
-  | 'push-unknown-token'
-  | 'push-magic-mismatch'
-  | 'device-rejected'
-  | 'command-redelivered'
-  | 'push-no-checkin'
-  | 'notnow-no-return';
+/** A rule's id: those of src/analysis/rules (stable; tests, exports and users' scripts rely on them). */
+export type RuleId = string;
 
 export type Severity = 'warning' | 'info';
 
@@ -175,8 +162,8 @@ export interface CaptureEvent {
   format: 1;
   pushGraceMs: number;
   sessionTimeoutMs: number;
-  pushWakeMs: number;
-  returnWindowMs: number;
+  /** Every other setting (each rule's, e.g. `pushWakeMs`, `returnWindowMs`), by key. */
+  [setting: `${string}Ms`]: number;
 }
 
 export type AnalyzerEvent =

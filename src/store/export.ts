@@ -10,21 +10,11 @@ import { isUtf8 } from 'node:buffer';
 import type { CaptureReader, Filter, StoredExchange, StoredPush } from './reader.js';
 import { VERSION } from '../version.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
-import {
-  DEFAULT_PUSH_GRACE_MS,
-  DEFAULT_PUSH_WAKE_MS,
-  DEFAULT_RETURN_WINDOW_MS,
-  DEFAULT_SESSION_TIMEOUT_MS,
-} from '../analysis/analyzer.js';
+import { defaultSettings } from '../analysis/registry.js';
 
 /** Recorded settings, the defaults filling in what an older capture did not record. */
-function judgedWith(r: AnalyzerOptions): Required<AnalyzerOptions> {
-  return {
-    pushGraceMs: r.pushGraceMs ?? DEFAULT_PUSH_GRACE_MS,
-    sessionTimeoutMs: r.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS,
-    pushWakeMs: r.pushWakeMs ?? DEFAULT_PUSH_WAKE_MS,
-    returnWindowMs: r.returnWindowMs ?? DEFAULT_RETURN_WINDOW_MS,
-  };
+function judgedWith(r: AnalyzerOptions): AnalyzerOptions {
+  return { ...defaultSettings(), ...r };
 }
 
 async function write(out: Writable, s: string): Promise<void> {

@@ -6,6 +6,8 @@ import Database from 'better-sqlite3';
 import { EMPTY_BODY, type Exchange } from '../model/exchange.js';
 import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
+import { SETTINGS } from '../analysis/registry.js';
+import { optionName } from '../analysis/settings.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 export interface Filter {
@@ -277,17 +279,10 @@ function toExchange(r: Record<string, unknown>): StoredExchange {
 
 /** The analyzer settings a run was started with, from its recorded options (`--push-grace` etc., in ms). */
 function judgedWith(o: Record<string, unknown>): AnalyzerOptions {
-  const ms = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : undefined);
   const out: AnalyzerOptions = {};
-  const pairs: Array<[keyof AnalyzerOptions, string]> = [
-    ['pushGraceMs', 'pushGrace'],
-    ['sessionTimeoutMs', 'sessionTimeout'],
-    ['pushWakeMs', 'pushWake'],
-    ['returnWindowMs', 'returnWindow'],
-  ];
-  for (const [k, opt] of pairs) {
-    const v = ms(o[opt]);
-    if (v !== undefined) out[k] = v;
+  for (const spec of SETTINGS) {
+    const v = o[optionName(spec)];
+    if (typeof v === 'number' && Number.isFinite(v) && v > 0) out[spec.key] = v;
   }
   return out;
 }

@@ -7,6 +7,7 @@ import type { AnalyzerEvent, Outcome, RuleId, WhoFields } from '../model/events.
 import type { CheckinMessage, DeviceFacts, Identity, Platform, PushSeen } from '../model/message.js';
 import { platformOf } from '../mdm/catalogue.js';
 import type { RestoredState } from './writer-messages.js';
+import { OBLIGATION_RULES } from '../analysis/registry.js';
 
 export class Statements {
   readonly insertRun: Database.Statement;
@@ -143,7 +144,7 @@ export class Statements {
         return;
       case 'warning':
         this.warningInsert.run(ev.warningId, ev.rule, ev.severity, ev.sessionId ?? null, ev.host ?? null, ev.udid, ev.channel, ev.userId ?? null, json(ev.commandUUIDs), ev.message, json(ev.detail), ev.ts);
-        if (ev.sessionId && (ev.rule === 'notnow-no-push' || ev.rule === 'interrupted-no-push')) this.obligationWarned.run(json(ev.commandUUIDs), ev.sessionId);
+        if (ev.sessionId && OBLIGATION_RULES.includes(ev.rule)) this.obligationWarned.run(json(ev.commandUUIDs), ev.sessionId);
         return;
       case 'resolved':
         this.warningResolve.run(ev.ts, ev.by, ev.warningId);
@@ -174,7 +175,7 @@ export class Statements {
       outcome: r.outcome as Outcome,
       commandUUIDs: r.notnow ? (JSON.parse(r.notnow) as string[]) : [],
     }));
-    const warnings = (this.db.prepare(`SELECT warning_id, rule, session_id, host, udid, channel, user_id FROM warnings WHERE resolved_at IS NULL AND session_id IS NOT NULL AND rule IN ('notnow-no-push', 'interrupted-no-push')`).all() as Array<Row & { rule: string; session_id: string; warning_id: string | null }>).map((r) => ({
+    const warnings = (this.db.prepare(`SELECT warning_id, rule, session_id, host, udid, channel, user_id FROM warnings WHERE resolved_at IS NULL AND session_id IS NOT NULL AND rule IN (${OBLIGATION_RULES.map(() => '?').join(', ')})`).all(...OBLIGATION_RULES) as Array<Row & { rule: string; session_id: string; warning_id: string | null }>).map((r) => ({
       rule: r.rule as RuleId,
       sessionId: r.session_id,
       who: who(r),

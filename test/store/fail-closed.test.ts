@@ -13,7 +13,7 @@ import { openCaptureStore } from '../../src/store/capture-store.js';
 import { openCaptureReadonly, type CaptureReader, type Filter } from '../../src/store/reader.js';
 import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
 import { LivePipeline } from '../../src/live/pipeline.js';
-import { storeSink } from '../../src/sinks/store.js';
+import { storeSink } from '../../src/sinks/capture.js';
 import { SECRET_KEYS } from '../../src/mdm/redact.js';
 import type { Exchange } from '../../src/model/exchange.js';
 import type { AnalyzerEvent } from '../../src/model/events.js';

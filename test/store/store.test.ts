@@ -10,7 +10,7 @@ import { openCaptureReadonly } from '../../src/store/reader.js';
 import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
 import { LivePipeline } from '../../src/live/pipeline.js';
-import { storeSink } from '../../src/sinks/store.js';
+import { storeSink } from '../../src/sinks/capture.js';
 import type { Exchange } from '../../src/model/exchange.js';
 import type { AnalyzerEvent } from '../../src/model/events.js';
 import { parseHar } from '../../src/capture/har.js';

@@ -10,6 +10,7 @@ import type { PlistValue } from '../../src/plist/value.js';
 import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
 import { decodePlist } from '../../src/plist/decode.js';
 import { platformOf } from '../../src/mdm/catalogue.js';
+import { OBLIGATION_RULES } from '../../src/analysis/registry.js';
 
 export type DeviceState = 'idle' | 'in session' | 'will poll' | 'push owed' | 'stranded';
 
@@ -246,7 +247,7 @@ export class DashboardStore {
         d.warnings++;
         if (ev.severity === 'warning') this.counters.warnings++;
         else this.counters.infos++;
-        if (ev.rule === 'notnow-no-push' || ev.rule === 'interrupted-no-push') {
+        if (OBLIGATION_RULES.includes(ev.rule)) {
           d.state = 'stranded';
           if (ev.sessionId) this.openObligations.delete(ev.sessionId);
           this.counters.openObligations = this.openObligations.size;

@@ -1,29 +1,36 @@
-/** The rules the analyzer runs, in order. The two push-deadline rules live with the obligations they judge. */
-import type { RuleFactory } from './rule.js';
-import { notNowNotResent } from './not-resent.js';
-import { notNowRetryStorm } from './retry-storm.js';
-import { notNowUnexpected } from './unexpected.js';
-import { chronicNotNow } from './chronic.js';
-import { malformedBody } from './malformed.js';
+/**
+ * Every rule the analyzer runs, in the order its hooks are called. Adding a rule is one file under rules/ and
+ * one line here; its id, severity, docs line and settings come from its definition.
+ */
+import type { RuleDefinition } from './rule.js';
+import { notNowNoPush } from './notnow-no-push.js';
+import { interruptedNoPush } from './interrupted-no-push.js';
+import { notNowNotResent } from './notnow-not-resent.js';
+import { notNowRetryStorm } from './notnow-retry-storm.js';
+import { commandRedelivered } from './command-redelivered.js';
+import { notNowUnexpected } from './notnow-unexpected.js';
+import { chronicNotNow } from './chronic-notnow.js';
+import { malformedBody } from './malformed-body.js';
 import { pushRejected } from './push-rejected.js';
 import { pushUnknownToken } from './push-unknown-token.js';
 import { pushMagicMismatch } from './push-magic-mismatch.js';
-import { deviceRejected } from './device-rejected.js';
-import { commandRedelivered } from './command-redelivered.js';
 import { pushNoCheckin } from './push-no-checkin.js';
 import { notNowNoReturn } from './notnow-no-return.js';
+import { deviceRejected } from './device-rejected.js';
 
-export const RULES: readonly RuleFactory[] = [
-  notNowRetryStorm,
-  notNowUnexpected,
+export const RULES: readonly RuleDefinition[] = [
+  notNowNoPush,
+  interruptedNoPush,
   notNowNotResent,
-  chronicNotNow,
+  notNowRetryStorm,
   commandRedelivered,
-  deviceRejected,
+  notNowUnexpected,
+  chronicNotNow,
   malformedBody,
   pushRejected,
   pushUnknownToken,
   pushMagicMismatch,
   pushNoCheckin,
   notNowNoReturn,
+  deviceRejected,
 ];

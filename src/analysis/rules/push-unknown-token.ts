@@ -1,13 +1,18 @@
 /** `push-unknown-token`: a push to a token no TokenUpdate announced. */
-import type { Rule } from './rule.js';
+import { defineRule, type Rule } from './rule.js';
 import { explain } from '../messages.js';
 
-export const pushUnknownToken = (): Rule => ({
-  onPush(ctx, push, target) {
-    if (target) return;
-    ctx.warn('push-unknown-token', 'warning', { udid: 'unknown', channel: 'device' }, {
-      message: explain.pushUnknownToken(push.tokenPrefix),
-      detail: { tokenHex: `${push.tokenPrefix}…`, apnsStatus: push.apnsStatus },
-    });
-  },
+export const pushUnknownToken = defineRule({
+  id: 'push-unknown-token',
+  severity: 'warning',
+  summary: 'a push went to a token no TokenUpdate announced',
+  create: (): Rule => ({
+    onPush(ctx, push, target) {
+      if (target) return;
+      ctx.warn({ udid: 'unknown', channel: 'device' }, {
+        message: explain.pushUnknownToken(push.tokenPrefix),
+        detail: { tokenHex: `${push.tokenPrefix}…`, apnsStatus: push.apnsStatus },
+      });
+    },
+  }),
 });

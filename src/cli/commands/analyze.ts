@@ -9,54 +9,32 @@ import type { AnalyzerEvent } from '../../model/events.js';
 import { ReportBuilder } from '../report.js';
 import { showProgress } from '../progress.js';
 import { EventWriter } from '../event-writer.js';
-import { durationOption } from '../options.js';
 import { UserError } from '../errors.js';
 import { latest } from '../../util/latest.js';
-import { DEFAULT_PUSH_GRACE_MS, DEFAULT_PUSH_WAKE_MS, DEFAULT_RETURN_WINDOW_MS, DEFAULT_SESSION_TIMEOUT_MS } from '../defaults.js';
-import type { AnalyzerOptions } from '../../analysis/analyzer.js';
+import { addSettingOptions, settingsFrom } from '../setting-options.js';
 
 interface AnalyzeOptions {
   json?: boolean;
   quiet?: boolean;
-  pushGrace: number;
-  sessionTimeout: number;
-  pushWake: number;
-  returnWindow: number;
 }
 
-/** Each analyzer setting, its option and what the capture may have recorded for it. */
-const SETTINGS: Array<[keyof AnalyzeOptions & ('pushGrace' | 'sessionTimeout' | 'pushWake' | 'returnWindow'), keyof AnalyzerOptions]> = [
-  ['pushGrace', 'pushGraceMs'],
-  ['sessionTimeout', 'sessionTimeoutMs'],
-  ['pushWake', 'pushWakeMs'],
-  ['returnWindow', 'returnWindowMs'],
-];
-
 export function registerAnalyze(program: Command): void {
-  program
+  const command = program
     .command('analyze')
     .description('replay HAR, mdmtap JSON-lines or SQLite captures through the analyzer and report what the server did')
     .argument('<file...>', 'capture files (HAR 1.2 from mdmtap, mitmproxy, Charles, Proxyman or a browser; mdmtap JSONL; mdmtap SQLite)')
     .option('--json', 'print the events as JSON lines instead of the report')
-    .option('--push-grace <duration>', 'how long a server has to push after a session that owes one (mdmtap captures: the one they were recorded with)', durationOption('--push-grace'), DEFAULT_PUSH_GRACE_MS)
-    .option('--session-timeout <duration>', 'a session silent this long counts as interrupted (mdmtap captures: as recorded)', durationOption('--session-timeout'), DEFAULT_SESSION_TIMEOUT_MS)
-    .option('--push-wake <duration>', 'how long a push has to draw a session before push-no-checkin (mdmtap captures: as recorded)', durationOption('--push-wake'), DEFAULT_PUSH_WAKE_MS)
-    .option('--return-window <duration>', 'how long a device has to come back after ending on NotNow before notnow-no-return (mdmtap captures: as recorded)', durationOption('--return-window'), DEFAULT_RETURN_WINDOW_MS)
-    .addHelpText('after', '\nExit status: 0 no warning, 1 warnings raised, 2 unreadable input.')
     .option('--quiet', 'no progress line on the terminal')
-    .action(async (files: string[], opts: AnalyzeOptions, cmd: Command) => {
+    .addHelpText('after', '\nExit status: 0 no warning, 1 warnings raised, 2 unreadable input.');
+  addSettingOptions(command, ' (mdmtap captures: as recorded, unless given)');
+  command.action(async (files: string[], opts: AnalyzeOptions, cmd: Command) => {
       const sources: CaptureSource[] = [];
       try {
         // Several inputs: each item carries a key that tells when two of them hold the same exchange.
         for (const name of files) sources.push(await openCapture(name, { keys: files.length > 1 }));
         // An mdmtap capture (SQLite, its HAR and JSON lines) knows what it was judged with live: unless told
         // otherwise, replay with that, so the same capture gives the same verdicts in every format.
-        const recorded = sources.find((l) => l.recorded)?.recorded;
-        const settings: AnalyzerOptions = {};
-        for (const [flag, key] of SETTINGS) {
-          const fromCapture = recorded?.[key];
-          settings[key] = cmd.getOptionValueSource(flag) === 'default' && fromCapture ? fromCapture : opts[flag];
-        }
+        const settings = settingsFrom(cmd, sources.find((l) => l.recorded)?.recorded);
         const progress = showProgress('analyze', () => combined(sources.map((x) => x.progress())), { quiet: opts.quiet === true });
         const stats: TimelineStats = { late: 0, duplicates: 0 };
         const replayer = new Replayer(settings);
@@ -87,7 +65,7 @@ export function registerAnalyze(program: Command): void {
             process.stdout.write(
               report.render({
                 files: sources.map((x) => ({ name: x.name, format: x.format, exchanges: x.exchanges })),
-                pushGraceMs: settings.pushGraceMs!,
+                pushGraceMs: settings.pushGraceMs,
                 ...(end.endTs !== undefined ? { endTs: end.endTs } : {}),
                 pushesObserved: pushes,
                 duplicates: stats.duplicates,

@@ -6,9 +6,9 @@ import { durationOption, portOption } from '../options.js';
 import { UserError } from '../errors.js';
 import { present } from '../present.js';
 import { formatDuration } from '../../util/duration.js';
-import { openSinks } from '../sinks.js';
+import { openSinkModules } from '../../sinks/index.js';
+import { captureSink } from '../../sinks/capture.js';
 import { installLastResort } from '../last-resort.js';
-import { resolve } from 'node:path';
 
 interface DemoCliOptions {
   devices: string;
@@ -35,7 +35,6 @@ export function registerDemo(program: Command): void {
       if (opts.policy !== 'mix' && !isPolicy(opts.policy)) throw new UserError(`--policy: "${opts.policy}" is not one of ${POLICIES.join(', ')}, mix`);
       const json = opts.json === true || !process.stdout.isTTY;
       let presenter: Awaited<ReturnType<typeof present>> | undefined;
-      let closeSinks: () => Promise<void> = async () => {};
       let demo;
       try {
         demo = await startDemo({
@@ -48,7 +47,11 @@ export function registerDemo(program: Command): void {
               json,
               info: { mode: `demo (${opts.policy === 'mix' ? POLICIES.join(' / ') : opts.policy}, ${devices} simulated devices)`, pushGraceMs: opts.pushGrace, pushObservable: true, ...(opts.db ? { captureFile: opts.db } : {}) },
             });
-            if (opts.db) closeSinks = (await openSinks(pipeline, { db: resolve(opts.db), keepSecrets: false, bodies: true, options: { demo: true, devices, policy: opts.policy, pushGrace: opts.pushGrace } })).close;
+            if (opts.db) {
+              const run = { analyzer: pipeline.analyzer, onError: (kind: string, message: string) => pipeline.error(kind, message), recordedOptions: { demo: true, devices, policy: opts.policy, pushGrace: opts.pushGrace } };
+              // The pipeline owns the sink from here: demo.stop() closes it with the pipeline.
+              await openSinkModules([captureSink], { db: opts.db, bodies: true, keepSecrets: false }, run, (sink) => pipeline.addSink(sink));
+            }
           },
         });
       } catch (e) {
@@ -68,7 +71,6 @@ export function registerDemo(program: Command): void {
       await stopped;
       presenter!.close();
       await demo.stop();
-      await closeSinks();
       // Simulated devices may still have sockets winding down: the demo is over, leave now.
       process.exit(0);
     });

@@ -10,7 +10,7 @@ import { classify } from '../../mdm/classify.js';
 import { ReportBuilder } from '../report.js';
 import { showProgress } from '../progress.js';
 import { UserError } from '../errors.js';
-import { DEFAULT_PUSH_GRACE_MS } from '../defaults.js';
+import { PUSH_GRACE } from '../../analysis/settings.js';
 
 export function registerView(program: Command): void {
   program
@@ -28,7 +28,7 @@ export function registerView(program: Command): void {
       }
       try {
         const c = reader.counts();
-        const pushGraceMs = reader.recordedTiming().pushGraceMs ?? DEFAULT_PUSH_GRACE_MS;
+        const pushGraceMs = reader.recordedTiming().pushGraceMs ?? PUSH_GRACE.default;
         const events = () => streamEvents(reader!);
         if (process.stdout.isTTY && !opts.report) {
           await browse(file, reader, events, c, pushGraceMs, opts.quiet === true);
