@@ -3,7 +3,7 @@
  * and an exchange's decoded plists. It renders snapshots from the DashboardStore (outside React) and never more
  * lines than the terminal has.
  */
-import React, { useEffect, useMemo, useState } from 'react';
+import React, { useEffect, useMemo, useRef, useState } from 'react';
 import { Box, Text, useInput, useStdout } from 'ink';
 import type { DashboardStore, DeviceRow, LogLine, Snapshot, WarningRow } from './state/dashboard-store.js';
 import { theme as makeTheme } from './theme.js';
@@ -80,7 +80,11 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
   const back = () => setView((s) => (s.length > 1 ? s.slice(0, -1) : s));
   const timelineEntries = current.kind === 'timeline' ? store.timelineOf(current.deviceKey) : [];
 
-  useInput((input, key) => {
+  // Keys go to the handler of the latest render. Ink swaps its own listener in an effect, after the frame is drawn:
+  // keys typed (or pasted) in that gap would otherwise act on the state before the previous key.
+  const onKey = useRef<Parameters<typeof useInput>[0]>(() => {});
+  useInput((input, key) => onKey.current(input, key));
+  onKey.current = (input, key) => {
     if (editing) {
       if (key.return) setEditing(false);
       else if (key.escape) {
@@ -150,7 +154,7 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
         }
       }
     }
-  });
+  };
 
   const width = Math.max(20, size.columns);
   // One line below the terminal's height: Ink then redraws in place instead of clearing the screen.

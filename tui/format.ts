@@ -35,3 +35,8 @@ export function sparkline(values: number[]): string {
 export function channelLabel(channel: string): string {
   return channel === 'user' ? 'user' : 'dev';
 }
+
+/** The selection gutter: a marker people see whatever the terminal does with colour and inverse (NO_COLOR, TERM=dumb). */
+export function mark(selected: boolean): string {
+  return selected ? '› ' : '  ';
+}

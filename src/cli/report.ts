@@ -5,6 +5,8 @@
  */
 import type { AnalyzerEvent, ObligationEvent, SessionEvent } from '../model/events.js';
 import { formatDuration } from '../util/duration.js';
+import { commandInfo, supportSummary, unsupportedOn } from '../mdm/catalogue.js';
+import type { Platform } from '../model/message.js';
 
 export interface ReportMeta {
   files: Array<{ name: string; format: string; exchanges: number }>;
@@ -29,6 +31,16 @@ const LINES_MIN = 5;
 const LINES_TOTAL = 40_000;
 /** Request types remembered for naming commands (most recent). */
 const KNOWN_COMMANDS = 20_000;
+/** Distinct request types tallied; a server inventing more is lumped together past this. */
+const MAX_REQUEST_TYPES = 200;
+const OTHER_COMMANDS = '(other request types)';
+
+/** Per request type: how often the server sent it, what devices answered, and where Apple says it cannot run. */
+interface CommandTally {
+  sent: number;
+  statuses: Map<string, number>;
+  unsupported: Map<string, number>;
+}
 
 interface ChannelReport {
   label: string;
@@ -72,6 +84,7 @@ class Sample {
 
 export class ReportBuilder {
   private readonly requestTypes = new Map<string, string>();
+  private readonly commands = new Map<string, CommandTally>();
   private readonly channels = new Map<string, ChannelReport>();
   private readonly byRule = new Map<string, number>();
   private warnCount = 0;
@@ -94,6 +107,18 @@ export class ReportBuilder {
         if (ev.replyCommandUUID && ev.requestType) {
           this.requestTypes.set(ev.replyCommandUUID, ev.requestType);
           if (this.requestTypes.size > KNOWN_COMMANDS) this.requestTypes.delete(this.requestTypes.keys().next().value!);
+        }
+        if (ev.requestType) {
+          const t = this.tally(ev.requestType);
+          t.sent++;
+          const why = unsupportedOn(ev.requestType, ev.platform as Platform | undefined, ev.channel);
+          if (why) t.unsupported.set(why, (t.unsupported.get(why) ?? 0) + 1);
+        }
+        if (ev.answersRequestType && ev.status) {
+          const t = this.tally(ev.answersRequestType);
+          // Status is the device's word: a few distinct values are expected, the rest is lumped together.
+          const st = t.statuses.has(ev.status) || t.statuses.size < 8 ? ev.status : 'other';
+          t.statuses.set(st, (t.statuses.get(st) ?? 0) + 1);
         }
         break;
       }
@@ -185,6 +210,17 @@ export class ReportBuilder {
     }
     if (sorted.length === 0) out.push('No MDM traffic found in the capture.', '');
 
+    if (this.commands.size) {
+      out.push('Commands (sent, and what devices answered):');
+      for (const [rt, t] of [...this.commands].sort((a, b) => b[1].sent - a[1].sent || a[0].localeCompare(b[0]))) {
+        const answers = [...t.statuses].sort((a, b) => b[1] - a[1]).map(([st, n]) => `${n} ${st}`);
+        const info = commandInfo(rt);
+        out.push(`  ${rt} ×${t.sent}${answers.length ? `: ${answers.join(', ')}` : ''}${info ? '' : rt === OTHER_COMMANDS ? '' : " (not in mdmtap's copy of Apple's schemas)"}`);
+        for (const [why, n] of t.unsupported) out.push(`    ! ${why} (sent there ${n} time${n === 1 ? '' : 's'}${info ? `; Apple: ${supportSummary(info)}` : ''})`);
+      }
+      out.push('');
+    }
+
     const sessionCount = sorted.reduce((n, c) => n + c.sessions, 0);
     const totals: Record<string, number> = {};
     for (const c of sorted) for (const [o, n] of Object.entries(c.outcomes)) totals[o] = (totals[o] ?? 0) + n;
@@ -260,6 +296,16 @@ export class ReportBuilder {
         ch.omitted += extra;
       }
     }
+  }
+
+  private tally(requestType: string): CommandTally {
+    let t = this.commands.get(requestType);
+    if (!t) {
+      const key = this.commands.size >= MAX_REQUEST_TYPES ? OTHER_COMMANDS : requestType;
+      t = this.commands.get(key);
+      if (!t) this.commands.set(key, (t = { sent: 0, statuses: new Map(), unsupported: new Map() }));
+    }
+    return t;
   }
 
   private commandsOf(uuids: string[]): string {

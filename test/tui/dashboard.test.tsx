@@ -156,6 +156,30 @@ describe('dashboard', () => {
     expect(f).not.toContain('SIGNATURE-VALUE');
   });
 
+  it("an exchange's command shows its title, where Apple supports it, and where Apple's schema rules it out", async () => {
+    const r = rig();
+    const user = { UserID: 'A0000000-0000-0000-0000-00000000000A', UserLongName: 'Ann', UserShortName: 'ann' };
+    // A Mac (its Authenticate says so), then its user channel sent DeviceLock, which Apple allows on the device channel only.
+    r.feed({ ...ex(checkin('Authenticate', { Model: 'MacBookPro18,3', ProductName: 'MacBookPro18,3', SerialNumber: 'C02X' })), requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin' } });
+    r.feed(ex(idle(user), commandBody('L-1', 'DeviceLock')), ex(status('Error', 'L-1', user), commandBody('P-1', 'ProfileList')));
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={160} rows={40} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('DeviceLock'), 'the log line');
+    await press(ui, KEY.tab);
+    // The log's selection counts back from its newest line: one up (k) is the exchange that carried DeviceLock.
+    await press(ui, 'k');
+    await press(ui, KEY.enter);
+    const f = await until(ui.lastFrame, (x) => x.includes('Exchange detail'), 'the detail view');
+    expect(f).toContain('command: DeviceLock (Device Lock Command)');
+    expect(f).toContain('Apple supports it on iOS 4.0+, macOS 10.7+ (device channel), visionOS 2.0+, watchOS 10.0+');
+    expect(f).toContain("! Apple's schema does not support DeviceLock on the user channel of macOS");
+    await press(ui, KEY.esc);
+    await until(ui.lastFrame, (x) => x.includes('Devices (2)'), 'the main view');
+    await press(ui, 'j', KEY.enter);
+    const g = await until(ui.lastFrame, (x) => x.includes('command: ProfileList'), 'the next detail view');
+    expect(g).toContain('command: ProfileList (Profile List Command)');
+    expect(g).not.toContain("Apple's schema does not support");
+  });
+
   it('filters with /, shows warnings only with w, pauses with p and shows help with ?', async () => {
     const r = rig();
     r.strand('DEVICE-AAAA');
@@ -228,8 +252,9 @@ describe('dashboard', () => {
     await press(ui, 'p');
     expect(strip(ui.lastFrame() ?? '').split('\n')[0]).toContain('PAUSED');
     await press(ui, 'p');
+    // Devices pane, two down; Tab twice wraps to the warnings pane; Enter opens that warning's device timeline.
     await press(ui, KEY.down, KEY.down, KEY.tab, KEY.tab, KEY.enter);
-    await until(ui.lastFrame, (x) => x.includes('Exchange detail') || x.includes('Devices'), 'a view');
+    await until(ui.lastFrame, (x) => x.includes('Enter: exchange detail'), 'the timeline');
     for (const frame of ui.frames) {
       const lines = strip(frame).split('\n');
       expect(lines.length).toBeLessThanOrEqual(24);

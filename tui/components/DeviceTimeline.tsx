@@ -2,7 +2,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import type { DeviceRow, TimelineEntry } from '../state/dashboard-store.js';
 import type { Theme } from '../theme.js';
-import { clock } from '../format.js';
+import { clock, mark } from '../format.js';
 
 /** One device channel, in order: each exchange, each session's outcome, obligations, pushes and warnings. */
 export function DeviceTimeline(props: { device: DeviceRow; entries: readonly TimelineEntry[]; height: number; width: number; theme: Theme; selected: number }) {
@@ -22,7 +22,7 @@ export function DeviceTimeline(props: { device: DeviceRow; entries: readonly Tim
       </Text>
       {entries.slice(start, start + visible).map((e, i) => (
         <Text key={start + i} wrap="truncate" inverse={start + i === selected} color={tone(e)} dimColor={theme.dim && e.tone === 'dim'}>
-          {clock(e.ts)} {e.kind === 'exchange' ? '  ' : '» '}
+          {mark(start + i === selected)}{clock(e.ts)} {e.kind === 'exchange' ? '  ' : '» '}
           {e.text}
         </Text>
       ))}

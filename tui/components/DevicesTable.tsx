@@ -2,7 +2,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import type { DeviceRow } from '../state/dashboard-store.js';
 import type { Theme } from '../theme.js';
-import { age, channelLabel, fit, shortId } from '../format.js';
+import { age, channelLabel, fit, mark, shortId } from '../format.js';
 
 export const SORT_KEYS = ['last seen', 'state', 'NotNow', 'device'] as const;
 export type SortKey = (typeof SORT_KEYS)[number];
@@ -30,18 +30,18 @@ export function DevicesTable(props: { rows: readonly DeviceRow[]; now: number; h
   const start = Math.max(0, Math.min(selected - Math.floor(visible / 2), rows.length - visible));
   const page = rows.slice(start, start + visible);
   const colour = (d: DeviceRow) => (d.state === 'stranded' ? theme.warning : d.state === 'push owed' ? theme.owed : undefined);
-  const flex = Math.max(8, width - 14 - 6 - 13 - 17 - 7 - 8 - 6);
+  const flex = Math.max(8, width - 2 - 14 - 6 - 13 - 17 - 7 - 8 - 6);
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Text bold inverse={focused} wrap="truncate">
         Devices ({rows.length}) sorted by {sort} (s)
       </Text>
       <Text dimColor={theme.dim} wrap="truncate">
-        {fit('device', 14)} {fit('ch', 5)} {fit('model / OS', flex)} {fit('last status', 12)} {fit('state', 16)} {fit('NotNow', 6)} {fit('seen', 7)}
+        {'  '}{fit('device', 14)} {fit('ch', 5)} {fit('model / OS', flex)} {fit('last status', 12)} {fit('state', 16)} {fit('NotNow', 6)} {fit('seen', 7)}
       </Text>
       {page.map((d, i) => (
         <Text key={d.key} wrap="truncate" inverse={focused && start + i === selected}>
-          {fit(shortId(d.udid), 14)} {fit(channelLabel(d.channel), 5)} {fit([d.userShortName ? `user ${d.userShortName}` : undefined, d.model, d.osVersion ?? d.platform].filter(Boolean).join(' '), flex)}{' '}
+          {mark(focused && start + i === selected)}{fit(shortId(d.udid), 14)} {fit(channelLabel(d.channel), 5)} {fit([d.userShortName ? `user ${d.userShortName}` : undefined, d.model, d.osVersion ?? d.platform].filter(Boolean).join(' '), flex)}{' '}
           <Text color={d.lastStatus === 'NotNow' ? theme.notnow : undefined}>{fit(d.lastStatus ?? '', 12)}</Text>{' '}
           <Text color={colour(d)}>{fit(stateText(d, now), 16)}</Text> {fit(String(d.notNow), 6)} {fit(age(now - d.lastSeen), 7)}
         </Text>

@@ -25,6 +25,12 @@ export function treeLines(v: PlistValue | undefined, indent = '  ', out: string[
 export function detailLines(d: Detail): string[] {
   const lines = [`${d.method} https://${d.host}${d.path} → HTTP ${d.httpStatus}  (${clock(d.ts)})`];
   if (d.note) lines.push(`note: ${d.note}`);
+  if (d.command) {
+    const c = d.command;
+    lines.push(`command: ${c.requestType}${c.title ? ` (${c.title})` : " (not in mdmtap's copy of Apple's schemas)"}`);
+    if (c.support) lines.push(`  Apple supports it on ${c.support}`);
+    if (c.unsupported) lines.push(`  ! ${c.unsupported}`);
+  }
   lines.push('request headers:');
   for (const [k, v] of Object.entries(d.requestHeaders)) lines.push(`  ${k}: ${v}`);
   lines.push('request body:');

@@ -2,7 +2,7 @@ import React from 'react';
 import { Box, Text } from 'ink';
 import { replyText, type LogLine } from '../state/dashboard-store.js';
 import type { Theme } from '../theme.js';
-import { clock, shortId } from '../format.js';
+import { clock, mark, shortId } from '../format.js';
 
 /**
  * The live log as a bounded pane rather than Ink's <Static>: the dashboard redraws a fixed-height screen, and
@@ -24,7 +24,7 @@ export function ExchangeLog(props: { lines: readonly LogLine[]; height: number; 
         const idx = end - page.length + i;
         return (
           <Text key={l.exchangeId + idx} wrap="truncate" inverse={focused && idx === selIndex}>
-            {clock(l.ts)} {shortId(l.udid)}{l.channel === 'user' ? ' u' : '  '}{' '}
+            {mark(focused && idx === selIndex)}{clock(l.ts)} {shortId(l.udid)}{l.channel === 'user' ? ' u' : '  '}{' '}
             <Text color={l.what === 'NotNow' ? theme.notnow : l.httpStatus >= 400 || l.httpStatus === 0 ? theme.warning : undefined} bold={l.what === 'NotNow'}>
               {l.what}
             </Text>

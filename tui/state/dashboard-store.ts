@@ -5,11 +5,11 @@
  */
 import type { AnalyzerEvent, DischargeBy, Outcome, RuleId, Severity } from '../../src/model/events.js';
 import type { Exchange } from '../../src/model/exchange.js';
-import type { MdmMessage } from '../../src/model/message.js';
+import type { MdmMessage, Platform } from '../../src/model/message.js';
 import type { PlistValue } from '../../src/plist/value.js';
 import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
 import { decodePlist } from '../../src/plist/decode.js';
-import { platformOf } from '../../src/mdm/catalogue.js';
+import { commandInfo, platformOf, supportSummary, unsupportedOn } from '../../src/mdm/catalogue.js';
 import { OBLIGATION_RULES } from '../../src/analysis/registry.js';
 
 export type DeviceState = 'idle' | 'in session' | 'will poll' | 'push owed' | 'stranded';
@@ -85,13 +85,25 @@ export interface ExchangeDetail {
   request?: PlistValue;
   response?: PlistValue;
   note?: string;
+  /** The command the server replied with, and what Apple's schema says about it. */
+  command?: CommandFacts;
+}
+
+export interface CommandFacts {
+  requestType: string;
+  title?: string;
+  /** Where Apple supports it ("iOS 4.0+, macOS 10.7+ (device channel)"). */
+  support?: string;
+  /** Set when Apple's schema says it cannot run on this device's platform or channel. */
+  unsupported?: string;
 }
 
 /** What the store keeps per exchange until someone opens it. */
-interface KeptDetail extends Omit<ExchangeDetail, 'request' | 'response'> {
+interface KeptDetail extends Omit<ExchangeDetail, 'request' | 'response' | 'command'> {
   requestBody?: Uint8Array;
   responseBody?: Uint8Array;
   bytes: number;
+  sent?: { requestType: string; platform?: Platform; channel: 'device' | 'user' };
 }
 
 export interface DashboardInfo {
@@ -186,6 +198,11 @@ export class DashboardStore {
           for (const k of this.rateBuckets.keys()) if (k < sec - RATE_SECONDS) this.rateBuckets.delete(k);
         }
         if (ev.platform) d.platform = ev.platform;
+        if (ev.requestType) {
+          const kept = this.details.get(ev.exchangeId);
+          const platform = (ev.platform ?? d.platform) as Platform | undefined;
+          if (kept) kept.sent = { requestType: ev.requestType, channel: ev.channel, ...(platform ? { platform } : {}) };
+        }
         const what = ev.endpoint === 'command' ? (ev.status ?? '?') : (ev.messageType ?? '?');
         if (ev.endpoint === 'command') {
           d.lastStatus = ev.status;
@@ -328,8 +345,9 @@ export class DashboardStore {
     if (this.lastDetail?.exchangeId === exchangeId) return this.lastDetail;
     const kept = this.details.get(exchangeId);
     if (!kept) return undefined;
-    const { requestBody, responseBody, bytes: _bytes, ...detail } = kept;
+    const { requestBody, responseBody, bytes: _bytes, sent, ...detail } = kept;
     const view: ExchangeDetail = detail;
+    if (sent) view.command = commandFacts(sent.requestType, sent.platform, sent.channel);
     const open = (b: Uint8Array | undefined) => {
       const r = b ? decodePlist(b) : undefined;
       return r?.ok ? redactPlist(r.value) : undefined;
@@ -429,6 +447,14 @@ export class DashboardStore {
     t.push(e);
     if (t.length > MAX_TIMELINE) t.splice(0, t.length - MAX_TIMELINE);
   }
+}
+
+/** A command's title and Apple's support for it, for the detail view. */
+export function commandFacts(requestType: string, platform: Platform | undefined, channel: 'device' | 'user'): CommandFacts {
+  const info = commandInfo(requestType);
+  if (!info) return { requestType };
+  const unsupported = unsupportedOn(requestType, platform, channel);
+  return { requestType, title: info.title, support: supportSummary(info), ...(unsupported ? { unsupported } : {}) };
 }
 
 export function keyOf(udid: string, channel: string, userId?: string, host?: string): string {
