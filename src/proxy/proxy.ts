@@ -17,10 +17,9 @@ import { ensureCa, type CaKeyType, type CertificateAuthority } from './ca.js';
 import { forward, type ForwardContext, type Target } from './forward.js';
 import { authority, HostMatcher, parseHostPort } from './hosts.js';
 import { agents } from './upstream.js';
-import { serveCa } from './ca-download.js';
 import type { PushSeen } from '../model/message.js';
 import { createApnsInterceptor } from '../push/interceptor.js';
-import { isApnsTarget } from '../mdm/apns-hosts.js';
+import { answer, answerStopping, onConnect, onPlainRequest, type Front } from './front.js';
 import { ClientFilter, parseCidr } from './client-filter.js';
 import { certHeaderMatcher } from './cert-header.js';
 import { CopyBudget } from './copy-budget.js';
@@ -31,9 +30,8 @@ import { DeviceConnections } from './connections.js';
 import { clientErrorHandler } from './client-error.js';
 import { tlsTerminator } from './tls-terminator.js';
 import { admittingListener, listenOn } from './admission.js';
-import { tunnel } from './tunnel.js';
 import { deadline, DEFAULT_TIMEOUTS, serverTimeoutOptions, startRequestClocks, type Timeouts } from './timeouts.js';
-import type { ProxyError, ProxyErrorKind } from './errors.js';
+import type { ProxyError } from './errors.js';
 
 export interface ProxyOptions {
   host: string;
@@ -100,64 +98,28 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const ca = await ensureCa(opts.certsDir, opts.caKeyType ? { keyType: opts.caKeyType } : {});
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
-  const filter = opts.clientFilter ?? new ClientFilter((opts.allowClients ?? []).map(parseCidr));
   const mdmHosts = opts.mdmHosts.map((h) => parseHostPort(h));
-  const matcher = new HostMatcher(mdmHosts);
   const upstream = opts.upstream ? reverseTarget(opts.upstream) : undefined;
   const names = DecryptedNames.of({ mdmHosts: mdmHosts.map((h) => h.host), upstreamHost: upstream?.host, serverNames: opts.serverNames, apns: Boolean(opts.apns) });
   const leaves = new LeafContexts(ca);
-  const onError = safe(opts.onError);
   let draining = false;
-  let seq = 0;
-  const ctx: ForwardContext = {
-    agents: agents({ extraCa: opts.upstreamCa ?? [], insecure: opts.insecureUpstream === true, maxSockets: maxConnections, timeoutMs: timeouts.upstreamMs }),
-    maxBody: opts.maxBody,
-    budget: new CopyBudget(opts.bodyBudget ?? DEFAULT_BODY_BUDGET, (message) => onError({ kind: 'copy-budget', message })),
-    ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader, isCertHeader: certHeaderMatcher(opts.clientCertHeader) } : {}),
-    upstreamTimeoutMs: timeouts.upstreamMs,
-    inFlight: new InFlight(),
-    timedOut: new WeakSet(),
-    draining: () => draining,
-    onExchange: opts.onExchange,
-    onError,
-    nextId: () => `${Date.now().toString(36)}-${(++seq).toString(36)}`,
-  };
+  const ctx = forwardContext(opts, timeouts, maxConnections, () => draining);
+  const { onError } = ctx;
   // Leaves for the names known now are issued before the first device arrives.
   await Promise.all([...mdmHosts.map((h) => leaves.get(h.host)), ...(upstream ? [leaves.get(upstream.host)] : [])]);
-  const apns = opts.apns
-    ? createApnsInterceptor({
-        defaultCert: await ca.issue('api.push.apple.com'),
-        contextFor: (name) => leaves.get(names.has(name) ? name : 'api.push.apple.com'),
-        pushCert: opts.apns.cert,
-        pushKey: opts.apns.key,
-        ...(opts.apns.upstream ? { upstream: opts.apns.upstream } : {}),
-        ...(opts.apns.upstreamCa ? { upstreamCa: opts.apns.upstreamCa } : {}),
-        onPush: opts.apns.onPush,
-        onError,
-        handshakeTimeoutMs: timeouts.handshakeMs,
-      })
-    : undefined;
+  const apns = opts.apns ? await apnsInterceptor(opts.apns, ca, leaves, names, timeouts, onError) : undefined;
 
   const connections = new DeviceConnections();
   const who = (s: Duplex) => connections.who(s);
   const targets = new WeakMap<object, Target>();
-
-  /** mdmtap's own answer, closing the connection: a refusal, or a request that cannot be served. */
-  const answer = (res: http.ServerResponse, status: number, kind: ProxyErrorKind | undefined, text: string, message?: string) => {
-    if (kind) onError({ kind, message: message ?? text.trim() });
-    res.shouldKeepAlive = false;
-    res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
-    res.end(text);
-  };
-  const stopping = (res: http.ServerResponse) => answer(res, 503, undefined, 'mdmtap is stopping\n');
   const clientError = clientErrorHandler({ timeouts, timedOut: ctx.timedOut, who, onError });
 
   // Decrypted traffic: requests arrive on TLS sockets whose target was fixed by the CONNECT or by reverse mode.
   const inner = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => {
-    if (draining) return stopping(res);
+    if (draining) return answerStopping(ctx, res);
     const url = req.url ?? '';
     if (!url.startsWith('/')) {
-      return answer(res, 400, 'malformed-request', `mdmtap: the request target must be a path, not "${url.slice(0, 100)}"\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}" is not a path`);
+      return answer(ctx, res, 400, 'malformed-request', `mdmtap: the request target must be a path, not "${url.slice(0, 100)}"\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}" is not a path`);
     }
     forward(req, res, targets.get(connections.raw(req.socket)) ?? upstream!, ctx, connections.of(req.socket));
   });
@@ -174,87 +136,42 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     onWrap: (tlsSocket, socket) => connections.link(tlsSocket, socket),
     onSecure: (tlsSocket) => inner.emit('connection', tlsSocket),
   });
-  const terminateTls = (socket: Duplex, name: string, target: Target, stopClock: () => void) => {
+  const handshakeClock = (socket: Duplex) =>
+    deadline(socket, timeouts.handshakeMs, () => onError({ kind: 'timeout', message: `${who(socket)} did not complete a TLS handshake within ${timeouts.handshakeMs} ms` }));
+  const decrypt = (socket: Duplex, name: string, target: Target, stopClock = handshakeClock(socket)) => {
     targets.set(connections.raw(socket), target);
     terminate(socket, name, stopClock);
   };
-  const handshakeClock = (socket: Duplex) =>
-    deadline(socket, timeouts.handshakeMs, () => onError({ kind: 'timeout', message: `${who(socket)} did not complete a TLS handshake within ${timeouts.handshakeMs} ms` }));
 
-  const front = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => {
-    // Plain HTTP: a proxy request in absolute form (forward mode), or a request to mdmtap itself.
-    const url = req.url ?? '/';
-    if (url.startsWith('/')) return serveCa(req, res, ca);
-    if (upstream) {
-      return answer(res, 403, 'proxy-refused', `mdmtap (reverse mode) is not a proxy: ${req.method} ${url.slice(0, 100)} refused\n`, `reverse mode refused ${req.method} ${url.slice(0, 100)} from ${who(req.socket)}`);
-    }
-    let u: URL;
-    try {
-      u = new URL(url);
-      if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`scheme ${u.protocol} is not http: or https:`);
-    } catch (e) {
-      return answer(res, 400, 'malformed-request', `mdmtap: malformed request target\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}": ${(e as Error).message}`);
-    }
-    if (draining) return stopping(res);
-    const tlsOn = u.protocol === 'https:';
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    const port = Number(u.port || (tlsOn ? 443 : 80));
-    req.url = u.pathname + u.search;
-    const target: Target = { host, port, tls: tlsOn, authority: authority(host, port, tlsOn) };
-    // Hosts mdmtap does not decrypt are passed on untouched (captive-portal checks, OCSP, CRLs), not recorded.
-    forward(req, res, target, ctx, connections.of(req.socket), matcher.matches(host, port));
-  });
-  front.on('clientError', clientError);
-  startRequestClocks(front);
+  const front: Front = {
+    ctx, ca, matcher: new HostMatcher(mdmHosts), upstreamTimeoutMs: timeouts.upstreamMs, who, decrypt,
+    connectionOf: (s) => connections.of(s),
+    ...(upstream ? { upstream } : {}),
+    ...(apns ? { apns } : {}),
+  };
+  const plain = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => onPlainRequest(front, req, res));
+  plain.on('clientError', clientError);
+  plain.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onConnect(front, req, socket, head));
+  startRequestClocks(plain);
 
-  front.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
-    socket.on('error', () => socket.destroy());
-    let hp;
-    try {
-      hp = parseHostPort(req.url ?? '', 443);
-    } catch (e) {
-      onError({ kind: 'malformed-request', message: `from ${who(socket)}: CONNECT ${String(req.url).slice(0, 100)}: ${(e as Error).message}` });
-      socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
-      return;
-    }
-    if (draining) return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
-    if (head.length) socket.unshift(head);
-    const decrypt = !upstream && matcher.matches(hp.host, hp.port);
-    if (!decrypt && apns && isApnsTarget(hp.host, hp.port)) {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      return apns.handleSocket(socket, hp.host, hp.port);
-    }
-    if (upstream) {
-      onError({ kind: 'proxy-refused', message: `reverse mode refused CONNECT ${hp.host}:${hp.port} from ${who(socket)}` });
-      const text = `mdmtap (reverse mode) is not a proxy: CONNECT ${hp.host}:${hp.port} refused\n`;
-      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
-      return;
-    }
-    if (decrypt) {
-      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
-      return terminateTls(socket, hp.host, { host: hp.host, port: hp.port, tls: true, authority: authority(hp.host, hp.port, true) }, handshakeClock(socket));
-    }
-    tunnel(socket, hp.host, hp.port, timeouts.upstreamMs, onError);
-  });
-
-  // In reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `front`.
+  // In reverse mode, a TLS ClientHello goes to the TLS terminator and plain HTTP to `plain`.
   const listener = admittingListener({
-    filter,
+    filter: opts.clientFilter ?? new ClientFilter((opts.allowClients ?? []).map(parseCidr)),
     maxConnections,
     connections,
     accepting: () => !draining,
     onError,
     onConnection: (socket) => {
-      if (!upstream) return void front.emit('connection', socket);
+      if (!upstream) return void plain.emit('connection', socket);
       const stopClock = handshakeClock(socket);
       socket.once('readable', () => {
         const first = socket.read(1) as Buffer | null;
         if (!first) return socket.destroy();
         socket.unshift(first);
         // Without SNI (a device addressing mdmtap by IP) the leaf is issued for the address it connected to.
-        if (first[0] === TLS_HANDSHAKE) return terminateTls(socket, (socket.localAddress ?? 'localhost').replace(/^::ffff:/, ''), upstream, stopClock);
+        if (first[0] === TLS_HANDSHAKE) return decrypt(socket, (socket.localAddress ?? 'localhost').replace(/^::ffff:/, ''), upstream, stopClock);
         stopClock();
-        front.emit('connection', socket);
+        plain.emit('connection', socket);
       });
     },
   });
@@ -267,18 +184,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     draining = true;
     listener.close();
     void apns?.close();
-    // What carries no exchange goes now: handshakes, tunnels, idle keep-alive connections.
-    for (const s of connections.sockets) if (!ctx.inFlight.busy(s)) s.destroy();
-    // Exchanges in progress finish and are handed over; past the bound they are cut off (and recorded as such).
-    if (!(await ctx.inFlight.idle(DRAIN_MS))) {
-      for (const s of connections.sockets) s.destroy();
-      await ctx.inFlight.idle(1000);
-    }
-    for (const s of connections.sockets) s.destroy();
-    ctx.agents.http.destroy();
-    ctx.agents.https.destroy();
+    await drain(connections, ctx);
     inner.close();
-    front.close();
+    plain.close();
   };
 
   return {
@@ -291,6 +199,55 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     upstreamSockets: () => [ctx.agents.http, ctx.agents.https].reduce((n, a) => n + Object.values(a.sockets).reduce((m, l) => m + (l?.length ?? 0), 0), 0),
     close: () => (closing ??= close()),
   };
+}
+
+/** What every forwarded exchange shares: upstream agents, the copy budget, timeouts, and where results go. */
+function forwardContext(opts: ProxyOptions, timeouts: Timeouts, maxConnections: number, draining: () => boolean): ForwardContext {
+  const onError = safe(opts.onError);
+  let seq = 0;
+  return {
+    agents: agents({ extraCa: opts.upstreamCa ?? [], insecure: opts.insecureUpstream === true, maxSockets: maxConnections, timeoutMs: timeouts.upstreamMs }),
+    maxBody: opts.maxBody,
+    budget: new CopyBudget(opts.bodyBudget ?? DEFAULT_BODY_BUDGET, (message) => onError({ kind: 'copy-budget', message })),
+    ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader, isCertHeader: certHeaderMatcher(opts.clientCertHeader) } : {}),
+    upstreamTimeoutMs: timeouts.upstreamMs,
+    inFlight: new InFlight(),
+    timedOut: new WeakSet(),
+    draining,
+    onExchange: opts.onExchange,
+    onError,
+    nextId: () => `${Date.now().toString(36)}-${(++seq).toString(36)}`,
+  };
+}
+
+/** APNs interception: Apple's push hosts get leaves of their own, and pushes are re-originated with the push certificate. */
+async function apnsInterceptor(apns: NonNullable<ProxyOptions['apns']>, ca: CertificateAuthority, leaves: LeafContexts, names: DecryptedNames, timeouts: Timeouts, onError: (e: ProxyError) => void) {
+  return createApnsInterceptor({
+    defaultCert: await ca.issue('api.push.apple.com'),
+    contextFor: (name) => leaves.get(names.has(name) ? name : 'api.push.apple.com'),
+    pushCert: apns.cert,
+    pushKey: apns.key,
+    ...(apns.upstream ? { upstream: apns.upstream } : {}),
+    ...(apns.upstreamCa ? { upstreamCa: apns.upstreamCa } : {}),
+    onPush: apns.onPush,
+    onError,
+    handshakeTimeoutMs: timeouts.handshakeMs,
+  });
+}
+
+/**
+ * A stop's drain: what carries no exchange goes now (handshakes, tunnels, idle keep-alive connections); exchanges
+ * in progress finish and are handed over, and past the bound are cut off (and recorded as such).
+ */
+async function drain(connections: DeviceConnections, ctx: ForwardContext): Promise<void> {
+  for (const s of connections.sockets) if (!ctx.inFlight.busy(s)) s.destroy();
+  if (!(await ctx.inFlight.idle(DRAIN_MS))) {
+    for (const s of connections.sockets) s.destroy();
+    await ctx.inFlight.idle(1000);
+  }
+  for (const s of connections.sockets) s.destroy();
+  ctx.agents.http.destroy();
+  ctx.agents.https.destroy();
 }
 
 function reverseTarget(url: string): Target {

@@ -12,6 +12,7 @@ import { redactBody, redactHeaders } from '../mdm/redact.js';
 import { platformOf } from '../mdm/catalogue.js';
 import { migrate } from './schema.js';
 import { Statements } from './statements.js';
+import { BatchQueue } from './batch-queue.js';
 import type { RestoredState, StoreOptions, WriterItem } from './writer-messages.js';
 
 export type { RestoredState, StoreOptions };
@@ -35,104 +36,7 @@ const BATCH_ROWS = 1000;
 const DEFAULT_MAX_QUEUE = 50_000;
 
 export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore {
-  let db: Database.Database | undefined;
-  let st: Statements | undefined;
-  let runId: number | undefined;
-  try {
-    db = new Database(file);
-    // 64 KB pages (new files only; an existing capture keeps its own): bodies of hundreds of KB then span a few
-    // pages instead of a hundred overflow pages, which measured 25 % less writer CPU per exchange.
-    db.pragma('page_size = 65536');
-    db.pragma('journal_mode = WAL');
-    db.pragma('synchronous = NORMAL');
-    db.pragma('busy_timeout = 2000');
-    migrate(db);
-    st = new Statements(db);
-    const run = opts.run;
-    if (run) {
-      const started = new Date().toISOString();
-      const options = JSON.stringify(run.options);
-      const s = st;
-      runId = Number(s.insertRun.run(started, run.version, options, opts.keepSecrets ? 1 : 0).lastInsertRowid);
-      // meta answers an auditor's first questions at a glance (`runs` keeps every start); keep_secrets, once yes,
-      // stays yes: the file then holds raw secrets from that run on.
-      db.transaction(() => {
-        s.initMeta.run('created_at', started);
-        s.initMeta.run('created_by', `mdmtap ${run.version}`);
-        s.setMeta.run('mdmtap_version', run.version);
-        s.setMeta.run('options', options);
-        s.setMeta.run('started_at', started);
-        s.setMeta.run('stopped_at', '');
-        if (opts.keepSecrets) s.setMeta.run('keep_secrets', 'yes');
-        else s.initMeta.run('keep_secrets', 'no');
-      })();
-    }
-  } catch (e) {
-    opts.onError({ kind: 'store', message: `cannot open the capture ${file}: ${(e as Error).message}; nothing will be recorded` });
-    try {
-      db?.close();
-    } catch {
-      // already unusable
-    }
-    db = undefined;
-  }
-
-  const maxQueue = opts.maxQueue ?? DEFAULT_MAX_QUEUE;
-  let queue: Item[] = [];
-  let shedFrom = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let backlogReported = false;
-  let droppedBatches = 0;
-  let closed = false;
-
-  const schedule = () => {
-    if (timer || closed || !db) return;
-    timer = setTimeout(flush, opts.flushMs ?? 100);
-    timer.unref();
-  };
-  const push = (item: Item) => {
-    if (!db || closed) return;
-    queue.push(item);
-    if (queue.length > maxQueue) shed();
-    if (queue.length >= BATCH_ROWS) {
-      if (timer) clearTimeout(timer);
-      timer = undefined;
-      setImmediate(flush);
-    } else schedule();
-  };
-  // The writer is behind: give up bodies, oldest first, and say so once per incident. Each queued item is
-  // visited once (shedFrom), so a long backlog does not turn every further record into a scan of the queue.
-  const shed = () => {
-    for (let i = shedFrom; i < queue.length; i++) {
-      const it = queue[i];
-      if (it.kind === 'exchange') it.dropBody = true;
-    }
-    shedFrom = queue.length;
-    if (!backlogReported) {
-      backlogReported = true;
-      opts.onError({ kind: 'store-backlog', message: `the capture writer is ${queue.length} rows behind: bodies are being dropped (metadata is kept)` });
-    }
-  };
-
-  function flush(): void {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (!db || !st || queue.length === 0) return;
-    const batch = queue;
-    queue = [];
-    shedFrom = 0;
-    try {
-      db.transaction(() => {
-        for (const it of batch) write(st!, it);
-      })();
-    } catch (e) {
-      droppedBatches++;
-      opts.onError({ kind: 'store', message: `could not write ${batch.length} rows to ${file}: ${(e as Error).message}` });
-    }
-    if (queue.length < maxQueue / 2) backlogReported = false;
-    if (queue.length) schedule();
-  }
-
+  let opened = openDatabase(file, opts);
   // When the stream says watching stopped (its clock, which replays judge deadlines up to), the run stopped then.
   let stoppedAt: string | undefined;
   const write = (s: Statements, it: Item) => {
@@ -142,41 +46,114 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     s.applyEvent(it.ev);
     if (it.ev.type === 'capture' && it.ev.event === 'stop') stoppedAt = it.ev.ts;
   };
+  const queue = new BatchQueue<Item>({
+    batchRows: BATCH_ROWS,
+    maxQueue: opts.maxQueue ?? DEFAULT_MAX_QUEUE,
+    flushMs: opts.flushMs ?? 100,
+    write: (batch) => {
+      if (!opened) return;
+      const { db, st } = opened;
+      db.transaction(() => {
+        for (const it of batch) write(st, it);
+      })();
+    },
+    shed: (it) => {
+      if (it.kind === 'exchange') it.dropBody = true;
+    },
+    onBacklog: (n) => opts.onError({ kind: 'store-backlog', message: `the capture writer is ${n} rows behind: bodies are being dropped (metadata is kept)` }),
+    onWriteError: (rows, e) => opts.onError({ kind: 'store', message: `could not write ${rows} rows to ${file}: ${e.message}` }),
+  });
+  const push = (item: Item) => {
+    if (opened) queue.push(item);
+  };
 
   return {
     file,
     get ok() {
-      return db !== undefined;
+      return opened !== undefined;
     },
     get droppedBatches() {
-      return droppedBatches;
+      return queue.droppedBatches;
     },
     recordExchange: (ex, msg, sessionId, dropBody) => push({ kind: 'exchange', ex, ...(msg ? { msg } : {}), ...(sessionId ? { sessionId } : {}), ...(dropBody ? { dropBody } : {}) }),
     recordEvent: (ev) => push({ kind: 'event', ev }),
     recordPush: (p) => push({ kind: 'push', p }),
-    flush,
+    flush: () => queue.flush(),
     close: () => {
-      if (closed) return;
-      flush();
-      closed = true;
-      if (db && st && runId !== undefined) {
-        try {
-          const stopped = stoppedAt ?? new Date().toISOString();
-          st.stopRun.run(stopped, runId);
-          st.setMeta.run('stopped_at', stopped);
-        } catch {
-          // the run row is a courtesy; the capture itself is already written
-        }
-      }
-      try {
-        db?.close();
-      } catch (e) {
-        opts.onError({ kind: 'store', message: `closing ${file}: ${(e as Error).message}` });
-      }
-      db = undefined;
+      if (!opened) return;
+      queue.close();
+      closeDatabase(file, opened, stoppedAt ?? new Date().toISOString(), opts);
+      opened = undefined;
     },
-    loadState: () => (st ? st.loadState() : { tokens: [], obligations: [], warnings: [] }),
+    loadState: () => (opened ? opened.st.loadState() : { tokens: [], obligations: [], warnings: [] }),
   };
+}
+
+interface OpenDatabase {
+  db: Database.Database;
+  st: Statements;
+  /** The `runs` row of this run, when it records one. */
+  runId?: number;
+}
+
+/** Opens (or creates) the file, brings its schema up to date and records the run; undefined, reported, if it cannot. */
+function openDatabase(file: string, opts: StoreOptions): OpenDatabase | undefined {
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(file);
+    // 64 KB pages (new files only; an existing capture keeps its own): bodies of hundreds of KB then span a few
+    // pages instead of a hundred overflow pages, which measured 25 % less writer CPU per exchange.
+    db.pragma('page_size = 65536');
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = NORMAL');
+    db.pragma('busy_timeout = 2000');
+    migrate(db);
+    const st = new Statements(db);
+    return { db, st, ...(opts.run ? { runId: recordRun(db, st, opts.run, opts.keepSecrets) } : {}) };
+  } catch (e) {
+    opts.onError({ kind: 'store', message: `cannot open the capture ${file}: ${(e as Error).message}; nothing will be recorded` });
+    try {
+      db?.close();
+    } catch {
+      // already unusable
+    }
+    return undefined;
+  }
+}
+
+function recordRun(db: Database.Database, st: Statements, run: NonNullable<StoreOptions['run']>, keepSecrets: boolean): number {
+  const started = new Date().toISOString();
+  const options = JSON.stringify(run.options);
+  const runId = Number(st.insertRun.run(started, run.version, options, keepSecrets ? 1 : 0).lastInsertRowid);
+  // meta answers an auditor's first questions at a glance (`runs` keeps every start); keep_secrets, once yes,
+  // stays yes: the file then holds raw secrets from that run on.
+  db.transaction(() => {
+    st.initMeta.run('created_at', started);
+    st.initMeta.run('created_by', `mdmtap ${run.version}`);
+    st.setMeta.run('mdmtap_version', run.version);
+    st.setMeta.run('options', options);
+    st.setMeta.run('started_at', started);
+    st.setMeta.run('stopped_at', '');
+    if (keepSecrets) st.setMeta.run('keep_secrets', 'yes');
+    else st.initMeta.run('keep_secrets', 'no');
+  })();
+  return runId;
+}
+
+function closeDatabase(file: string, { db, st, runId }: OpenDatabase, stopped: string, opts: StoreOptions): void {
+  if (runId !== undefined) {
+    try {
+      st.stopRun.run(stopped, runId);
+      st.setMeta.run('stopped_at', stopped);
+    } catch {
+      // the run row is a courtesy; the capture itself is already written
+    }
+  }
+  try {
+    db.close();
+  } catch (e) {
+    opts.onError({ kind: 'store', message: `closing ${file}: ${(e as Error).message}` });
+  }
 }
 
 function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, opts: StoreOptions): void {

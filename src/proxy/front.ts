@@ -1,0 +1,103 @@
+/**
+ * The plain-HTTP side of mdmtap's port: requests to mdmtap itself (the CA pages), absolute-form proxy requests
+ * (forward mode) and CONNECT. Each request is answered, refused, tunnelled or handed to TLS termination here;
+ * nothing reaches a server without passing through forward() or tunnel().
+ */
+import type http from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { CertificateAuthority } from './ca.js';
+import { serveCa } from './ca-download.js';
+import type { Connection, ForwardContext, Target } from './forward.js';
+import { forward } from './forward.js';
+import { authority, type HostMatcher, parseHostPort } from './hosts.js';
+import type { ApnsInterceptor } from '../push/interceptor.js';
+import { isApnsTarget } from '../mdm/apns-hosts.js';
+import { tunnel } from './tunnel.js';
+import type { ProxyErrorKind } from './errors.js';
+
+/** What the front door needs of the running proxy. */
+export interface Front {
+  ctx: ForwardContext;
+  ca: CertificateAuthority;
+  matcher: HostMatcher;
+  /** Reverse mode: the server every decrypted request goes to; mdmtap is then no proxy. */
+  upstream?: Target;
+  apns?: ApnsInterceptor;
+  upstreamTimeoutMs: number;
+  who(s: Duplex): string;
+  connectionOf(s: Duplex): Connection;
+  /** Decrypts a CONNECTed socket for `name` and forwards its requests to `target`. */
+  decrypt(socket: Duplex, name: string, target: Target): void;
+}
+
+/** mdmtap's own answer, closing the connection: a refusal, or a request that cannot be served. */
+export function answer(ctx: ForwardContext, res: http.ServerResponse, status: number, kind: ProxyErrorKind | undefined, text: string, message?: string): void {
+  if (kind) ctx.onError({ kind, message: message ?? text.trim() });
+  res.shouldKeepAlive = false;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+export function answerStopping(ctx: ForwardContext, res: http.ServerResponse): void {
+  answer(ctx, res, 503, undefined, 'mdmtap is stopping\n');
+}
+
+/** A plain-HTTP request: to mdmtap itself (a path), or a proxy request in absolute form (forward mode only). */
+export function onPlainRequest(f: Front, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { ctx } = f;
+  const url = req.url ?? '/';
+  if (url.startsWith('/')) return serveCa(req, res, f.ca);
+  if (f.upstream) {
+    return answer(ctx, res, 403, 'proxy-refused', `mdmtap (reverse mode) is not a proxy: ${req.method} ${url.slice(0, 100)} refused\n`, `reverse mode refused ${req.method} ${url.slice(0, 100)} from ${f.who(req.socket)}`);
+  }
+  let u: URL;
+  try {
+    u = new URL(url);
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`scheme ${u.protocol} is not http: or https:`);
+  } catch (e) {
+    return answer(ctx, res, 400, 'malformed-request', `mdmtap: malformed request target\n`, `from ${f.who(req.socket)}: request target "${url.slice(0, 100)}": ${(e as Error).message}`);
+  }
+  if (ctx.draining()) return answerStopping(ctx, res);
+  const tlsOn = u.protocol === 'https:';
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  const port = Number(u.port || (tlsOn ? 443 : 80));
+  req.url = u.pathname + u.search;
+  const target: Target = { host, port, tls: tlsOn, authority: authority(host, port, tlsOn) };
+  // Hosts mdmtap does not decrypt are passed on untouched (captive-portal checks, OCSP, CRLs), not recorded.
+  forward(req, res, target, ctx, f.connectionOf(req.socket), f.matcher.matches(host, port));
+}
+
+/**
+ * A CONNECT: decrypted for an `--mdm-host` (or APNs, when pushes are intercepted), refused in reverse mode,
+ * tunnelled untouched otherwise.
+ */
+export function onConnect(f: Front, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
+  const { ctx } = f;
+  socket.on('error', () => socket.destroy());
+  let hp;
+  try {
+    hp = parseHostPort(req.url ?? '', 443);
+  } catch (e) {
+    ctx.onError({ kind: 'malformed-request', message: `from ${f.who(socket)}: CONNECT ${String(req.url).slice(0, 100)}: ${(e as Error).message}` });
+    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
+    return;
+  }
+  if (ctx.draining()) return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
+  if (head.length) socket.unshift(head);
+  const decrypt = !f.upstream && f.matcher.matches(hp.host, hp.port);
+  if (!decrypt && f.apns && isApnsTarget(hp.host, hp.port)) {
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    return f.apns.handleSocket(socket, hp.host, hp.port);
+  }
+  if (f.upstream) {
+    ctx.onError({ kind: 'proxy-refused', message: `reverse mode refused CONNECT ${hp.host}:${hp.port} from ${f.who(socket)}` });
+    const text = `mdmtap (reverse mode) is not a proxy: CONNECT ${hp.host}:${hp.port} refused\n`;
+    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    return;
+  }
+  if (decrypt) {
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+    return f.decrypt(socket, hp.host, { host: hp.host, port: hp.port, tls: true, authority: authority(hp.host, hp.port, true) });
+  }
+  tunnel(socket, hp.host, hp.port, f.upstreamTimeoutMs, ctx.onError);
+}
