@@ -1,19 +1,22 @@
 /**
- * The dashboard: header, warnings, devices and the live exchange log, with drill-down into a device's timeline
- * and an exchange's decoded plists. It renders snapshots from the DashboardStore (outside React) and never more
- * lines than the terminal has.
+ * The dashboard: header, warnings, devices and the live exchange log, with drill-down into a warning in full, a
+ * device's timeline and an exchange's decoded plists. It renders snapshots from the DashboardStore (outside React)
+ * and never more lines than the terminal has. Selections follow their item (tui/state/selection.ts).
  */
 import React, { useEffect, useMemo, useRef, useState } from 'react';
-import { Box, Text, useInput, useStdout } from 'ink';
+import { Box, Text, useInput, useStdout, type Key } from 'ink';
 import type { DashboardStore, DeviceRow, LogLine, Snapshot, WarningRow } from './state/dashboard-store.js';
 import { theme as makeTheme } from './theme.js';
-import { Header } from './components/Header.js';
+import { Header, headerHeight } from './components/Header.js';
 import { WarningsPanel } from './components/WarningsPanel.js';
 import { DevicesTable, SORT_KEYS, sortDevices } from './components/DevicesTable.js';
 import { ExchangeLog } from './components/ExchangeLog.js';
 import { DeviceTimeline } from './components/DeviceTimeline.js';
 import { ExchangeDetail, detailLines } from './components/ExchangeDetail.js';
+import { WarningDetail } from './components/WarningDetail.js';
 import { Help } from './components/Help.js';
+import { move, NONE, place, type Selection } from './state/selection.js';
+import { fitItems } from './format.js';
 
 export interface AppProps {
   store: DashboardStore;
@@ -24,8 +27,18 @@ export interface AppProps {
   color?: boolean;
 }
 
-type View = { kind: 'main' } | { kind: 'timeline'; deviceKey: string } | { kind: 'detail'; exchangeId: string } | { kind: 'help' };
+type View =
+  | { kind: 'main' }
+  | { kind: 'timeline'; deviceKey: string }
+  | { kind: 'detail'; exchangeId: string }
+  | { kind: 'warning'; id: number }
+  | { kind: 'help' };
 const PANES = ['warnings', 'devices', 'log'] as const;
+type Pane = (typeof PANES)[number];
+
+const deviceKey = (d: DeviceRow) => d.key;
+const warningKey = (w: WarningRow) => String(w.id);
+const logKey = (l: LogLine) => l.exchangeId;
 
 function useTerminalSize(cols?: number, rows?: number): { columns: number; rows: number } {
   const { stdout } = useStdout();
@@ -42,6 +55,13 @@ function useTerminalSize(cols?: number, rows?: number): { columns: number; rows:
   return size;
 }
 
+/** The pane heights of the main view: warnings a quarter (2–7 rows), devices over half of the rest, the log the remainder. */
+function layout(body: number): { warnH: number; devH: number; logH: number } {
+  const warnH = Math.min(7, Math.max(2, Math.floor(body * 0.25)));
+  const devH = Math.max(3, Math.floor((body - warnH) * 0.55));
+  return { warnH, devH, logH: Math.max(0, body - warnH - devH) };
+}
+
 export function App({ store, onQuit, columns, rows, color }: AppProps) {
   const size = useTerminalSize(columns, rows);
   const theme = useMemo(() => makeTheme(color), [color]);
@@ -49,7 +69,8 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
   const [paused, setPaused] = useState(false);
   const [view, setView] = useState<View[]>([{ kind: 'main' }]);
   const [focus, setFocus] = useState(1);
-  const [sel, setSel] = useState({ warnings: 0, devices: 0, log: 0, timeline: 0, detail: 0 });
+  const [sel, setSel] = useState<Record<Pane, Selection>>({ warnings: NONE, devices: NONE, log: NONE });
+  const [line, setLine] = useState({ timeline: 0, detail: 0, warning: 0 });
   const [filter, setFilter] = useState('');
   const [editing, setEditing] = useState(false);
   const [warningsOnly, setWarningsOnly] = useState(false);
@@ -60,8 +81,8 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
   const f = filter.toLowerCase();
   const devices = useMemo(() => {
     let rowsList: readonly DeviceRow[] = snap.devices;
-    if (warningsOnly) rowsList = rowsList.filter((d) => d.warnings > 0 || d.state === 'push owed' || d.state === 'stranded');
-    if (f) rowsList = rowsList.filter((d) => [d.udid, d.userId, d.model, d.lastStatus, d.state, d.platform].some((x) => x?.toLowerCase().includes(f)));
+    if (warningsOnly) rowsList = rowsList.filter((d) => d.openWarnings + d.openInfos > 0 || d.state === 'push owed' || d.state === 'stranded');
+    if (f) rowsList = rowsList.filter((d) => [d.udid, d.userId, d.userShortName, d.model, d.lastStatus, d.state, d.platform].some((x) => x?.toLowerCase().includes(f)));
     return sortDevices(rowsList, SORT_KEYS[sortIdx]);
   }, [snap, f, warningsOnly, sortIdx]);
   const log = useMemo(() => {
@@ -70,21 +91,40 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
     if (f) l = l.filter((x) => [x.udid, x.what, x.requestType, x.answers].some((v) => v?.toLowerCase().includes(f)));
     return l;
   }, [snap, f, warningsOnly]);
+  // Newest first, as the panel shows them.
   const warnings = useMemo(() => {
-    const w: readonly WarningRow[] = snap.warnings;
+    const w = [...snap.warnings].reverse();
     return f ? w.filter((x) => [x.rule, x.udid, x.message].some((v) => v.toLowerCase().includes(f))) : w;
   }, [snap, f]);
+
+  const width = Math.max(20, size.columns);
+  // One line below the terminal's height: Ink then redraws in place instead of clearing the screen.
+  const height = Math.max(8, size.rows - 1);
+  const headerH = Math.min(headerHeight(snap.info, width), Math.max(3, height - 6));
+  const body = Math.max(1, height - headerH - 1);
+  const panes = layout(body);
+  const lists = {
+    warnings: { items: warnings as readonly unknown[], key: warningKey as (t: unknown) => string, visible: Math.max(1, panes.warnH - 1), mode: 'centre' as const },
+    devices: { items: devices as readonly unknown[], key: deviceKey as (t: unknown) => string, visible: Math.max(1, panes.devH - 2), mode: 'centre' as const },
+    log: { items: log as readonly unknown[], key: logKey as (t: unknown) => string, visible: Math.max(1, panes.logH - 1), mode: 'follow' as const },
+  };
+  const placed = {
+    warnings: place(lists.warnings.items, lists.warnings.key, sel.warnings, lists.warnings.visible, 'centre'),
+    devices: place(lists.devices.items, lists.devices.key, sel.devices, lists.devices.visible, 'centre'),
+    log: place(lists.log.items, lists.log.key, sel.log, lists.log.visible, 'follow'),
+  };
 
   const current = view[view.length - 1];
   const push = (v: View) => setView((s) => [...s, v]);
   const back = () => setView((s) => (s.length > 1 ? s.slice(0, -1) : s));
   const timelineEntries = current.kind === 'timeline' ? store.timelineOf(current.deviceKey) : [];
+  const openTimeline = (key: string) => {
+    setLine((l) => ({ ...l, timeline: Math.max(0, store.timelineOf(key).length - 1) }));
+    push({ kind: 'timeline', deviceKey: key });
+  };
 
-  // Keys go to the handler of the latest render. Ink swaps its own listener in an effect, after the frame is drawn:
-  // keys typed (or pasted) in that gap would otherwise act on the state before the previous key.
-  const onKey = useRef<Parameters<typeof useInput>[0]>(() => {});
-  useInput((input, key) => onKey.current(input, key));
-  onKey.current = (input, key) => {
+  const handle = (input: string, key: Key): void => {
+    if (key.ctrl && input === 'c') return onQuit();
     if (editing) {
       if (key.return) setEditing(false);
       else if (key.escape) {
@@ -94,102 +134,96 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
       else if (input && !key.ctrl && !key.meta) setFilter((x) => x + input);
       return;
     }
-    if (input === 'q' || (key.ctrl && input === 'c')) return onQuit();
+    if (input === 'q') return onQuit();
     if (key.escape) {
       if (current.kind === 'main' && filter) setFilter('');
       return back();
     }
     if (input === '?') return current.kind === 'help' ? back() : push({ kind: 'help' });
-    if (input === 'p') return setPaused((p) => !p);
-    const move = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : 0;
+    if (input === 'p' && !snap.info.readOnly) return setPaused((p) => !p);
+    const step = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : key.pageUp ? -10 : key.pageDown ? 10 : 0;
     if (current.kind === 'timeline') {
-      if (move) setSel((s) => ({ ...s, timeline: clamp(s.timeline + move, timelineEntries.length) }));
-      if (key.return) {
-        const e = timelineEntries[sel.timeline];
-        if (e?.exchangeId) {
-          setSel((s) => ({ ...s, detail: 0 }));
-          push({ kind: 'detail', exchangeId: e.exchangeId });
-        }
+      if (step) setLine((l) => ({ ...l, timeline: clamp(l.timeline + step, timelineEntries.length) }));
+      const e = timelineEntries[clamp(line.timeline, timelineEntries.length)];
+      if (key.return && e?.exchangeId) {
+        setLine((l) => ({ ...l, detail: 0 }));
+        push({ kind: 'detail', exchangeId: e.exchangeId });
       }
       return;
     }
-    if (current.kind === 'detail') {
-      if (move) setSel((s) => ({ ...s, detail: Math.max(0, s.detail + move) }));
+    if (current.kind === 'detail' || current.kind === 'warning') {
+      const which = current.kind;
+      if (step) setLine((l) => ({ ...l, [which]: Math.max(0, l[which] + step) }));
+      if (which === 'warning' && key.return) {
+        const w = snap.warnings.find((x) => x.id === current.id);
+        if (w) openTimeline(w.deviceKey);
+      }
       return;
     }
     if (current.kind !== 'main') return;
-    if (input === '/') {
-      setEditing(true);
-      return;
-    }
+    if (input === '/') return setEditing(true);
     if (input === 'w') return setWarningsOnly((w) => !w);
     if (input === 's') return setSortIdx((i) => (i + 1) % SORT_KEYS.length);
     if (key.tab) return setFocus((x) => (x + (key.shift ? PANES.length - 1 : 1)) % PANES.length);
     const pane = PANES[focus];
-    if (move) {
-      if (pane === 'warnings') setSel((s) => ({ ...s, warnings: clamp(s.warnings + move, warnings.length) }));
-      if (pane === 'devices') setSel((s) => ({ ...s, devices: clamp(s.devices + move, devices.length) }));
-      // The log counts back from the newest line: "up" goes further back.
-      if (pane === 'log') setSel((s) => ({ ...s, log: clamp(s.log - move, log.length) }));
-    }
+    const list = lists[pane];
+    if (step) setSel((s) => ({ ...s, [pane]: move(list.items, list.key, s[pane], list.visible, list.mode, step) }));
     if (key.return) {
-      if (pane === 'devices' && devices[sel.devices]) {
-        const entries = store.timelineOf(devices[sel.devices].key);
-        setSel((s) => ({ ...s, timeline: Math.max(0, entries.length - 1) }));
-        push({ kind: 'timeline', deviceKey: devices[sel.devices].key });
+      const at = placed[pane].index;
+      if (pane === 'devices' && devices[at]) openTimeline(devices[at].key);
+      if (pane === 'warnings' && warnings[at]) {
+        setLine((l) => ({ ...l, warning: 0 }));
+        push({ kind: 'warning', id: warnings[at].id });
       }
-      if (pane === 'warnings') {
-        const w = [...warnings].reverse()[sel.warnings];
-        if (w) {
-          const entries = store.timelineOf(w.deviceKey);
-          setSel((s) => ({ ...s, timeline: Math.max(0, entries.length - 1) }));
-          push({ kind: 'timeline', deviceKey: w.deviceKey });
-        }
-      }
-      if (pane === 'log') {
-        const l = log[log.length - 1 - sel.log];
-        if (l) {
-          setSel((s) => ({ ...s, detail: 0 }));
-          push({ kind: 'detail', exchangeId: l.exchangeId });
-        }
+      if (pane === 'log' && log[at]) {
+        setLine((l) => ({ ...l, detail: 0 }));
+        push({ kind: 'detail', exchangeId: log[at].exchangeId });
       }
     }
   };
-
-  const width = Math.max(20, size.columns);
-  // One line below the terminal's height: Ink then redraws in place instead of clearing the screen.
-  const height = Math.max(8, size.rows - 1);
-  const headerH = 3;
-  const footerH = 1;
-  const body = height - headerH - footerH;
+  // Keys go to the handler of the latest render. Ink swaps its own listener in an effect, after the frame is drawn:
+  // keys typed (or pasted) in that gap would otherwise act on the state before the previous key.
+  const onKey = useRef(handle);
+  onKey.current = handle;
+  useInput((input, key) => {
+    // A burst of keys can arrive as one chunk ("jjj", three Backspaces): each one counts.
+    if (input.length > 1 && !key.ctrl && !key.meta && [...input].every((ch) => ch === input[0])) {
+      const one = input[0] === '\u007f' || input[0] === '\b' ? { ...key, backspace: true } : key;
+      for (let i = 0; i < input.length; i++) onKey.current(one.backspace ? '' : input[0], one);
+      return;
+    }
+    onKey.current(input, key);
+  });
 
   let main: React.ReactNode;
-  if (current.kind === 'help') main = <Help height={body} />;
+  if (current.kind === 'help') main = <Help height={body} width={width} />;
   else if (current.kind === 'timeline') {
     const device = snap.devices.find((d) => d.key === current.deviceKey);
     main = device ? (
-      <DeviceTimeline device={device} entries={timelineEntries} height={body} width={width} theme={theme} selected={clamp(sel.timeline, timelineEntries.length)} />
+      <DeviceTimeline device={device} entries={timelineEntries} height={body} width={width} theme={theme} selected={clamp(line.timeline, timelineEntries.length)} />
     ) : (
-      <Text>device no longer known</Text>
+      <Text>This device is no longer in memory.</Text>
     );
   } else if (current.kind === 'detail') {
-    main = <ExchangeDetail detail={store.detail(current.exchangeId)} height={body} width={width} theme={theme} scroll={sel.detail} />;
+    main = <ExchangeDetail detail={store.detail(current.exchangeId)} height={body} width={width} theme={theme} scroll={line.detail} />;
+  } else if (current.kind === 'warning') {
+    main = <WarningDetail warning={snap.warnings.find((w) => w.id === current.id)} now={snap.now} height={body} width={width} theme={theme} scroll={line.warning} />;
   } else {
-    const warnH = Math.min(7, Math.max(2, Math.floor(body * 0.25)));
-    const devH = Math.max(3, Math.floor((body - warnH) * 0.55));
-    const logH = Math.max(0, body - warnH - devH);
+    const lost = (p: Pane, what: string) => (placed[p].lost ? `${what} left the list${f || warningsOnly ? ' (filter)' : ''}` : undefined);
+    // What every pane of the main view takes: its place in the layout, its selection, and where that went.
+    const pane = (p: Pane, what: string) => ({
+      width, theme, focused: PANES[focus] === p, selected: placed[p].index, start: placed[p].start,
+      ...optional('note', lost(p, what)),
+    });
     main = (
       <>
-        <WarningsPanel warnings={warnings} now={snap.now} height={warnH} width={width} theme={theme} focused={focus === 0} selected={sel.warnings} />
-        <DevicesTable rows={devices} now={snap.now} height={devH} width={width} theme={theme} focused={focus === 1} selected={clamp(sel.devices, devices.length)} sort={SORT_KEYS[sortIdx]} />
-        <ExchangeLog lines={log} height={logH} width={width} theme={theme} focused={focus === 2} selected={clamp(sel.log, log.length)} />
+        <WarningsPanel rows={warnings} open={snap.counters.openWarnings} now={snap.now} height={panes.warnH} {...pane('warnings', 'the selected warning')} />
+        <DevicesTable rows={devices} now={snap.now} height={panes.devH} sort={SORT_KEYS[sortIdx]} {...pane('devices', 'the selected device')} />
+        <ExchangeLog lines={log} height={panes.logH} following={sel.log.key === undefined} {...pane('log', 'the selected exchange')} />
       </>
     );
   }
 
-  const footer = editing
-    ? `filter: ${filter}▏ (Enter keep, Esc clear)`
-    : `${filter ? `filter "${filter}" · ` : ''}${warningsOnly ? 'warnings only · ' : ''}Tab pane · ↑↓ move · Enter open · Esc back · / filter · w warnings · s sort · p pause · ? help · q quit`;
   return (
     <Box flexDirection="column" width={width} height={height}>
       <Header snap={snap} theme={theme} width={width} paused={paused} />
@@ -197,10 +231,34 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
         {main}
       </Box>
       <Text wrap="truncate" dimColor={theme.dim}>
-        {footer}
+        {footer(width, { editing, filter, warningsOnly, view: current.kind, readOnly: snap.info.readOnly === true })}
       </Text>
     </Box>
   );
+}
+
+/**
+ * The key line: what the current view takes, cut to the width by dropping the least needed first; `? help` and
+ * `q quit` stay at any width.
+ */
+export function footer(width: number, s: { editing: boolean; filter: string; warningsOnly: boolean; view: View['kind']; readOnly: boolean }): string {
+  if (s.editing) return `filter: ${s.filter}▏ (Enter keep, Esc clear)`;
+  const keys: Array<{ text: string; priority: number }> = [];
+  if (s.filter) keys.push({ text: `filter "${s.filter}"`, priority: 1 });
+  if (s.warningsOnly) keys.push({ text: 'warnings only', priority: 1 });
+  if (s.view === 'main') {
+    keys.push({ text: 'Tab pane', priority: 3 }, { text: '↑↓ move', priority: 4 }, { text: 'Enter open', priority: 2 }, { text: '/ filter', priority: 5 }, { text: 'w warnings', priority: 6 }, { text: 's sort', priority: 7 });
+    if (!s.readOnly) keys.push({ text: 'p pause', priority: 8 });
+  } else {
+    keys.push({ text: 'Esc back', priority: 2 }, { text: '↑↓ move', priority: 3 });
+    if (s.view === 'timeline' || s.view === 'warning') keys.push({ text: 'Enter open', priority: 4 });
+  }
+  keys.push({ text: '? help', priority: 0 }, { text: 'q quit', priority: 0 });
+  return fitItems(keys, width, ' · ').join(' · ');
+}
+
+function optional<K extends string>(name: K, value: string | undefined): Partial<Record<K, string>> {
+  return value === undefined ? {} : ({ [name]: value } as Record<K, string>);
 }
 
 function clamp(i: number, n: number): number {

@@ -1,10 +1,57 @@
 /** Small text helpers shared by the dashboard's components. */
 
-/** UDIDs are long: keep the start and the end, which is how people recognise them. */
-export function shortId(id: string, max = 14): string {
-  if (id.length <= max) return id;
-  const tail = 4;
-  return `${id.slice(0, max - tail - 1)}…${id.slice(-tail)}`;
+/**
+ * An identity in `width` columns: whole when it fits, else shortened from the middle only as far as needed. The
+ * end gets the larger half: a real UDID's first 8 digits name the chip model, its end tells devices apart.
+ */
+export function middle(id: string, width: number): string {
+  if (id.length <= width) return id;
+  if (width <= 1) return '…'.slice(0, width);
+  const head = Math.floor((width - 1) / 2);
+  const tail = width - 1 - head;
+  return `${id.slice(0, head)}…${id.slice(id.length - tail)}`;
+}
+
+/** Words wrapped to `width` columns (a word longer than the line is cut into pieces). */
+export function wrap(text: string, width: number): string[] {
+  const w = Math.max(1, width);
+  const out: string[] = [];
+  for (const para of text.split('\n')) {
+    let line = '';
+    for (let word of para.split(' ')) {
+      while (word.length > w) {
+        if (line) {
+          out.push(line);
+          line = '';
+        }
+        out.push(word.slice(0, w));
+        word = word.slice(w);
+      }
+      if (!line) line = word;
+      else if (line.length + 1 + word.length <= w) line += ` ${word}`;
+      else {
+        out.push(line);
+        line = word;
+      }
+    }
+    out.push(line);
+  }
+  return out;
+}
+
+/**
+ * The items that fit in `width`, kept in their order: when not all fit, the lowest priority (largest number) go
+ * first. For the header's counters and the footer's keys.
+ */
+export function fitItems(items: ReadonlyArray<{ text: string; priority: number }>, width: number, sep = '  '): string[] {
+  const kept = new Set(items.map((_, i) => i));
+  const len = () => [...kept].reduce((n, i) => n + items[i].text.length, 0) + Math.max(0, kept.size - 1) * sep.length;
+  const byPriority = items.map((it, i) => ({ i, p: it.priority })).sort((a, b) => b.p - a.p || b.i - a.i);
+  for (const { i } of byPriority) {
+    if (len() <= width) break;
+    kept.delete(i);
+  }
+  return items.filter((_, i) => kept.has(i)).map((it) => it.text);
 }
 
 export function age(ms: number): string {

@@ -10,9 +10,10 @@ import type { Exchange } from '../model/exchange.js';
 import type { CheckinMessage, CommandMessage, DeviceFacts, MdmMessage, PushSeen } from '../model/message.js';
 import { redactBody, redactHeaders } from '../mdm/redact.js';
 import { platformOf } from '../mdm/catalogue.js';
-import { migrate } from './schema.js';
+import { HEARTBEAT_MS, migrate } from './schema.js';
 import { Statements } from './statements.js';
 import { BatchQueue } from './batch-queue.js';
+
 import type { RestoredState, StoreOptions, WriterItem } from './writer-messages.js';
 
 export type { RestoredState, StoreOptions };
@@ -66,6 +67,18 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
   const push = (item: Item) => {
     if (opened) queue.push(item);
   };
+  // A running proxy marks the file alive, so `mdmtap view` can tell a capture being written from one whose
+  // proxy was killed (both have a run without a stop).
+  const beat = () => {
+    try {
+      if (opened && opts.run) opened.st.setMeta.run('heartbeat_at', new Date().toISOString());
+    } catch {
+      // a missed mark only makes a viewer think the proxy is gone; the next one corrects it
+    }
+  };
+  beat();
+  const heartbeat = opts.run ? setInterval(beat, HEARTBEAT_MS) : undefined;
+  heartbeat?.unref();
 
   return {
     file,
@@ -80,6 +93,7 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     recordPush: (p) => push({ kind: 'push', p }),
     flush: () => queue.flush(),
     close: () => {
+      if (heartbeat) clearInterval(heartbeat);
       if (!opened) return;
       queue.close();
       closeDatabase(file, opened, stoppedAt ?? new Date().toISOString(), opts);

@@ -8,14 +8,35 @@ import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { SETTINGS } from '../analysis/registry.js';
 import { optionName } from '../analysis/settings.js';
-import { SCHEMA_VERSION } from './schema.js';
+import { HEARTBEAT_MS, SCHEMA_VERSION } from './schema.js';
 
 export interface Filter {
   udid?: string;
   /** Epoch ms, inclusive. */
   since?: number;
   until?: number;
+  /** Only rows written up to this cursor (what `tail` starts from), so a file being written reads consistently. */
+  upTo?: TailCursor;
 }
+
+/** A position in a capture: the last exchange row and event row read. */
+export interface TailCursor {
+  exchange: number;
+  event: number;
+}
+
+/** Whether a proxy is writing the capture now. */
+export interface WriterState {
+  /** The last run has not stopped and its heartbeat is recent. */
+  writing: boolean;
+  /** The last run has not stopped but its heartbeat is old: it was killed, or its machine is gone. */
+  unclean: boolean;
+}
+
+/** How old a writing proxy's mark may be and still count. */
+const HEARTBEAT_STALE_MS = 3 * HEARTBEAT_MS;
+/** Rows one tail() returns at most: a reader catching up does it in steps. */
+const TAIL_ROWS = 5000;
 
 export interface StoredExchange extends Exchange {
   endpoint?: string;
@@ -59,6 +80,11 @@ export interface CaptureReader {
    * deadlines up to that moment were judged by the running proxy, so a replay judges them too.
    */
   observedUntil(): number | undefined;
+  /** Where the file ends now (a cursor for tail()). */
+  end(): TailCursor;
+  /** Rows written after `from`, in the order they were written, and the cursor after them. */
+  tail(from: TailCursor): { cursor: TailCursor; exchanges: StoredExchange[]; events: string[] };
+  writer(now: number): WriterState;
   close(): void;
 }
 
@@ -89,6 +115,10 @@ export function openCaptureReadonly(file: string): CaptureReader {
     if (f?.until !== undefined) {
       conds.push(`${timeCol} <= ?`);
       args.push(f.until);
+    }
+    if (f?.upTo && timeCol.startsWith('e.')) {
+      conds.push('e.rowid <= ?');
+      args.push(f.upTo.exchange);
     }
     return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
   };
@@ -143,6 +173,10 @@ export function openCaptureReadonly(file: string): CaptureReader {
         conds.push(`json_extract(json, '$.udid') = ?`);
         args.push(f.udid);
       }
+      if (f?.upTo) {
+        conds.push('seq <= ?');
+        args.push(f.upTo.event);
+      }
       const sql = `SELECT ts, type, json FROM events ${conds.length ? `WHERE ${conds.join(' AND ')}` : ''} ORDER BY seq`;
       yield* db.prepare(sql).iterate(...args) as IterableIterator<{ ts: string; type: string; json: string }>;
     },
@@ -188,6 +222,27 @@ export function openCaptureReadonly(file: string): CaptureReader {
       const r = db.prepare('SELECT (SELECT max(ts) FROM events) AS ev, (SELECT max(stopped_at) FROM runs) AS stop').get() as { ev: string | null; stop: string | null };
       const times = [r.ev, r.stop].map((t) => (t ? Date.parse(t) : NaN)).filter((t) => Number.isFinite(t));
       return times.length ? Math.max(...times) : undefined;
+    },
+    end() {
+      const r = db.prepare('SELECT (SELECT coalesce(max(rowid), 0) FROM exchanges) AS x, (SELECT coalesce(max(seq), 0) FROM events) AS e').get() as { x: number; e: number };
+      return { exchange: r.x, event: r.e };
+    },
+    tail(from) {
+      const ex = (db.prepare('SELECT e.rowid AS rid, e.*, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?').all(from.exchange, TAIL_ROWS) as Array<Record<string, unknown>>);
+      const ev = db.prepare('SELECT seq, json FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(from.event, TAIL_ROWS) as Array<{ seq: number; json: string }>;
+      return {
+        cursor: { exchange: ex.length ? Number(ex.at(-1)!.rid) : from.exchange, event: ev.length ? ev.at(-1)!.seq : from.event },
+        exchanges: ex.map(toExchange),
+        events: ev.map((e) => e.json),
+      };
+    },
+    writer(now) {
+      const run = db.prepare('SELECT stopped_at FROM runs ORDER BY id DESC LIMIT 1').get() as { stopped_at: string | null } | undefined;
+      if (!run || run.stopped_at) return { writing: false, unclean: false };
+      const beat = db.prepare(`SELECT value FROM meta WHERE key = 'heartbeat_at'`).get() as { value: string } | undefined;
+      const at = beat ? Date.parse(beat.value) : NaN;
+      const writing = Number.isFinite(at) && now - at <= HEARTBEAT_STALE_MS;
+      return { writing, unclean: !writing };
     },
     close: () => db.close(),
   };

@@ -149,6 +149,9 @@ const MIGRATIONS: string[] = [
   `,
 ];
 
+/** How often a running proxy marks its capture alive (meta `heartbeat_at`), so a viewer can tell it from a killed one. */
+export const HEARTBEAT_MS = 5000;
+
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
 export function migrate(db: Database.Database): void {

@@ -248,12 +248,17 @@ describe('dashboard', () => {
     const ui = render(<App store={r.store} onQuit={() => {}} columns={80} rows={24} color={true} />);
     const first = await until(ui.lastFrame, (x) => x.includes('notnow-no-push'), 'warnings');
     // The counters that matter survive the narrow width (the sparkline gives way), and so does PAUSED.
-    expect(first).toMatch(/NotNow 40\s+push owed 0\s+warnings 40/);
+    expect(first).toMatch(/NotNow 40\s+push owed 0\s+stranded 40\s+warnings 40 open/);
     await press(ui, 'p');
     expect(strip(ui.lastFrame() ?? '').split('\n')[0]).toContain('PAUSED');
     await press(ui, 'p');
-    // Devices pane, two down; Tab twice wraps to the warnings pane; Enter opens that warning's device timeline.
+    // Devices pane, two down; Tab twice wraps to the warnings pane; Enter opens the warning in full, wrapped to
+    // the width, and Enter again its device's timeline.
     await press(ui, KEY.down, KEY.down, KEY.tab, KEY.tab, KEY.enter);
+    const warning = await until(ui.lastFrame, (x) => x.includes('Warning · Enter: device timeline'), 'the warning');
+    expect(warning).toContain('device DEVICE-0039-WITH-A-VERY-LONG-IDENTIFIER · device channel');
+    expect(warning).toMatch(/push within 1m: the device will not come back for it on its own\. After a session\n/);
+    await press(ui, KEY.enter);
     await until(ui.lastFrame, (x) => x.includes('Enter: exchange detail'), 'the timeline');
     for (const frame of ui.frames) {
       const lines = strip(frame).split('\n');

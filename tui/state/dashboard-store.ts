@@ -10,9 +10,7 @@ import type { PlistValue } from '../../src/plist/value.js';
 import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
 import { decodePlist } from '../../src/plist/decode.js';
 import { commandInfo, platformOf, supportSummary, unsupportedOn } from '../../src/mdm/catalogue.js';
-import { OBLIGATION_RULES } from '../../src/analysis/registry.js';
-
-export type DeviceState = 'idle' | 'in session' | 'will poll' | 'push owed' | 'stranded';
+import { Fleet, channelKey, type ChannelState, type FleetCounters } from '../../src/analysis/fleet.js';
 
 export interface TimelineEntry {
   ts: number;
@@ -22,25 +20,10 @@ export interface TimelineEntry {
   tone?: 'notnow' | 'warning' | 'owed' | 'resolved' | 'dim';
 }
 
-export interface DeviceRow {
-  key: string;
-  udid: string;
-  channel: 'device' | 'user';
-  userId?: string;
-  /** The user's short name on a user channel (what tells Shared iPad users apart). */
-  userShortName?: string;
-  host?: string;
+/** A channel as the fleet model has it, with what its exchanges said about the hardware. */
+export interface DeviceRow extends ChannelState {
   model?: string;
   osVersion?: string;
-  platform?: string;
-  lastStatus?: string;
-  state: DeviceState;
-  /** When the push owed is due (state 'push owed'). */
-  deadline?: number;
-  notNow: number;
-  sessions: number;
-  lastSeen: number;
-  warnings: number;
 }
 
 export interface WarningRow {
@@ -53,6 +36,9 @@ export interface WarningRow {
   userId?: string;
   deviceKey: string;
   sessionId?: string;
+  host?: string;
+  commandUUIDs?: string[];
+  detail?: Record<string, string | number | boolean | string[]>;
   message: string;
   ts: number;
   resolved?: { by: DischargeBy; ts: number };
@@ -114,19 +100,17 @@ export interface DashboardInfo {
   caFingerprint?: string;
   pushGraceMs: number;
   pushObservable: boolean;
+  /** The latest error event, in one line. */
   note?: string;
+  /** What a person must not miss (security options in force, a capture that cannot be written): a line each. */
+  notices?: string[];
+  /** A capture opened with `mdmtap view`: nothing live to rate or pause. */
   readOnly?: boolean;
+  /** Read-only, and a proxy is still writing the capture: new rows are followed. */
+  following?: boolean;
 }
 
-export interface Counters {
-  devices: number;
-  sessions: number;
-  exchanges: number;
-  notNow: number;
-  openObligations: number;
-  warnings: number;
-  infos: number;
-}
+export type Counters = FleetCounters;
 
 export interface Snapshot {
   now: number;
@@ -147,6 +131,7 @@ const MAX_DETAILS = 2000;
 const MAX_DETAIL_BYTES = 64 * 1024 * 1024;
 const MAX_TIMELINE = 300;
 const RATE_SECONDS = 30;
+const MAX_FACTS = 200_000;
 
 export interface StoreOptions {
   now?: () => number;
@@ -157,17 +142,17 @@ export interface StoreOptions {
 
 export class DashboardStore {
   private info: DashboardInfo = { mode: '', pushGraceMs: 120_000, pushObservable: false };
-  private readonly devices = new Map<string, DeviceRow>();
+  /** The one state model (src/analysis/fleet.ts); this store only indexes it for display. */
+  private readonly fleet = new Fleet();
+  /** Model, OS version and platform per channel, from the exchanges' bodies (events do not carry them). */
+  private readonly facts = new Map<string, { model?: string; osVersion?: string; platform?: string }>();
   private readonly timelines = new Map<string, TimelineEntry[]>();
   private readonly details = new Map<string, KeptDetail>();
   private detailBytes = 0;
   private lastDetail: ExchangeDetail | undefined;
   private warnings: WarningRow[] = [];
   private log: LogLine[] = [];
-  private counters: Counters = { devices: 0, sessions: 0, exchanges: 0, notNow: 0, openObligations: 0, warnings: 0, infos: 0 };
   private readonly rateBuckets = new Map<number, number>();
-  private readonly openObligations = new Set<string>();
-  private readonly sessionKey = new Map<string, string>();
   private warningSeq = 0;
   private dirty = true;
   private version = 0;
@@ -188,38 +173,29 @@ export class DashboardStore {
 
   ingest(ev: AnalyzerEvent): void {
     const ts = Date.parse(ev.ts);
+    const c = this.fleet.apply(ev);
     switch (ev.type) {
       case 'exchange': {
-        const d = this.device(ev, ts);
-        this.counters.exchanges++;
         const sec = Math.floor(ts / 1000);
         this.rateBuckets.set(sec, (this.rateBuckets.get(sec) ?? 0) + 1);
         if (this.rateBuckets.size > RATE_SECONDS * 2) {
           for (const k of this.rateBuckets.keys()) if (k < sec - RATE_SECONDS) this.rateBuckets.delete(k);
         }
-        if (ev.platform) d.platform = ev.platform;
         if (ev.requestType) {
           const kept = this.details.get(ev.exchangeId);
-          const platform = (ev.platform ?? d.platform) as Platform | undefined;
+          const platform = (c?.platform ?? this.facts.get(c!.key)?.platform) as Platform | undefined;
           if (kept) kept.sent = { requestType: ev.requestType, channel: ev.channel, ...(platform ? { platform } : {}) };
         }
         const what = ev.endpoint === 'command' ? (ev.status ?? '?') : (ev.messageType ?? '?');
-        if (ev.endpoint === 'command') {
-          d.lastStatus = ev.status;
-          if (ev.status === 'NotNow') {
-            d.notNow++;
-            this.counters.notNow++;
-          }
-        }
         const line: LogLine = {
-          ts, exchangeId: ev.exchangeId, deviceKey: d.key, udid: ev.udid, channel: ev.channel, endpoint: ev.endpoint, what, httpStatus: ev.httpStatus,
+          ts, exchangeId: ev.exchangeId, deviceKey: c!.key, udid: ev.udid, channel: ev.channel, endpoint: ev.endpoint, what, httpStatus: ev.httpStatus,
           ...(ev.requestType ? { requestType: ev.requestType } : {}),
           ...(ev.answersRequestType ? { answers: ev.answersRequestType } : {}),
           ...(ev.reply ? { reply: ev.reply } : {}),
         };
         this.log.push(line);
         if (this.log.length > MAX_LOG * 1.5) this.log = this.log.slice(-MAX_LOG);
-        this.timeline(d.key, {
+        this.timeline(c!.key, {
           ts, kind: 'exchange', exchangeId: ev.exchangeId,
           text: `${what}${ev.answersRequestType ? ` (${ev.answersRequestType})` : ''} → ${replyText(line)}`,
           ...(ev.status === 'NotNow' ? { tone: 'notnow' as const } : {}),
@@ -227,69 +203,37 @@ export class DashboardStore {
         break;
       }
       case 'session': {
-        const d = this.device(ev, ts);
-        if (ev.event === 'pending') break;
-        if (ev.event === 'start') {
-          d.sessions++;
-          this.counters.sessions++;
-          this.sessionKey.set(ev.sessionId, d.key);
-          // The device is back: whatever it was owed, it is talking now (discharge/resolve events came first).
-          d.state = 'in session';
-          this.timeline(d.key, { ts, kind: 'session', text: `session ${ev.sessionId} started`, tone: 'dim' });
-        } else {
-          if (d.state === 'in session') d.state = ev.outcome === 'ended-on-notnow' ? 'will poll' : 'idle';
-          this.timeline(d.key, { ts, kind: 'session', text: `session ended ${describeOutcome(ev.outcome)}${ev.reason ? ` (${ev.detail ?? ev.reason})` : ''}`, ...(ev.outcome === 'stranded' || ev.outcome === 'interrupted' ? { tone: 'owed' as const } : ev.outcome === 'ended-on-notnow' ? { tone: 'notnow' as const } : {}) });
+        if (ev.event === 'start') this.timeline(c!.key, { ts, kind: 'session', text: `session ${ev.sessionId} started`, tone: 'dim' });
+        else if (ev.event === 'end') {
+          this.timeline(c!.key, { ts, kind: 'session', text: `session ended ${describeOutcome(ev.outcome)}${ev.reason ? ` (${ev.detail ?? ev.reason})` : ''}`, ...(ev.outcome === 'stranded' || ev.outcome === 'interrupted' ? { tone: 'owed' as const } : ev.outcome === 'ended-on-notnow' ? { tone: 'notnow' as const } : {}) });
         }
         break;
       }
       case 'obligation': {
-        const d = this.device(ev, ts);
-        if (ev.event === 'open') {
-          this.openObligations.add(ev.sessionId);
-          d.state = 'push owed';
-          d.deadline = Date.parse(ev.deadline);
-          this.timeline(d.key, { ts, kind: 'obligation', text: `push owed by ${ev.deadline.slice(11, 19)}`, tone: 'owed' });
-        } else {
-          this.openObligations.delete(ev.sessionId);
-          if (ev.event === 'discharged') {
-            if (d.state === 'push owed') d.state = 'idle';
-            this.timeline(d.key, { ts, kind: 'obligation', text: `push obligation met (${ev.by})`, tone: 'resolved' });
-          }
-        }
-        this.counters.openObligations = this.openObligations.size;
+        if (ev.event === 'open') this.timeline(c!.key, { ts, kind: 'obligation', text: `push owed by ${ev.deadline.slice(11, 19)}`, tone: 'owed' });
+        else if (ev.event === 'discharged') this.timeline(c!.key, { ts, kind: 'obligation', text: `push obligation met (${ev.by})`, tone: 'resolved' });
         break;
       }
       case 'warning': {
-        const d = this.device(ev, ts);
-        d.warnings++;
-        if (ev.severity === 'warning') this.counters.warnings++;
-        else this.counters.infos++;
-        if (OBLIGATION_RULES.includes(ev.rule)) {
-          d.state = 'stranded';
-          if (ev.sessionId) this.openObligations.delete(ev.sessionId);
-          this.counters.openObligations = this.openObligations.size;
-        }
         this.warnings.push({
-          id: ++this.warningSeq, warningId: ev.warningId, rule: ev.rule, severity: ev.severity, udid: ev.udid, channel: ev.channel, deviceKey: d.key, message: ev.message, ts,
+          id: ++this.warningSeq, warningId: ev.warningId, rule: ev.rule, severity: ev.severity, udid: ev.udid, channel: ev.channel, deviceKey: c!.key, message: ev.message, ts,
           ...(ev.userId ? { userId: ev.userId } : {}),
           ...(ev.sessionId ? { sessionId: ev.sessionId } : {}),
+          ...(ev.host ? { host: ev.host } : {}),
+          ...(ev.commandUUIDs ? { commandUUIDs: ev.commandUUIDs } : {}),
+          ...(ev.detail ? { detail: ev.detail } : {}),
         });
         if (this.warnings.length > MAX_WARNINGS) this.warnings = this.warnings.slice(-MAX_WARNINGS);
-        this.timeline(d.key, { ts, kind: 'warning', text: `${ev.severity === 'warning' ? 'WARNING' : 'info'} ${ev.rule}: ${ev.message}`, tone: ev.severity === 'warning' ? 'warning' : 'dim' });
+        this.timeline(c!.key, { ts, kind: 'warning', text: `${ev.severity === 'warning' ? 'WARNING' : 'info'} ${ev.rule}: ${ev.message}`, tone: ev.severity === 'warning' ? 'warning' : 'dim' });
         break;
       }
       case 'resolved': {
-        const d = this.device(ev, ts);
         for (const w of this.warnings) if (w.warningId === ev.warningId && !w.resolved) w.resolved = { by: ev.by, ts };
-        if (d.state === 'stranded') d.state = 'in session';
-        this.timeline(d.key, { ts, kind: 'resolved', text: `${ev.rule} resolved (${ev.by})`, tone: 'resolved' });
+        this.timeline(c!.key, { ts, kind: 'resolved', text: `${ev.rule} resolved (${ev.by})`, tone: 'resolved' });
         break;
       }
       case 'push': {
-        if (ev.udid && ev.channel) {
-          const d = this.device({ ...ev, udid: ev.udid, channel: ev.channel }, ts);
-          this.timeline(d.key, { ts, kind: 'push', text: `push ${ev.tokenHex ?? ''} → APNs ${ev.apnsStatus}${ev.reason ? ` ${ev.reason}` : ''}`, tone: ev.apnsStatus === 200 ? 'resolved' : 'warning' });
-        }
+        if (c) this.timeline(c.key, { ts, kind: 'push', text: `push ${ev.tokenHex ?? ''} → APNs ${ev.apnsStatus}${ev.reason ? ` ${ev.reason}` : ''}`, tone: ev.apnsStatus === 200 ? 'resolved' : 'warning' });
         break;
       }
       case 'error':
@@ -332,11 +276,14 @@ export class DashboardStore {
       old.bytes = 0;
     }
     if (msg && 'device' in msg && msg.device && 'identity' in msg && msg.identity) {
-      // Exchanges arrive before their events: the row may not exist yet.
-      const d = this.device({ ...msg.identity, host: msg.host }, ex.endedAt);
-      d.model = msg.device.productName ?? msg.device.model ?? d.model;
-      d.osVersion = msg.device.osVersion ?? d.osVersion;
-      d.platform = platformOf(msg.device) ?? d.platform;
+      // Exchanges arrive before their events: the channel may not be in the fleet yet.
+      const key = channelKey({ ...msg.identity, host: msg.host });
+      const f = this.facts.get(key) ?? {};
+      const model = msg.device.productName ?? msg.device.model ?? f.model;
+      const osVersion = msg.device.osVersion ?? f.osVersion;
+      const platform = platformOf(msg.device) ?? f.platform;
+      this.facts.set(key, { ...(model ? { model } : {}), ...(osVersion ? { osVersion } : {}), ...(platform ? { platform } : {}) });
+      if (this.facts.size > MAX_FACTS) this.facts.delete(this.facts.keys().next().value!);
       this.touch();
     }
   }
@@ -387,9 +334,9 @@ export class DashboardStore {
       this.snapshot = {
         now,
         info: this.info,
-        counters: { ...this.counters, devices: this.devices.size },
+        counters: this.fleet.counters(),
         rate,
-        devices: [...this.devices.values()].map((d) => ({ ...d })),
+        devices: [...this.fleet.all()].map((c) => this.row(c)),
         warnings: this.warnings.map((w) => ({ ...w })),
         log: this.log.slice(-MAX_LOG),
         version: ++this.version,
@@ -429,16 +376,13 @@ export class DashboardStore {
     this.dirty = true;
   }
 
-  private device(who: { udid: string; channel: 'device' | 'user'; userId?: string; userShortName?: string; host?: string }, ts: number): DeviceRow {
-    const key = keyOf(who.udid, who.channel, who.userId, who.host);
-    let d = this.devices.get(key);
-    if (!d) {
-      d = { key, udid: who.udid, channel: who.channel, state: 'idle', notNow: 0, sessions: 0, lastSeen: ts, warnings: 0, ...(who.userId ? { userId: who.userId } : {}), ...(who.host ? { host: who.host } : {}) };
-      this.devices.set(key, d);
-    }
-    if (who.userShortName) d.userShortName = who.userShortName;
-    if (ts > d.lastSeen) d.lastSeen = ts;
-    return d;
+  private row(c: ChannelState): DeviceRow {
+    const f = this.facts.get(c.key);
+    const row: DeviceRow = Fleet.view(c);
+    if (f?.model) row.model = f.model;
+    if (f?.osVersion) row.osVersion = f.osVersion;
+    if (!row.platform && f?.platform) row.platform = f.platform;
+    return row;
   }
 
   private timeline(key: string, e: TimelineEntry): void {
@@ -455,10 +399,6 @@ export function commandFacts(requestType: string, platform: Platform | undefined
   if (!info) return { requestType };
   const unsupported = unsupportedOn(requestType, platform, channel);
   return { requestType, title: info.title, support: supportSummary(info), ...(unsupported ? { unsupported } : {}) };
-}
-
-export function keyOf(udid: string, channel: string, userId?: string, host?: string): string {
-  return `${host ?? ''}|${udid}|${channel}|${userId ?? ''}`;
 }
 
 function replyText(l: LogLine): string {

@@ -1,7 +1,8 @@
 /**
  * `mdmtap view FILE`: a capture, read-only. On a terminal it opens in the dashboard (the stored events replayed
- * into it, with the stored exchanges for the detail view); otherwise, or with --report, a report: what the capture
- * holds, and its events told per device as `mdmtap analyze` tells them.
+ * into it, with the stored exchanges for the detail view), and while a proxy is still writing the file it follows
+ * the new rows; otherwise, or with --report, a report: what the capture holds, and its events told per device as
+ * `mdmtap analyze` tells them.
  */
 import type { Command } from 'commander';
 import type { AnalyzerEvent } from '../../model/events.js';
@@ -31,7 +32,7 @@ export function registerView(program: Command): void {
         const pushGraceMs = reader.recordedTiming().pushGraceMs ?? PUSH_GRACE.default;
         const events = () => streamEvents(reader!);
         if (process.stdout.isTTY && !opts.report) {
-          await browse(file, reader, events, c, pushGraceMs, opts.quiet === true);
+          await browse(file, reader, c, pushGraceMs, opts.quiet === true);
           return;
         }
         const runs = reader.meta().runs;
@@ -75,30 +76,59 @@ function* streamEvents(reader: CaptureReader): Generator<AnalyzerEvent> {
 async function browse(
   file: string,
   reader: CaptureReader,
-  events: () => Iterable<AnalyzerEvent>,
   c: { exchanges: number; warnings: number },
   pushGraceMs: number,
   quiet: boolean,
 ): Promise<void> {
   const { DashboardStore, runDashboard } = await (await import('../../../tui/load.js')).loadDashboard();
+  // Rows up to this point are loaded now; later ones are followed while a proxy writes the file.
+  let cursor = reader.end();
+  const state = reader.writer(Date.now());
   const lastTs = reader.observedUntil() ?? Date.now();
-  // Ages and countdowns are shown as of the capture's end, not of today.
-  const store = new DashboardStore({ now: () => lastTs });
+  // A finished capture is shown as of its end (ages, countdowns); one being written, as of now.
+  let following = state.writing;
+  const store = new DashboardStore({ now: () => (following ? Date.now() : lastTs) });
   let pushObservable = false;
   let done = 0;
   const total = reader.count().exchanges;
   const progress = showProgress('view', () => ({ done, total: 2 * Math.max(total, 1), unit: 'rows' }), { quiet });
-  for (const ex of reader.exchanges()) {
+  for (const ex of reader.exchanges({ upTo: cursor })) {
     store.ingestExchange(ex, classify(ex, { assumeMdm: true }));
     done++;
   }
-  for (const ev of events()) {
+  for (const row of reader.events({ upTo: cursor })) {
+    const ev = JSON.parse(row.json) as AnalyzerEvent;
     if (ev.type === 'push') pushObservable = true;
     if (ev.type === 'exchange') done++;
     store.ingest(ev);
   }
   progress.stop();
-  store.setInfo({ mode: 'capture (read-only)', captureFile: file, pushGraceMs, pushObservable, readOnly: true, note: `${c.exchanges} exchanges` });
+  const note = (n: number) => `${n} exchanges`;
+  let exchanges = c.exchanges;
+  store.setInfo({
+    mode: 'capture (read-only)', captureFile: file, pushGraceMs, pushObservable, readOnly: true, following, note: note(exchanges),
+    ...(state.unclean ? { notices: ["this capture's last run never stopped and its proxy is no longer writing it (killed?): its end is where it was cut off"] } : {}),
+  });
+  // Following: new rows every second, until the proxy stops (its run gets a stop time) or goes silent.
+  const tick = following
+    ? setInterval(() => {
+        try {
+          const t = reader.tail(cursor);
+          cursor = t.cursor;
+          for (const ex of t.exchanges) store.ingestExchange(ex, classify(ex, { assumeMdm: true }));
+          for (const json of t.events) store.ingest(JSON.parse(json) as AnalyzerEvent);
+          exchanges += t.exchanges.length;
+          const w = reader.writer(Date.now());
+          if (!w.writing && t.exchanges.length === 0 && t.events.length === 0) {
+            following = false;
+            clearInterval(tick);
+          }
+          store.setInfo({ following, note: note(exchanges) });
+        } catch (e) {
+          store.setInfo({ note: `reading ${file}: ${(e as Error).message}` });
+        }
+      }, 1000)
+    : undefined;
   await new Promise<void>((done) => {
     const ui = runDashboard({ store, onQuit: () => done() });
     process.once('SIGTERM', () => {
@@ -106,5 +136,6 @@ async function browse(
       done();
     });
   });
+  if (tick) clearInterval(tick);
   store.close();
 }
