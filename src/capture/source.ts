@@ -43,14 +43,6 @@ export interface OpenOptions {
   keys?: boolean;
 }
 
-export function reason(e: unknown): string {
-  const err = e as NodeJS.ErrnoException;
-  if (err?.code === 'ENOENT') return 'no such file';
-  if (err?.code === 'EACCES') return 'permission denied';
-  if (err?.code === 'EISDIR') return 'it is a directory';
-  return err?.message ?? String(e);
-}
-
 /**
  * When two files hold the same exchange: mdmtap's own ids (SQLite, its exports, its JSON lines) name it in
  * every format; other tools' HARs are matched on time, address and body.

@@ -1,12 +1,6 @@
-/** A mistake the user can fix (bad flag, bad file, port in use): one plain line on stderr, no stack trace. */
-export class UserError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode = 2,
-  ) {
-    super(message);
-  }
-}
+import { UserError } from '../util/user-error.js';
+
+export { UserError };
 
 export function reportAndExit(e: unknown): void {
   if (e instanceof UserError) {

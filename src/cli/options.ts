@@ -1,5 +1,7 @@
 /** Option parsers shared by the commands, each turning a bad value into one clear UserError line. */
-import { parseDuration } from '../util/duration.js';
+import { Option } from 'commander';
+import { formatDuration, parseDuration } from '../util/duration.js';
+import { formatSize, parseSize } from '../util/size.js';
 import { UserError } from './errors.js';
 import { CA_KEY_TYPES, type CaKeyType } from '../proxy/ca.js';
 import { parseCidr } from '../proxy/client-filter.js';
@@ -25,12 +27,22 @@ export function portOption(value: string): number {
 
 export function sizeOption(flag: string) {
   return (value: string): number => {
-    const m = /^(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i.exec(value.trim());
-    if (!m) throw new UserError(`${flag}: "${value}" is not a size (write it like 512k, 16m or 1g)`);
-    const unit = (m[2] ?? 'b').toLowerCase()[0];
-    const mult = unit === 'k' ? 1024 : unit === 'm' ? 1024 ** 2 : unit === 'g' ? 1024 ** 3 : 1;
-    return Number(m[1]) * mult;
+    try {
+      return parseSize(value);
+    } catch (e) {
+      throw new UserError(`${flag}: ${(e as Error).message}`);
+    }
   };
+}
+
+/** An option holding a duration, its default shown as a user would type it (`2m`, not 120000). */
+export function durationFlag(flags: string, description: string, defaultMs: number, minMs = 0): Option {
+  return new Option(flags, description).argParser(durationOption(flags.split(' ')[0], minMs)).default(defaultMs, formatDuration(defaultMs));
+}
+
+/** An option holding a size, its default shown as a user would type it (`16MiB`, not 16777216). */
+export function sizeFlag(flags: string, description: string, defaultBytes: number): Option {
+  return new Option(flags, description).argParser(sizeOption(flags.split(' ')[0])).default(defaultBytes, formatSize(defaultBytes));
 }
 
 export function collect(value: string, previous: string[] = []): string[] {

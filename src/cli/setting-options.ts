@@ -2,19 +2,14 @@
  * The analyzer's settings as command-line options, straight from their specs (the core's and each rule's): a
  * rule that declares a setting gets its flag on `start` and `analyze` without touching the command line.
  */
-import { Option, type Command } from 'commander';
+import type { Command } from 'commander';
 import { SETTINGS } from '../analysis/registry.js';
 import { optionName, type Settings } from '../analysis/settings.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
-import { formatDuration } from '../util/duration.js';
-import { durationOption } from './options.js';
+import { durationFlag } from './options.js';
 
 export function addSettingOptions(cmd: Command, note = ''): Command {
-  for (const s of SETTINGS) {
-    cmd.addOption(
-      new Option(`${s.flag} <duration>`, s.description + note).argParser(durationOption(s.flag)).default(s.default, formatDuration(s.default)),
-    );
-  }
+  for (const s of SETTINGS) cmd.addOption(durationFlag(`${s.flag} <duration>`, s.description + note, s.default));
   return cmd;
 }
 

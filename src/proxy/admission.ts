@@ -7,7 +7,7 @@
 import net from 'node:net';
 import type { ClientFilter } from './client-filter.js';
 import type { DeviceConnections } from './connections.js';
-import type { ProxyError } from './errors.js';
+import { SetupError, type ProxyError } from './errors.js';
 import { Incident } from './incident.js';
 
 /** Public clients refused are reported once per address; the memory of addresses is bounded. */
@@ -56,10 +56,10 @@ export function listenOn(listener: net.Server, host: string, port: number): Prom
   return new Promise<void>((resolve, reject) => {
     const onListenError = (e: NodeJS.ErrnoException) => {
       listener.off('listening', onListening);
-      if (e.code === 'EADDRINUSE') reject(new Error(`port ${port} is already in use on ${host}`));
-      else if (e.code === 'EACCES') reject(new Error(`not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`));
-      else if (e.code === 'EADDRNOTAVAIL') reject(new Error(`${host} is not an address of this machine`));
-      else reject(new Error(`cannot listen on ${host}:${port}: ${e.message}`));
+      if (e.code === 'EADDRINUSE') reject(new SetupError(`port ${port} is already in use on ${host} (choose another with --port)`));
+      else if (e.code === 'EACCES') reject(new SetupError(`not allowed to listen on ${host}:${port} (ports below 1024 need privileges)`));
+      else if (e.code === 'EADDRNOTAVAIL') reject(new SetupError(`${host} is not an address of this machine`));
+      else reject(new SetupError(`cannot listen on ${host}:${port}: ${e.message}`));
     };
     const onListening = () => {
       listener.off('error', onListenError);

@@ -34,3 +34,6 @@ export interface ProxyError {
   kind: ProxyErrorKind;
   message: string;
 }
+
+/** A start that failed on something the user can fix: the port, the CA's folder, a certificate file. */
+export class SetupError extends Error {}

@@ -31,7 +31,8 @@ import { clientErrorHandler } from './client-error.js';
 import { tlsTerminator } from './tls-terminator.js';
 import { admittingListener, listenOn } from './admission.js';
 import { deadline, DEFAULT_TIMEOUTS, serverTimeoutOptions, startRequestClocks, type Timeouts } from './timeouts.js';
-import type { ProxyError } from './errors.js';
+import { SetupError, type ProxyError } from './errors.js';
+import { fileProblem } from '../util/file-errors.js';
 
 export interface ProxyOptions {
   host: string;
@@ -95,7 +96,12 @@ const DRAIN_MS = 5000;
 const TLS_HANDSHAKE = 0x16;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
-  const ca = await ensureCa(opts.certsDir, opts.caKeyType ? { keyType: opts.caKeyType } : {});
+  let ca: CertificateAuthority;
+  try {
+    ca = await ensureCa(opts.certsDir, opts.caKeyType ? { keyType: opts.caKeyType } : {});
+  } catch (e) {
+    throw new SetupError(`cannot create or read the CA in ${opts.certsDir}: ${fileProblem(e)}`);
+  }
   const timeouts: Timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
   const maxConnections = opts.maxConnections ?? DEFAULT_MAX_CONNECTIONS;
   const mdmHosts = opts.mdmHosts.map((h) => parseHostPort(h));

@@ -5,7 +5,8 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { CaptureFormatError } from '../capture/errors.js';
-import { reason, type CaptureSource, type OpenOptions } from '../capture/source.js';
+import type { CaptureSource, OpenOptions } from '../capture/source.js';
+import { fileProblem } from '../util/file-errors.js';
 
 const SQLITE_MAGIC = 'SQLite format 3\0';
 
@@ -21,7 +22,7 @@ export async function openCapture(file: string, opts: OpenOptions = {}): Promise
       closeSync(fd);
     }
   } catch (e) {
-    throw new CaptureFormatError(`cannot read ${file}: ${reason(e)}`);
+    throw new CaptureFormatError(`cannot read ${file}: ${fileProblem(e)}`);
   }
   if (head.toString('latin1', 0, 16) === SQLITE_MAGIC) {
     // Loaded on demand: HAR and JSONL users never need the native module.

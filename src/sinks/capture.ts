@@ -10,6 +10,7 @@ import type { CaptureStore } from '../store/capture-store.js';
 import { openCaptureWriter, type CaptureWriter } from '../store/capture-writer.js';
 import { VERSION } from '../version.js';
 import type { Sink, SinkModule } from './sink.js';
+import { UserError } from '../util/user-error.js';
 
 export const DEFAULT_DB = 'mdmtap.sqlite';
 
@@ -46,14 +47,18 @@ export const captureSink: SinkModule = {
     const file = resolve(opts.db);
     const notices: string[] = [];
     if (opts.keepSecrets) notices.push('WARNING: --keep-secrets: raw bodies and headers, with push tokens, PushMagic, PINs and passwords, are stored unredacted.');
+    // A capture that cannot be opened stops the start: an auditor's run must not go unrecorded unnoticed.
+    let openError: string | undefined;
+    let opened = false;
     const store = await openCaptureWriter(file, {
       keepSecrets: opts.keepSecrets === true,
       bodies: opts.bodies,
       ...(run.clientCertHeader ? { clientCertHeader: run.clientCertHeader } : {}),
-      onError: (e) => run.onError(e.kind, e.message),
+      onError: (e) => (opened ? run.onError(e.kind, e.message) : (openError ??= e.message)),
       run: { version: VERSION, options: run.recordedOptions },
     });
-    if (!store) return { off: `capture ${file} could not be opened (see the error)` };
+    opened = true;
+    if (!store) throw new UserError(`--db: ${openError ?? `cannot open the capture ${file}`} (--no-db runs without a capture)`, 2);
     const state = store.state;
     for (const t of state.tokens) run.analyzer.restoreToken(t.tokenHash, t.who, t.pushMagicHash);
     for (const o of state.obligations) run.analyzer.restoreObligation(o);

@@ -17,7 +17,8 @@ export function jsonlSink(out: Writable = process.stdout): Sink {
     if (pending === '') return;
     const text = pending;
     pending = '';
-    out.write(text);
+    // A reader that went away (EPIPE) leaves the stream destroyed: what it would have read is dropped.
+    if (!out.destroyed && out.writable) out.write(text);
   };
   return {
     event(ev: AnalyzerEvent) {

@@ -10,7 +10,9 @@ import type { Exchange } from '../model/exchange.js';
 import type { CheckinMessage, CommandMessage, DeviceFacts, MdmMessage, PushSeen } from '../model/message.js';
 import { redactBody, redactHeaders } from '../mdm/redact.js';
 import { platformOf } from '../mdm/catalogue.js';
-import { HEARTBEAT_MS, migrate } from './schema.js';
+import { HEARTBEAT_MS, migrate, SCHEMA_VERSION } from './schema.js';
+import { existsSync, statSync } from 'node:fs';
+import { fileProblem } from '../util/file-errors.js';
 import { Statements } from './statements.js';
 import { BatchQueue } from './batch-queue.js';
 
@@ -114,7 +116,9 @@ interface OpenDatabase {
 function openDatabase(file: string, opts: StoreOptions): OpenDatabase | undefined {
   let db: Database.Database | undefined;
   try {
+    if (existsSync(file) && statSync(file).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
     db = new Database(file);
+    refuseForeign(db);
     // 64 KB pages (new files only; an existing capture keeps its own): bodies of hundreds of KB then span a few
     // pages instead of a hundred overflow pages, which measured 25 % less writer CPU per exchange.
     db.pragma('page_size = 65536');
@@ -125,7 +129,8 @@ function openDatabase(file: string, opts: StoreOptions): OpenDatabase | undefine
     const st = new Statements(db);
     return { db, st, ...(opts.run ? { runId: recordRun(db, st, opts.run, opts.keepSecrets) } : {}) };
   } catch (e) {
-    opts.onError({ kind: 'store', message: `cannot open the capture ${file}: ${(e as Error).message}; nothing will be recorded` });
+    const why = (e as { code?: string }).code === 'SQLITE_NOTADB' ? 'not an SQLite file' : e instanceof ForeignFileError ? e.message : fileProblem(e);
+    opts.onError({ kind: 'store', message: `cannot open the capture ${file}: ${why}` });
     try {
       db?.close();
     } catch {
@@ -133,6 +138,19 @@ function openDatabase(file: string, opts: StoreOptions): OpenDatabase | undefine
     }
     return undefined;
   }
+}
+
+class ForeignFileError extends Error {}
+
+/**
+ * A file mdmtap did not create is left as it is: before anything is written (WAL mode alone rewrites the header),
+ * an SQLite database with tables of its own, or one from a newer mdmtap, is refused.
+ */
+function refuseForeign(db: Database.Database): void {
+  const v = db.pragma('user_version', { simple: true }) as number;
+  if (v > SCHEMA_VERSION) throw new ForeignFileError(`written by a newer mdmtap (schema ${v})`);
+  const tables = (db.prepare(`SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'`).get() as { n: number }).n;
+  if (v === 0 && tables > 0) throw new ForeignFileError('an SQLite database that is not an mdmtap capture (mdmtap will not write into it)');
 }
 
 function recordRun(db: Database.Database, st: Statements, run: NonNullable<StoreOptions['run']>, keepSecrets: boolean): number {

@@ -3,6 +3,8 @@
  * out as the same `Exchange` objects the proxy produced, in end-time order, bodies as stored (redacted).
  */
 import Database from 'better-sqlite3';
+import { statSync } from 'node:fs';
+import { fileProblem } from '../util/file-errors.js';
 import { EMPTY_BODY, type Exchange } from '../model/exchange.js';
 import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
@@ -91,15 +93,19 @@ export interface CaptureReader {
 
 export class NotACaptureError extends Error {}
 
+/** Opens a capture read-only; a NotACaptureError says why not in one line (`cannot read FILE: …`). */
 export function openCaptureReadonly(file: string): CaptureReader {
   let db: Database.Database;
   try {
+    // SQLite's own words for these ("unable to open database file", "disk I/O error") tell a person nothing.
+    if (statSync(file).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
     db = new Database(file, { readonly: true, fileMustExist: true });
     const v = db.pragma('user_version', { simple: true }) as number;
-    if (v === 0 || v > SCHEMA_VERSION) throw new NotACaptureError(v === 0 ? 'not an mdmtap capture (no schema)' : `written by a newer mdmtap (schema ${v})`);
+    if (v === 0 || v > SCHEMA_VERSION) throw new NotACaptureError(v === 0 ? 'not an mdmtap capture (an SQLite file without its tables)' : `written by a newer mdmtap (schema ${v})`);
     db.prepare('SELECT 1 FROM exchanges LIMIT 1').all();
   } catch (e) {
-    throw e instanceof NotACaptureError ? e : new NotACaptureError((e as Error).message);
+    const why = e instanceof NotACaptureError ? e.message : (e as { code?: string }).code === 'SQLITE_NOTADB' ? 'not an SQLite file' : fileProblem(e);
+    throw new NotACaptureError(`cannot read ${file}: ${why}`);
   }
   const where = (f: Filter | undefined, timeCol: string, udidCol = 'udid') => {
     const conds: string[] = [];

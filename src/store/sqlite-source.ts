@@ -17,7 +17,7 @@ export function openSqliteSource(file: string): CaptureSource {
     try {
       return openCaptureReadonly(file);
     } catch (e) {
-      throw new CaptureFormatError(`cannot read ${file} as an mdmtap capture: ${e instanceof NotACaptureError ? e.message : (e as Error).message}`);
+      throw e instanceof NotACaptureError ? new CaptureFormatError(e.message) : e;
     }
   };
   // Two connections: SQLite keeps a connection busy while one statement is iterated, and the exchanges and the

@@ -69,16 +69,33 @@ describe('mdmtap start', () => {
     expect(readFileSync(db).includes('redacted@127.0.0.1')).toBe(true);
   });
 
-  it('a capture that cannot be written is an error event; the proxy keeps serving', async () => {
+  it('a capture that cannot be created stops the start: one line, exit 2, nothing listening', async () => {
     const certs = tempDir();
     dirs.push(certs);
-    const p = startCli(['start', '--json', '--db', '/proc/mdmtap-cannot-write-here/capture.sqlite', '--host', '127.0.0.1', '--port', '0', '--upstream', 'https://127.0.0.1:1', '--certs', certs.dir]);
-    running.push(p);
-    const m = await p.waitStderr(/listening on 127\.0\.0\.1:(\d+)/);
-    const line = await p.waitStdout(/\{"type":"error"[^\n]*\n/);
-    expect(JSON.parse(line[0])).toMatchObject({ kind: 'store' });
-    const { plainGet } = await import('../helpers/tls-peers.js');
-    expect((await plainGet(Number(m[1]), '/ca.pem')).status).toBe(200);
+    // Not even root can create a file under /proc.
+    const r = await runCli(['start', '--json', '--db', '/proc/mdmtap-cannot-write-here/capture.sqlite', '--host', '127.0.0.1', '--port', '0', '--upstream', 'https://127.0.0.1:1', '--certs', certs.dir]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^mdmtap: --db: cannot open the capture \/proc\/mdmtap-cannot-write-here\/capture\.sqlite: .+ \(--no-db runs without a capture\)$/)]);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--db naming a directory, or an SQLite file that is not an mdmtap capture: one line, exit 2, the file untouched', async () => {
+    const certs = tempDir();
+    dirs.push(certs);
+    const args = ['--host', '127.0.0.1', '--port', '0', '--upstream', 'https://127.0.0.1:1', '--certs', certs.dir];
+    const dir = await runCli(['start', '--json', '--db', certs.dir, ...args]);
+    expect(dir.code).toBe(2);
+    expect(dir.stderr.trim()).toBe(`mdmtap: --db: cannot open the capture ${certs.dir}: it is a directory (--no-db runs without a capture)`);
+    const { default: Database } = await import('better-sqlite3');
+    const other = join(certs.dir, 'someone-elses.sqlite');
+    const db = new Database(other);
+    db.exec("CREATE TABLE inventory (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO inventory (name) VALUES ('keep me');");
+    db.close();
+    const before = readFileSync(other);
+    const r = await runCli(['start', '--json', '--db', other, ...args]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe(`mdmtap: --db: cannot open the capture ${other}: an SQLite database that is not an mdmtap capture (mdmtap will not write into it) (--no-db runs without a capture)`);
+    expect(readFileSync(other).equals(before)).toBe(true);
   });
 
   it('--apns-cert without --apns-key is one line and exit 2', async () => {
@@ -87,7 +104,7 @@ describe('mdmtap start', () => {
     expect(r.stderr.trim().split('\n')).toEqual(['mdmtap: --apns-cert and --apns-key go together: the push certificate and its private key (PEM)']);
   });
 
-  it('port already in use: one line, exit 1', async () => {
+  it('port already in use: one line, exit 2 (a user mistake)', async () => {
     const certs = tempDir();
     dirs.push(certs);
     const blocker = net.createServer();
@@ -95,8 +112,8 @@ describe('mdmtap start', () => {
     const port = (blocker.address() as net.AddressInfo).port;
     try {
       const r = await runCli(['start', '--no-db', '--host', '127.0.0.1', '--port', String(port), '--upstream', 'https://127.0.0.1:1', '--certs', certs.dir]);
-      expect(r.code).toBe(1);
-      expect(r.stderr.trim().split('\n')).toEqual([`mdmtap: port ${port} is already in use on 127.0.0.1`]);
+      expect(r.code).toBe(2);
+      expect(r.stderr.trim().split('\n')).toEqual([`mdmtap: port ${port} is already in use on 127.0.0.1 (choose another with --port)`]);
     } finally {
       blocker.close();
     }
@@ -117,7 +134,7 @@ describe('mdmtap start', () => {
 describe('mdmtap start: the boundary and limit flags', () => {
   it('a bad or contradictory value is one line and exit 2', async () => {
     const cases: Array<[string[], RegExp]> = [
-      [['--mdm-host', 'mdm.example.com', '--upstream', 'https://mdm.example.com/'], /exclude each other/],
+      [['--mdm-host', 'mdm.example.com', '--upstream', 'https://mdm.example.com/'], /--upstream .* cannot be used with .*--mdm-host/],
       [['--upstream', 'https://127.0.0.1:1', '--allow-client', 'everyone'], /--allow-client: "everyone" is not an address or CIDR block/],
       [['--upstream', 'https://127.0.0.1:1', '--allow-client', '10.0.0.0/40'], /prefix length must be 0-32/],
       [['--mdm-host', 'mdm.example.com', '--server-name', 'mdmtap.lan'], /--server-name is for reverse mode/],

@@ -141,3 +141,16 @@ describe('the read-only view', () => {
     expect(g.split('\n')[1]).toMatch(/\d+\/s/);
   });
 });
+
+describe('a capture that fails while running', () => {
+  it('gets a notice line of its own that stays (the latest failure), besides the error note', async () => {
+    const r = fleetWithUser();
+    r.pipeline.error('store', 'could not write 12 rows to mdmtap.sqlite: database or disk is full');
+    r.pipeline.error('upstream-unreachable', 'mdm.example.com:443: connect ECONNREFUSED');
+    r.store.flushNow();
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={30} color={false} />);
+    const f = await until(ui.lastFrame, (x) => x.includes('! capture:'), 'the notice');
+    expect(f).toContain('! capture: could not write 12 rows to mdmtap.sqlite: database or disk is full');
+    expect(f).toContain('upstream-unreachable: mdm.example.com:443');
+  });
+});

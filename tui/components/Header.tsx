@@ -66,8 +66,8 @@ export function Header({ snap, theme, width, paused }: { snap: Snapshot; theme: 
       </Text>
       <Text wrap="truncate" dimColor={theme.dim}>
         push grace {formatDuration(info.pushGraceMs)}
-        {info.pushObservable ? ' · pushes observed via APNs interception' : ' · pushes not observable: a return of the device is the only proof of a push'}
         {info.note ? ` · ${info.note}` : ''}
+        {info.pushObservable ? ' · pushes observed via APNs interception' : ' · pushes not observable: a return of the device is the only proof of a push'}
       </Text>
       {noticeLines(info, width).map((l, i) => (
         <Text key={i} wrap="truncate" color={theme.warning} bold>

@@ -132,6 +132,7 @@ const MAX_DETAIL_BYTES = 64 * 1024 * 1024;
 const MAX_TIMELINE = 300;
 const RATE_SECONDS = 30;
 const MAX_FACTS = 200_000;
+const CAPTURE_NOTICE = 'capture: ';
 
 export interface StoreOptions {
   now?: () => number;
@@ -238,6 +239,10 @@ export class DashboardStore {
       }
       case 'error':
         this.info = { ...this.info, note: `${ev.kind}: ${ev.message}` };
+        // The capture failing is what an auditor must not miss: it stays on a line of its own (the latest).
+        if (ev.kind === 'store' || ev.kind === 'store-backlog') {
+          this.info.notices = [...(this.info.notices ?? []).filter((n) => !n.startsWith(CAPTURE_NOTICE)), `${CAPTURE_NOTICE}${ev.message}`];
+        }
         break;
     }
     this.touch();

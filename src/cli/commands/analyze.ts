@@ -12,6 +12,7 @@ import { EventWriter } from '../event-writer.js';
 import { UserError } from '../errors.js';
 import { latest } from '../../util/latest.js';
 import { addSettingOptions, settingsFrom } from '../setting-options.js';
+import { spoolStdin, type Spooled } from '../stdin.js';
 
 interface AnalyzeOptions {
   json?: boolean;
@@ -22,16 +23,23 @@ export function registerAnalyze(program: Command): void {
   const command = program
     .command('analyze')
     .description('replay HAR, mdmtap JSON-lines or SQLite captures through the analyzer and report what the server did')
-    .argument('<file...>', 'capture files (HAR 1.2 from mdmtap, mitmproxy, Charles, Proxyman or a browser; mdmtap JSONL; mdmtap SQLite)')
+    .argument('<file...>', 'capture files (HAR 1.2 from mdmtap, mitmproxy, Charles, Proxyman or a browser; mdmtap JSONL; mdmtap SQLite); - reads stdin')
     .option('--json', 'print the events as JSON lines instead of the report')
     .option('--quiet', 'no progress line on the terminal')
     .addHelpText('after', '\nExit status: 0 no warning, 1 warnings raised, 2 unreadable input.');
   addSettingOptions(command, ' (mdmtap captures: as recorded, unless given)');
   command.action(async (files: string[], opts: AnalyzeOptions, cmd: Command) => {
       const sources: CaptureSource[] = [];
+      let stdin: Spooled | undefined;
       try {
         // Several inputs: each item carries a key that tells when two of them hold the same exchange.
-        for (const name of files) sources.push(await openCapture(name, { keys: files.length > 1 }));
+        for (const name of files) {
+          if (name === '-') {
+            if (stdin) throw new UserError('- (stdin) can be given once');
+            stdin = await spoolStdin();
+            sources.push(named(await openCapture(stdin.path, { keys: files.length > 1 }), 'stdin'));
+          } else sources.push(await openCapture(name, { keys: files.length > 1 }));
+        }
         // An mdmtap capture (SQLite, its HAR and JSON lines) knows what it was judged with live: unless told
         // otherwise, replay with that, so the same capture gives the same verdicts in every format.
         const settings = settingsFrom(cmd, sources.find((l) => l.recorded)?.recorded);
@@ -84,8 +92,14 @@ export function registerAnalyze(program: Command): void {
         throw e;
       } finally {
         for (const x of sources) x.close();
+        stdin?.remove();
       }
     });
+}
+
+/** A source shown under another name (stdin's temporary copy is `stdin` in the report). */
+function named(source: CaptureSource, name: string): CaptureSource {
+  return Object.create(source, { name: { value: name } }) as CaptureSource;
 }
 
 /** The progress of several inputs: summed when they count alike, as a share of the whole otherwise. */

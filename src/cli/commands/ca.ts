@@ -5,6 +5,7 @@ import { ensureCa, type CaKeyType } from '../../proxy/ca.js';
 import { caKeyTypeOption } from '../options.js';
 import { DEFAULT_CERTS } from '../defaults.js';
 import { UserError } from '../errors.js';
+import { fileProblem } from '../../util/file-errors.js';
 
 export function registerCa(program: Command): void {
   program
@@ -19,7 +20,7 @@ export function registerCa(program: Command): void {
       try {
         ca = await ensureCa(dir, { keyType: opts.caKeyType });
       } catch (e) {
-        throw new UserError(`cannot create or read the CA in ${dir}: ${(e as Error).message}`);
+        throw new UserError(`cannot create or read the CA in ${dir}: ${fileProblem(e)}`);
       }
       if (opts.pem) {
         process.stdout.write(ca.certPem);

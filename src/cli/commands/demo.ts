@@ -2,13 +2,14 @@
 import type { Command } from 'commander';
 import { startDemo } from '../../demo/demo.js';
 import { isPolicy, POLICIES, type PolicyName } from '../../sim/policy.js';
-import { durationOption, portOption } from '../options.js';
+import { durationFlag, portOption } from '../options.js';
 import { UserError } from '../errors.js';
 import { present } from '../present.js';
 import { formatDuration } from '../../util/duration.js';
 import { openSinkModules } from '../../sinks/index.js';
 import { captureSink } from '../../sinks/capture.js';
 import { installLastResort } from '../last-resort.js';
+import { keepRunningWhenStdoutCloses } from '../stdout.js';
 
 interface DemoCliOptions {
   devices: string;
@@ -25,7 +26,7 @@ export function registerDemo(program: Command): void {
     .description('run mdmtap between built-in reference MDM servers and a simulated fleet on loopback, dashboard on')
     .option('--devices <n>', 'simulated devices', '25')
     .option('--policy <name>', `server behaviour after NotNow: ${POLICIES.join(', ')}, or mix (one server each)`, 'mix')
-    .option('--push-grace <duration>', 'push grace (short, so the demo shows verdicts quickly)', durationOption('--push-grace'), 5000)
+    .addOption(durationFlag('--push-grace <duration>', 'push grace (short, so the demo shows verdicts quickly)', 5000))
     .option('--port <port>', 'proxy port (0 = any free port)', portOption, 0)
     .option('--db <file>', 'also capture to this SQLite file')
     .option('--json', 'print events as JSON lines instead of the dashboard')
@@ -34,6 +35,7 @@ export function registerDemo(program: Command): void {
       if (!Number.isInteger(devices) || devices < 1 || devices > 10_000) throw new UserError(`--devices: "${opts.devices}" is not a number from 1 to 10000`);
       if (opts.policy !== 'mix' && !isPolicy(opts.policy)) throw new UserError(`--policy: "${opts.policy}" is not one of ${POLICIES.join(', ')}, mix`);
       const json = opts.json === true || !process.stdout.isTTY;
+      if (json) keepRunningWhenStdoutCloses();
       let presenter: Awaited<ReturnType<typeof present>> | undefined;
       let demo;
       try {

@@ -1,5 +1,6 @@
-/** `mdmtap export FILE --format har|jsonl|csv`: a capture for other tools, redacted as stored. */
-import type { Command } from 'commander';
+/** `mdmtap export FILE [--format har|jsonl|csv] [-o OUT]`: a capture for other tools, redacted as stored. */
+import { Option, type Command } from 'commander';
+import { extname } from 'node:path';
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import type { Writable } from 'node:stream';
@@ -10,7 +11,7 @@ import { UserError } from '../errors.js';
 import { timeOption } from '../options.js';
 
 interface ExportOptions {
-  format: string;
+  format?: keyof typeof FORMATS;
   udid?: string;
   since?: number;
   until?: number;
@@ -37,25 +38,35 @@ function countingReader(reader: CaptureReader, tick: () => void): CaptureReader 
 
 const FORMATS = { har: exportHar, jsonl: exportJsonl, csv: exportCsv } as const;
 
+/** The format an output file's name asks for: `fleet.har`, `events.jsonl` (or `.ndjson`), `exchanges.csv`. */
+function formatOf(output: string | undefined): keyof typeof FORMATS | undefined {
+  const ext = output ? extname(output).toLowerCase() : '';
+  return ext === '.har' ? 'har' : ext === '.jsonl' || ext === '.ndjson' ? 'jsonl' : ext === '.csv' ? 'csv' : undefined;
+}
+
 export function registerExport(program: Command): void {
   program
     .command('export')
     .description('export an mdmtap SQLite capture as HAR, JSON lines (the events) or CSV (one row per exchange)')
     .argument('<file>', 'an mdmtap SQLite capture')
-    .requiredOption('--format <format>', 'har, jsonl or csv')
+    .addOption(new Option('--format <format>', 'the format (default: from -o\'s extension)').choices(Object.keys(FORMATS)))
     .option('--udid <udid>', 'only this device (UDID or EnrollmentID)')
     .option('--since <time>', 'from this time (ISO 8601, e.g. 2026-11-25T10:00:00Z)', timeOption('--since'))
     .option('--until <time>', 'up to this time (ISO 8601)', timeOption('--until'))
     .option('-o, --output <file>', 'write here instead of stdout')
     .option('--quiet', 'no progress line on the terminal')
     .action(async (file: string, opts: ExportOptions) => {
-      const fn = FORMATS[opts.format as keyof typeof FORMATS];
-      if (!fn) throw new UserError(`--format: "${opts.format}" is not one of har, jsonl, csv`);
+      const format = opts.format ?? formatOf(opts.output);
+      if (!format) {
+        throw new UserError(`--format: give one of ${Object.keys(FORMATS).join(', ')}${opts.output ? `; "${opts.output}" does not end in .har, .jsonl or .csv` : ' (or an -o file ending in .har, .jsonl or .csv)'}`);
+      }
+      opts.format = format;
+      const fn = FORMATS[format];
       let reader;
       try {
         reader = openCaptureReadonly(file);
       } catch (e) {
-        throw new UserError(`cannot read ${file} as an mdmtap capture: ${e instanceof NotACaptureError ? e.message : (e as Error).message}`);
+        throw e instanceof NotACaptureError ? new UserError(e.message) : e;
       }
       const filter: Filter = {
         ...(opts.udid ? { udid: opts.udid } : {}),

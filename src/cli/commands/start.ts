@@ -1,18 +1,21 @@
 /** `mdmtap [start]`: the live proxy between devices and an MDM server, with live analysis and capture. */
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { PushSeen } from '../../model/message.js';
 import { resolve } from 'node:path';
 import { DEFAULT_BODY_BUDGET, DEFAULT_MAX_CONNECTIONS, startProxy, type ProxyOptions, type RunningProxy } from '../../proxy/proxy.js';
+import { SetupError } from '../../proxy/errors.js';
+import { keepRunningWhenStdoutCloses } from '../stdout.js';
 import { DEFAULT_TIMEOUTS } from '../../proxy/timeouts.js';
 import type { CaKeyType } from '../../proxy/ca.js';
 import { installLastResort } from '../last-resort.js';
 import { LivePipeline } from '../../live/pipeline.js';
 import { present, type Presenter } from '../present.js';
 import { consoleSink } from '../../sinks/console.js';
+import { jsonlSink } from '../../sinks/jsonl.js';
 import { openSinkModules, SINK_MODULES } from '../../sinks/index.js';
-import { caKeyTypeOption, cidrOption, collect, countOption, durationOption, portOption, sizeOption } from '../options.js';
+import { caKeyTypeOption, cidrOption, collect, countOption, durationFlag, portOption, sizeFlag } from '../options.js';
 import { UserError } from '../errors.js';
 import { DEFAULT_CERTS, DEFAULT_MAX_BODY, DEFAULT_PORT } from '../defaults.js';
 import { formatDuration } from '../../util/duration.js';
@@ -54,27 +57,27 @@ export function registerStart(program: Command): void {
     .option('--port <port>', 'port to listen on', portOption, DEFAULT_PORT)
     .option('--host <address>', 'address to bind', '0.0.0.0')
     .option('--mdm-host <host[:port]>', 'forward mode: an MDM host to decrypt (repeatable); every other CONNECT is tunnelled untouched', collect, [])
-    .option('--upstream <url>', 'reverse mode: devices talk to mdmtap, which forwards to this MDM server URL')
+    .addOption(new Option('--upstream <url>', 'reverse mode: devices talk to mdmtap, which forwards to this MDM server URL').conflicts('mdmHost'))
     .option('--upstream-ca <file>', 'extra CA certificate (PEM) to trust for the upstream (repeatable)', collect, [])
     .option('--insecure-upstream', 'do not verify the upstream certificate (warned on every start)')
     .option('--client-cert-header <name>', "forward the device's TLS client certificate to the upstream in this header, as :base64-DER:")
-    .option('--json', 'headless: print events as JSON lines on stdout (the default when stdout is not a terminal)')
+    .addOption(new Option('--json', 'headless: print events as JSON lines on stdout (the default when stdout is not a terminal)').conflicts('plain'))
     .option('--plain', 'on a terminal: one readable line per session outcome and warning instead of the dashboard')
     .option('--certs <dir>', 'where the mdmtap CA lives', DEFAULT_CERTS)
     .option('--apns-cert <file>', "the MDM push certificate (PEM): lets mdmtap re-originate the server's APNs connection and see every push")
     .option('--apns-key <file>', 'the private key of the push certificate (PEM)')
     .option('--apns-upstream <url>', "send intercepted pushes to this APNs instead of Apple's (a lab or test APNs)")
     .option('--apns-upstream-ca <file>', 'extra CA (PEM) to trust for --apns-upstream (repeatable)', collect, [])
-    .option('--max-body <size>', 'bytes of each body kept for analysis and capture', sizeOption('--max-body'), DEFAULT_MAX_BODY)
-    .option('--body-budget <size>', 'bytes of body copies held for analysis at once, all exchanges together; past it bodies are forwarded but not copied', sizeOption('--body-budget'), DEFAULT_BODY_BUDGET)
+    .addOption(sizeFlag('--max-body <size>', 'bytes of each body kept for analysis and capture', DEFAULT_MAX_BODY))
+    .addOption(sizeFlag('--body-budget <size>', 'bytes of body copies held for analysis at once, all exchanges together; past it bodies are forwarded but not copied', DEFAULT_BODY_BUDGET))
     .option('--allow-client <cidr>', 'let clients from this public address block in (repeatable); private, loopback and link-local clients always may', cidrOption, [])
     .option('--server-name <name>', 'reverse mode: a name devices use to reach mdmtap, put in its certificate (repeatable)', collect, [])
     .option('--max-connections <n>', 'device connections at once; more are closed on arrival', countOption('--max-connections'), DEFAULT_MAX_CONNECTIONS)
-    .option('--handshake-timeout <duration>', 'a device must complete its TLS handshake within this', durationOption('--handshake-timeout', 1), DEFAULT_TIMEOUTS.handshakeMs)
-    .option('--header-timeout <duration>', "a request's headers must arrive within this of its first byte (and a new connection's first request)", durationOption('--header-timeout', 1), DEFAULT_TIMEOUTS.headersMs)
-    .option('--request-timeout <duration>', 'a whole request, body included, must arrive within this of its first byte', durationOption('--request-timeout', 1), DEFAULT_TIMEOUTS.requestMs)
-    .option('--idle-timeout <duration>', 'a kept-alive device connection with no new request is closed after this', durationOption('--idle-timeout', 1), DEFAULT_TIMEOUTS.idleMs)
-    .option('--upstream-timeout <duration>', 'give up on the server after this long without a byte either way', durationOption('--upstream-timeout', 1), DEFAULT_TIMEOUTS.upstreamMs)
+    .addOption(durationFlag('--handshake-timeout <duration>', 'a device must complete its TLS handshake within this', DEFAULT_TIMEOUTS.handshakeMs, 1))
+    .addOption(durationFlag('--header-timeout <duration>', "a request's headers must arrive within this of its first byte (and a new connection's first request)", DEFAULT_TIMEOUTS.headersMs, 1))
+    .addOption(durationFlag('--request-timeout <duration>', 'a whole request, body included, must arrive within this of its first byte', DEFAULT_TIMEOUTS.requestMs, 1))
+    .addOption(durationFlag('--idle-timeout <duration>', 'a kept-alive device connection with no new request is closed after this', DEFAULT_TIMEOUTS.idleMs, 1))
+    .addOption(durationFlag('--upstream-timeout <duration>', 'give up on the server after this long without a byte either way', DEFAULT_TIMEOUTS.upstreamMs, 1))
     .option('--ca-key-type <type>', 'key of a CA created now: p256 (ECDSA) or rsa (2048); an existing CA keeps its own', caKeyTypeOption, 'p256');
   addSettingOptions(cmd);
   for (const m of SINK_MODULES) m.addOptions(cmd);
@@ -87,6 +90,8 @@ export async function runStart(opts: StartOptions, settings: Settings): Promise<
   checkModes(opts);
   const files = readFiles(opts);
   const json = opts.json === true || !process.stdout.isTTY;
+  if (json) keepRunningWhenStdoutCloses();
+  // Security-relevant: printed before anything else, and kept on a line of its own in the dashboard.
   const notices: string[] = [];
   if (opts.insecureUpstream) notices.push('WARNING: --insecure-upstream: the upstream server certificate is NOT verified.');
 
@@ -98,19 +103,7 @@ export async function runStart(opts: StartOptions, settings: Settings): Promise<
     ...(opts.apnsUpstream ? { apnsUpstream: withoutCredentials(opts.apnsUpstream) } : {}),
   };
   const raw = opts as unknown as Record<string, unknown>;
-  // The dashboard (TTY) or JSON lines; --plain keeps a terminal to one readable line per verdict.
-  const presenter = opts.plain && !json ? undefined : await present(pipeline, {
-    json,
-    info: {
-      mode: opts.upstream ? 'reverse proxy' : 'forward proxy',
-      ...(shown.upstream ? { upstream: shown.upstream } : {}),
-      ...(typeof raw.db === 'string' ? { captureFile: raw.db } : {}),
-      pushGraceMs: settings.pushGraceMs,
-      pushObservable: Boolean(files.apns),
-    },
-    ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader } : {}),
-  });
-  if (!presenter) pipeline.addSink(consoleSink());
+  // Sinks first: a capture that cannot be opened stops the start before a port is taken or a screen drawn.
   const sinks = await openSinkModules(
     SINK_MODULES,
     raw,
@@ -123,26 +116,54 @@ export async function runStart(opts: StartOptions, settings: Settings): Promise<
     },
     (sink) => pipeline.addSink(sink),
   );
-  notices.push(...sinks.notices);
+  notices.push(...sinks.notices.filter((n) => n.startsWith('WARNING')));
+  const infoLines = sinks.notices.filter((n) => !n.startsWith('WARNING'));
+  if (notices.length) process.stderr.write(notices.join('\n') + '\n');
+  // JSON lines (or --plain's lines) are attached before the stream starts: its first line says what it is judged with.
+  if (json) pipeline.addSink(jsonlSink());
+  else if (opts.plain) pipeline.addSink(consoleSink());
+  pipeline.start();
 
   let proxy: RunningProxy;
   try {
     proxy = await startProxy(proxyOptions(opts, files, pipeline));
   } catch (e) {
-    presenter?.close();
-    await sinks.close();
-    throw new UserError((e as Error).message, 1);
+    await pipeline.close();
+    throw new UserError((e as Error).message, e instanceof SetupError ? 2 : 1);
   }
-  pipeline.start();
-  presenter?.setInfo({ listen: `${opts.host}:${proxy.port}`, caFingerprint: proxy.caFingerprint, ...(notices.length ? { note: notices.join(' ') } : {}) });
   const lines = [
     `mdmtap listening on ${opts.host}:${proxy.port} (${opts.upstream ? `reverse proxy to ${shown.upstream}` : `forward proxy, decrypting ${opts.mdmHost.join(', ')}`})`,
     `CA ${resolve(opts.certs)}/ca.pem  SHA-256 ${proxy.caFingerprint}  (devices: http://<this-host>:${proxy.port}/ca.mobileconfig)`,
     `clients: loopback, private and link-local addresses${opts.allowClient.length ? ` and ${opts.allowClient.join(', ')}` : ' only (--allow-client CIDR admits a public block)'}; at most ${opts.maxConnections} connections`,
     `${sinks.status.join('; ')}; push grace ${formatDuration(settings.pushGraceMs)}; ${files.apns ? `pushes observed (APNs interception${shown.apnsUpstream ? ` to ${shown.apnsUpstream}` : ''})` : 'pushes not observable (no --apns-cert)'}`,
-    ...notices,
+    ...infoLines,
   ];
-  await untilStopped(proxy, pipeline, presenter, lines);
+  const stop = armStop(proxy, pipeline);
+  // The lines go to stderr before the dashboard takes the screen, so they stay in the terminal's scrollback.
+  process.stderr.write(lines.join('\n') + '\n');
+  // On a terminal, the dashboard (unless --plain).
+  if (!json && !opts.plain) {
+    const presenter = await present(pipeline, {
+      json: false,
+      info: {
+        mode: opts.upstream ? 'reverse proxy' : 'forward proxy',
+        listen: `${opts.host}:${proxy.port}`,
+        caFingerprint: proxy.caFingerprint,
+        ...(shown.upstream ? { upstream: shown.upstream } : {}),
+        ...(typeof raw.db === 'string' ? { captureFile: raw.db } : {}),
+        pushGraceMs: settings.pushGraceMs,
+        pushObservable: Boolean(files.apns),
+        ...(notices.length ? { notices } : {}),
+        ...(infoLines.length ? { note: infoLines.join(' ') } : {}),
+      },
+      ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader } : {}),
+    });
+    stop.presenter = presenter;
+    // A signal that came while the dashboard was loading has stopped the rest already.
+    if (stop.closing()) presenter.close();
+    void presenter.quit.then(stop.stop);
+  }
+  await stop.stopped;
 }
 
 /** One mode at a time, and only the options that mode uses. */
@@ -152,9 +173,6 @@ function checkModes(opts: StartOptions): void {
       'nothing to intercept: pass --mdm-host HOST[:PORT] (devices use mdmtap as their HTTP proxy) or --upstream URL (devices talk to mdmtap directly); see mdmtap start --help',
       2,
     );
-  }
-  if (opts.mdmHost.length && opts.upstream) {
-    throw new UserError('--mdm-host (forward mode) and --upstream (reverse mode) exclude each other: run one mdmtap per mode', 2);
   }
   if (opts.serverName.length && !opts.upstream) throw new UserError('--server-name is for reverse mode (--upstream)', 2);
   if (opts.upstream) {
@@ -238,21 +256,31 @@ function proxyOptions(opts: StartOptions, files: StartFiles, pipeline: LivePipel
 }
 
 /**
- * Prints the listening lines and waits for a stop (a signal or `q`), then stops in order: the proxy drains the
- * exchanges in progress into the pipeline, which then judges what is due and flushes its sinks.
+ * The stop, armed before the "listening" line is printed (whoever reads it may stop us at once): on a signal or
+ * `q`, the proxy drains the exchanges in progress into the pipeline, which then judges what is due and flushes
+ * its sinks.
  */
-async function untilStopped(proxy: RunningProxy, pipeline: LivePipeline, presenter: Presenter | undefined, lines: string[]): Promise<void> {
+interface Stop {
+  stopped: Promise<void>;
+  stop(): void;
+  closing(): boolean;
+  presenter?: Presenter;
+}
+
+function armStop(proxy: RunningProxy, pipeline: LivePipeline): Stop {
   // For `npm run bench`: how long the event loop stalled and the peak memory, printed on exit.
   const loop = process.env.MDMTAP_STATS ? monitorEventLoopDelay({ resolution: 2 }) : undefined;
   loop?.enable();
-  // Signal handlers go in before the "listening" line: whoever reads that line may stop us at once.
-  const stopped = new Promise<void>((done) => {
-    let closing = false;
-    const stop = () => {
+  let closing = false;
+  let done!: () => void;
+  const handle: Stop = {
+    stopped: new Promise<void>((r) => (done = r)),
+    closing: () => closing,
+    stop: () => {
       if (closing) return;
       closing = true;
       void (async () => {
-        presenter?.close();
+        handle.presenter?.close();
         await proxy.close();
         await pipeline.close();
         if (loop) {
@@ -261,13 +289,11 @@ async function untilStopped(proxy: RunningProxy, pipeline: LivePipeline, present
         }
         done();
       })();
-    };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    void presenter?.quit.then(stop);
-  });
-  process.stderr.write(lines.join('\n') + '\n');
-  await stopped;
+    },
+  };
+  process.once('SIGINT', handle.stop);
+  process.once('SIGTERM', handle.stop);
+  return handle;
 }
 
 /** A URL as mdmtap shows and records it: credentials in it become a tag. */

@@ -25,7 +25,7 @@ export function registerView(program: Command): void {
       try {
         reader = openCaptureReadonly(file);
       } catch (e) {
-        throw new UserError(`cannot read ${file} as an mdmtap capture: ${e instanceof NotACaptureError ? e.message : (e as Error).message}`);
+        throw e instanceof NotACaptureError ? new UserError(e.message) : e;
       }
       try {
         const c = reader.counts();
