@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import * as plist from 'plist';
@@ -186,27 +186,29 @@ describe('writing a live capture', () => {
     r.close();
   });
 
-  it('a read-only directory gives one clear error and record calls keep working', () => {
-    const d = join(dir(), 'ro');
-    mkdirSync(d);
-    chmodSync(d, 0o500);
-    const errors: string[] = [];
-    try {
-      const s = openCaptureStore(join(d, 'cap.sqlite'), { keepSecrets: false, bodies: true, onError: (e) => errors.push(`${e.kind}: ${e.message}`) });
+  it('a capture that cannot be created gives one clear error, records nothing, and record calls keep working', () => {
+    // Failures root cannot bypass (a read-only folder would not stop it): a path under a regular file (ENOTDIR)
+    // and a path that is a folder.
+    const d = dir();
+    const notAFolder = join(d, 'plain-file');
+    writeFileSync(notAFolder, 'not a folder');
+    const aFolder = join(d, 'a-folder');
+    mkdirSync(aFolder);
+    for (const file of [join(notAFolder, 'cap.sqlite'), aFolder]) {
+      const errors: string[] = [];
+      const s = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(`${e.kind}: ${e.message}`) });
       stores.push(s);
+      expect(s.ok, file).toBe(false);
       expect(() => {
         s.recordExchange(exchange(idle()), undefined, undefined);
         s.recordEvent({ type: 'error', ts: new Date().toISOString(), kind: 'x', message: 'y' });
         s.flush();
       }).not.toThrow();
-      // root ignores directory permissions: then the file opens fine and there is simply nothing to report.
-      if (process.getuid?.() !== 0) {
-        expect(errors).toHaveLength(1);
-        expect(errors[0]).toMatch(/^store: cannot open the capture/);
-      }
-    } finally {
-      chmodSync(d, 0o700);
+      expect(errors, file).toHaveLength(1);
+      expect(errors[0]).toMatch(/^store: cannot open the capture .*; nothing will be recorded$/);
+      expect(errors[0]).not.toContain('\n');
     }
+    expect(readFileSync(notAFolder, 'utf8')).toBe('not a folder');
   });
 
   it('a corrupt capture file gives an error, not a crash', () => {
