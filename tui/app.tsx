@@ -76,7 +76,16 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
   const [warningsOnly, setWarningsOnly] = useState(false);
   const [sortIdx, setSortIdx] = useState(0);
 
-  useEffect(() => store.subscribe((s) => (paused ? undefined : setSnap(s))), [store, paused]);
+  // Read by the store's listener, and set by the key itself: a pause holds from the keypress on, not only once React
+  // has re-run an effect (a snapshot delivered in between used to slip through).
+  const pausedNow = useRef(false);
+  useEffect(() => store.subscribe((s) => (pausedNow.current ? undefined : setSnap(s))), [store]);
+  const togglePause = () => {
+    pausedNow.current = !pausedNow.current;
+    setPaused(pausedNow.current);
+    // Resuming shows at once what came in meanwhile.
+    if (!pausedNow.current) setSnap(store.getSnapshot());
+  };
 
   const f = filter.toLowerCase();
   const devices = useMemo(() => {
@@ -140,7 +149,7 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
       return back();
     }
     if (input === '?') return current.kind === 'help' ? back() : push({ kind: 'help' });
-    if (input === 'p' && !snap.info.readOnly) return setPaused((p) => !p);
+    if (input === 'p' && !snap.info.readOnly) return togglePause();
     const step = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : key.pageUp ? -10 : key.pageDown ? 10 : 0;
     if (current.kind === 'timeline') {
       if (step) setLine((l) => ({ ...l, timeline: clamp(l.timeline + step, timelineEntries.length) }));
