@@ -10,6 +10,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/cli.js';
+import { serverLab } from '../helpers/lab.js';
+import { strandOneSession } from '../helpers/stranded.js';
+import { freePort } from '../helpers/free-port.js';
 
 const hasTmux = spawnSync('tmux', ['-V']).status === 0;
 const session = `mdmtap-term-${process.pid}`;
@@ -119,5 +122,26 @@ describe.skipIf(!hasTmux)('the dashboard in a real terminal', () => {
     await until((x) => x.includes('finished'), 'the capture finished', 20_000);
     tmux('send-keys', '-t', session, 'q');
     await until((x) => x.includes('EXITED 0'), 'view exiting');
+  }, 60_000);
+
+  it('start --plain prints one readable line per verdict instead of the dashboard', async () => {
+    const lab = await serverLab('keep-going');
+    try {
+      const port = await freePort();
+      start(160, 30, `${lab.forwardArgs('--plain', '--no-db', '--push-grace', '1s').map((a) => (a === '0' ? String(port) : JSON.stringify(a))).join(' ')}`);
+      await until((x) => x.includes(`listening on 127.0.0.1:${port}`), 'listening');
+      const device = await strandOneSession(lab.server, port, lab.certs, 7);
+      const s = await until((x) => x.includes('WARNING notnow-no-push'), 'the verdict line');
+      const lines = s.split('\n').filter((l) => l.includes(device.udid));
+      expect(lines.some((l) => / session stranded \(last status Acknowledged\)/.test(l))).toBe(true);
+      expect(lines.some((l) => / push owed by \d\d:\d\d:\d\d/.test(l))).toBe(true);
+      // No dashboard: no panes, no key help.
+      expect(s).not.toContain('q quit');
+      expect(s).not.toMatch(/^Devices \(/m);
+      tmux('send-keys', '-t', session, 'C-c');
+      await until((x) => x.includes('EXITED 0'), 'start exiting on Ctrl-C');
+    } finally {
+      await lab.close();
+    }
   }, 60_000);
 });

@@ -12,7 +12,7 @@ import tls from 'node:tls';
 import { tempDir } from '../../helpers/tls-peers.js';
 import { makeDeviceCa, makePushCertificate, type DeviceCa, type Identity, type PushCertificate } from './certificates.js';
 import { startApnsStandIn, type ApnsStandIn } from './apns-stand-in.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../../helpers/free-port.js';
 import { startNanoMdm, type NanoMdm } from './nanomdm.js';
 import { startMdmtap, type MdmtapProcess } from './mdmtap-process.js';
 import { TestDevice, type IdentityMode } from './device.js';

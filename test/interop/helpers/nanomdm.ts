@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import * as plist from 'plist';
 import { nanomdmBinary } from './nanomdm-binary.js';
-import { waitForPort } from './free-port.js';
+import { waitForPort } from '../../helpers/free-port.js';
 
 export interface NanoMdmOptions {
   port: number;
