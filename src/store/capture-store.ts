@@ -12,7 +12,7 @@ import { redactBody, redactHeaders } from '../mdm/redact.js';
 import { platformOf } from '../mdm/catalogue.js';
 import { HEARTBEAT_MS, migrate, SCHEMA_VERSION } from './schema.js';
 import { existsSync, statSync } from 'node:fs';
-import { fileProblem } from '../util/file-errors.js';
+import { fileProblem, folderProblem } from '../util/file-errors.js';
 import { Statements } from './statements.js';
 import { BatchQueue } from './batch-queue.js';
 
@@ -129,7 +129,9 @@ function openDatabase(file: string, opts: StoreOptions): OpenDatabase | undefine
     const st = new Statements(db);
     return { db, st, ...(opts.run ? { runId: recordRun(db, st, opts.run, opts.keepSecrets) } : {}) };
   } catch (e) {
-    const why = (e as { code?: string }).code === 'SQLITE_NOTADB' ? 'not an SQLite file' : e instanceof ForeignFileError ? e.message : fileProblem(e);
+    const code = (e as { code?: string }).code;
+    const why =
+      code === 'SQLITE_NOTADB' ? 'not an SQLite file' : e instanceof ForeignFileError ? e.message : (folderProblem(file) ?? fileProblem(e));
     opts.onError({ kind: 'store', message: `cannot open the capture ${file}: ${why}` });
     try {
       db?.close();
