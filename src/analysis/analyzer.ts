@@ -29,6 +29,7 @@ import { defaultSettings, RULES } from './registry.js';
 import type { Settings } from './settings.js';
 import { magicMismatch } from './rules/push-magic-mismatch.js';
 import { commandList } from './messages.js';
+import { RecentMap } from '../util/recent-map.js';
 
 /**
  * Settings (ms), by key: `pushGraceMs`, `sessionTimeoutMs` and each rule's (see registry.ts); what is not given
@@ -315,7 +316,7 @@ export class Analyzer {
     if (uuid && taken && FINAL_STATUSES.has(msg.status)) s.finals.add(uuid);
     if (msg.reply.kind === 'command') {
       s.sent.set(msg.reply.commandUUID, msg.reply.requestType);
-      remember(ch.commands, msg.reply.commandUUID, msg.reply.requestType);
+      ch.commands.set(msg.reply.commandUUID, msg.reply.requestType);
     }
 
     this.out.push(this.commandEvent(ch, who, msg, s.id));
@@ -479,7 +480,7 @@ export class Analyzer {
 
   private channel(key: string, who: WhoFields): ChannelState {
     let ch = this.channels.get(key);
-    if (!ch) this.channels.set(key, (ch = { who, commands: new Map() }));
+    if (!ch) this.channels.set(key, (ch = { who, commands: new RecentMap(MAX_KNOWN_COMMANDS) }));
     return ch;
   }
 
@@ -553,12 +554,6 @@ export function warningIdOf(...parts: Array<string | number>): string {
 /** Platform belongs to the device, whichever channel told us. */
 function platformKey(who: WhoFields): string {
   return `${who.host ?? ''}|${who.udid}`;
-}
-
-function remember(m: Map<string, string>, uuid: string, requestType: string): void {
-  m.delete(uuid);
-  m.set(uuid, requestType);
-  if (m.size > MAX_KNOWN_COMMANDS) m.delete(m.keys().next().value!);
 }
 
 export type { DischargeBy };

@@ -3,6 +3,7 @@
  * on the way to APNs is tied to the device and channel it wakes.
  */
 import type { WhoFields } from '../model/events.js';
+import { RecentMap } from '../util/recent-map.js';
 
 export interface TokenEntry {
   tokenHash: string;
@@ -19,7 +20,7 @@ const MAX_RETIRED = 10_000;
 export class TokenMap {
   private readonly byToken = new Map<string, TokenEntry>();
   private readonly byKey = new Map<string, string>();
-  private readonly retired = new Map<string, TokenEntry>();
+  private readonly retired = new RecentMap<string, TokenEntry>(MAX_RETIRED);
 
   set(entry: TokenEntry): void {
     this.retired.delete(entry.tokenHash);
@@ -48,7 +49,6 @@ export class TokenMap {
         this.byToken.delete(hash);
         this.byKey.delete(key);
         this.retired.set(hash, { ...e, checkedOut: true });
-        if (this.retired.size > MAX_RETIRED) this.retired.delete(this.retired.keys().next().value!);
       }
     }
   }

@@ -23,6 +23,8 @@ export interface CaptureProgress {
 export interface CaptureSource {
   readonly name: string;
   readonly format: CaptureFormat;
+  /** Items come in end-time order by construction, so the timeline need not reorder them. */
+  readonly ordered?: boolean;
   /** The analyzer settings the capture says it was judged with live (mdmtap's captures and exports). */
   readonly recorded: AnalyzerOptions | undefined;
   /** Exchanges read so far (HAR, SQLite) or exchange events (JSON lines). */

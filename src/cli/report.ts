@@ -7,6 +7,7 @@ import type { AnalyzerEvent, ObligationEvent, SessionEvent } from '../model/even
 import { formatDuration } from '../util/duration.js';
 import { commandInfo, supportSummary, unsupportedOn } from '../mdm/catalogue.js';
 import type { Platform } from '../model/message.js';
+import { RecentMap } from '../util/recent-map.js';
 
 export interface ReportMeta {
   files: Array<{ name: string; format: string; exchanges: number }>;
@@ -83,7 +84,7 @@ class Sample {
 }
 
 export class ReportBuilder {
-  private readonly requestTypes = new Map<string, string>();
+  private readonly requestTypes = new RecentMap<string, string>(KNOWN_COMMANDS);
   private readonly commands = new Map<string, CommandTally>();
   private readonly channels = new Map<string, ChannelReport>();
   private readonly byRule = new Map<string, number>();
@@ -106,7 +107,6 @@ export class ReportBuilder {
         if (ev.platform) c.platform = ev.platform;
         if (ev.replyCommandUUID && ev.requestType) {
           this.requestTypes.set(ev.replyCommandUUID, ev.requestType);
-          if (this.requestTypes.size > KNOWN_COMMANDS) this.requestTypes.delete(this.requestTypes.keys().next().value!);
         }
         if (ev.requestType) {
           const t = this.tally(ev.requestType);

@@ -8,6 +8,7 @@
  */
 import tls from 'node:tls';
 import type { CertificateAuthority } from './ca.js';
+import { RecentMap } from '../util/recent-map.js';
 
 /** A leaf is re-issued this long before it expires (a proxy can run for a year). */
 const RENEW_BEFORE_MS = 7 * 86_400_000;
@@ -20,24 +21,25 @@ interface Entry {
 }
 
 export class LeafContexts {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: RecentMap<string, Entry>;
   private queue: Promise<unknown> = Promise.resolve();
   /** Leaves signed so far. */
   issued = 0;
 
   constructor(
     private readonly ca: CertificateAuthority,
-    private readonly max = DEFAULT_MAX_LEAVES,
+    max = DEFAULT_MAX_LEAVES,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.entries = new RecentMap(max);
+  }
 
   /** The context for `name` (a DNS name or an IP address), issued if needed. */
   get(name: string): Promise<tls.SecureContext> {
     const key = name.toLowerCase();
     const hit = this.entries.get(key);
     if (hit && hit.renewAt > this.now()) {
-      // Least recently used goes first: a hit moves to the end of the map's order.
-      this.entries.delete(key);
+      // Least recently used goes first: a hit is set again, which makes it recent.
       this.entries.set(key, hit);
       return hit.context;
     }
@@ -52,7 +54,6 @@ export class LeafContexts {
     entry.context.catch(() => this.entries.get(key) === entry && this.entries.delete(key));
     this.queue = entry.context.catch(() => undefined);
     this.entries.set(key, entry);
-    while (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value as string);
     return entry.context;
   }
 

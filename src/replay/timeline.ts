@@ -25,19 +25,28 @@ export interface TimelineStats {
   duplicates: number;
 }
 
-export async function* timeline(
-  sources: Array<AsyncIterable<CaptureItem[]>>,
-  stats: TimelineStats,
-  opts: { windowMs?: number; maxItems?: number } = {},
-): AsyncGenerator<CaptureItem[]> {
+export interface TimelineInput {
+  items(): AsyncIterable<CaptureItem[]>;
+  /**
+   * The source gives its items in end-time order by construction (an mdmtap SQLite capture is read by its time
+   * index): no reorder window, so nothing is held. Holding tens of thousands of decoded items long enough to be
+   * promoted made the garbage collector a third of a SQLite replay's time.
+   */
+  readonly ordered?: boolean;
+}
+
+export async function* timeline(sources: TimelineInput[], stats: TimelineStats, opts: { windowMs?: number; maxItems?: number } = {}): AsyncGenerator<CaptureItem[]> {
   const windowMs = opts.windowMs ?? REORDER_WINDOW_MS;
-  const ordered = sources.map((s) => reorder(s, windowMs, opts.maxItems ?? REORDER_MAX_ITEMS, stats));
+  const ordered = sources.map((s) => (s.ordered ? s.items() : reorder(s.items(), windowMs, opts.maxItems ?? REORDER_MAX_ITEMS, stats)));
   if (ordered.length === 1) {
     yield* ordered[0];
     return;
   }
-  // Keys of recent items: a duplicate has the same time as its twin, so only a window of them is remembered.
-  const recent = new Map<string, number>();
+  // Keys of recent items: a duplicate has the same time as its twin, so only a window of them is remembered, and
+  // forgotten oldest first (a queue: the merge gives them in time order).
+  const recent = new Set<string>();
+  const queue: Array<{ key: string; ts: number }> = [];
+  let head = 0;
   for await (const batch of merge(ordered)) {
     const out: CaptureItem[] = [];
     for (const item of batch) {
@@ -45,10 +54,12 @@ export async function* timeline(
         stats.duplicates++;
         continue;
       }
-      recent.set(item.key, item.ts);
-      for (const [k, ts] of recent) {
-        if (ts >= item.ts - windowMs) break;
-        recent.delete(k);
+      recent.add(item.key);
+      queue.push({ key: item.key, ts: item.ts });
+      while (queue[head].ts < item.ts - windowMs) recent.delete(queue[head++].key);
+      if (head > 4096 && head * 2 > queue.length) {
+        queue.splice(0, head);
+        head = 0;
       }
       out.push(item);
     }
@@ -87,7 +98,8 @@ async function* reorder(source: AsyncIterable<CaptureItem[]>, windowMs: number, 
  * A k-way merge of time-ordered streams of batches. Equal times: the input named first wins, so which copy of a
  * duplicate is kept never depends on timing.
  */
-async function* merge(streams: Array<AsyncGenerator<CaptureItem[]>>): AsyncGenerator<CaptureItem[]> {
+async function* merge(inputs: Array<AsyncIterable<CaptureItem[]>>): AsyncGenerator<CaptureItem[]> {
+  const streams = inputs.map((s) => s[Symbol.asyncIterator]());
   const queues = streams.map(() => ({ items: [] as CaptureItem[], at: 0, done: false }));
   const fill = async (i: number) => {
     const q = queues[i];

@@ -10,7 +10,7 @@ import { classify } from '../mdm/classify.js';
 import { NotACaptureError, openCaptureReadonly } from './reader.js';
 
 /** Rows per batch handed to the timeline. */
-const BATCH = 2048;
+const BATCH = 256;
 
 export function openSqliteSource(file: string): CaptureSource {
   const open = () => {
@@ -60,6 +60,8 @@ export function openSqliteSource(file: string): CaptureSource {
   return {
     name: file,
     format: 'sqlite',
+    // Read by the time index and merged with the pushes by time.
+    ordered: true,
     recorded,
     get exchanges() {
       return exchanges;

@@ -11,6 +11,7 @@ import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
 import { decodePlist } from '../../src/plist/decode.js';
 import { commandInfo, platformOf, supportSummary, unsupportedOn } from '../../src/mdm/catalogue.js';
 import { Fleet, channelKey, type ChannelState, type FleetCounters } from '../../src/analysis/fleet.js';
+import { RecentMap } from '../../src/util/recent-map.js';
 
 export interface TimelineEntry {
   ts: number;
@@ -146,7 +147,7 @@ export class DashboardStore {
   /** The one state model (src/analysis/fleet.ts); this store only indexes it for display. */
   private readonly fleet = new Fleet();
   /** Model, OS version and platform per channel, from the exchanges' bodies (events do not carry them). */
-  private readonly facts = new Map<string, { model?: string; osVersion?: string; platform?: string }>();
+  private readonly facts = new RecentMap<string, { model?: string; osVersion?: string; platform?: string }>(MAX_FACTS);
   private readonly timelines = new Map<string, TimelineEntry[]>();
   private readonly details = new Map<string, KeptDetail>();
   private detailBytes = 0;
@@ -288,7 +289,6 @@ export class DashboardStore {
       const osVersion = msg.device.osVersion ?? f.osVersion;
       const platform = platformOf(msg.device) ?? f.platform;
       this.facts.set(key, { ...(model ? { model } : {}), ...(osVersion ? { osVersion } : {}), ...(platform ? { platform } : {}) });
-      if (this.facts.size > MAX_FACTS) this.facts.delete(this.facts.keys().next().value!);
       this.touch();
     }
   }

@@ -7,6 +7,7 @@
 import { defineRule, type Rule } from './rule.js';
 import { explain } from '../messages.js';
 import { FINAL_STATUSES } from '../session.js';
+import { RecentMap } from '../../util/recent-map.js';
 
 /** Final statuses remembered per channel: a lost result is re-sent within a session or two; memory stays per channel small. */
 const REMEMBERED = 64;
@@ -24,10 +25,8 @@ export const commandRedelivered = defineRule({
         const uuid = msg.commandUUID;
         const taken = msg.reply.kind === 'command' || msg.reply.kind === 'end';
         if (uuid && taken && FINAL_STATUSES.has(msg.status)) {
-          if (!seen) finals.set(s.key, (seen = new Map()));
-          seen.delete(uuid);
+          if (!seen) finals.set(s.key, (seen = new RecentMap(REMEMBERED)));
           seen.set(uuid, { status: msg.status, ts: msg.ts });
-          if (seen.size > REMEMBERED) seen.delete(seen.keys().next().value!);
         }
         if (msg.reply.kind !== 'command' || !seen) return;
         const again = seen.get(msg.reply.commandUUID);

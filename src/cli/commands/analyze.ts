@@ -60,7 +60,7 @@ export function registerAnalyze(program: Command): void {
           await out.drained();
         };
         try {
-          for await (const batch of timeline(sources.map((x) => x.items()), stats)) {
+          for await (const batch of timeline(sources, stats)) {
             const events: AnalyzerEvent[] = [];
             for (const item of batch) for (const ev of replayer.feed(item)) events.push(ev);
             await take(events);
