@@ -9,6 +9,7 @@
 import type {
   AnalyzerEvent,
   CaptureEvent,
+  DdmEvent,
   DischargeBy,
   ExchangeEvent,
   InterruptReason,
@@ -98,7 +99,9 @@ export class Analyzer {
 
   constructor(opts: AnalyzerOptions = {}) {
     const settings = defaultSettings();
-    for (const [k, v] of Object.entries(opts)) if (v !== undefined) settings[k as keyof Settings] = v;
+    // Only settings (numbers named …Ms): callers pass wider option objects (a pipeline's clock, say), and the
+    // settings are written into the capture's first line and sent to the store's thread.
+    for (const [k, v] of Object.entries(opts)) if (typeof v === 'number' && k.endsWith('Ms')) settings[k as keyof Settings] = v;
     this.settings = settings;
     this.obligations = new ObligationBook(
       this.timers,
@@ -273,11 +276,13 @@ export class Analyzer {
     if (platform) ev.platform = platform;
     if (msg.userConfiguration) ev.userConfiguration = true;
     if (msg.tokenPrefix) ev.tokenHex = `${msg.tokenPrefix}…`;
+    if (msg.awaitingConfiguration !== undefined) ev.awaitingConfiguration = msg.awaitingConfiguration;
     this.out.push(ev);
     if (rejected) {
       for (const { rule, ctx } of this.rules) rule.onRejected?.(ctx, msg, who, key);
       return;
     }
+    if (msg.ddm && (accepted || msg.ddm.notFound)) this.out.push(ddmEvent(msg, who));
     if (!accepted) return;
     for (const { rule, ctx } of this.rules) rule.onCheckin?.(ctx, msg, who, key);
     if (msg.messageType === 'CheckOut') {
@@ -320,6 +325,11 @@ export class Analyzer {
     }
 
     this.out.push(this.commandEvent(ch, who, msg, s.id));
+    if (msg.reply.kind === 'command' && msg.reply.requestType === 'DeclarativeManagement') {
+      const dm: DdmEvent = { type: 'ddm', ts: iso(msg.ts), ...who, exchangeId: msg.exchangeId, event: 'command', commandUUID: msg.reply.commandUUID };
+      if (msg.reply.declarationsToken !== undefined) dm.declarationsToken = msg.reply.declarationsToken;
+      this.out.push(dm);
+    }
 
     for (const { rule, ctx } of this.rules) rule.onReport?.(ctx, s, msg);
     if (msg.malformedResponse) this.malformed(msg, msg.identity);
@@ -557,3 +567,20 @@ function platformKey(who: WhoFields): string {
 }
 
 export type { DischargeBy };
+
+/** The DDM facts of a check-in as an event (secrets never reach it: declarations are named, not included). */
+function ddmEvent(msg: CheckinMessage, who: WhoFields): DdmEvent {
+  const d = msg.ddm!;
+  const ev: DdmEvent = { type: 'ddm', ts: iso(msg.ts), ...who, exchangeId: msg.exchangeId, event: d.kind, endpoint: d.endpoint };
+  if (d.declarationsToken !== undefined) ev.declarationsToken = d.declarationsToken;
+  if (d.items) ev.items = d.items;
+  if (d.declaration) ev.declaration = d.declaration;
+  if (d.notFound) ev.notFound = true;
+  if (d.status) {
+    ev.full = d.status.full;
+    ev.clientCapabilities = d.status.clientCapabilities;
+    ev.declarations = d.status.declarations;
+  }
+  if (d.malformed) ev.malformed = d.malformed;
+  return ev;
+}

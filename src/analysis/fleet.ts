@@ -8,8 +8,8 @@
  * Bounded: at most MAX_CHANNELS channels (the least recently seen go first), and per channel at most
  * MAX_OPEN_WARNINGS open warnings tracked (past that a warning counts as raised, not as open).
  */
-import type { AnalyzerEvent, Outcome, Severity, WhoFields } from '../model/events.js';
-import type { Channel } from '../model/message.js';
+import type { AnalyzerEvent, DdmEvent, Outcome, Severity, WhoFields } from '../model/events.js';
+import type { Channel, DeclarationStatus } from '../model/message.js';
 import { ruleInfo } from './registry.js';
 
 /**
@@ -18,6 +18,22 @@ import { ruleInfo } from './registry.js';
  * no push: nothing will bring it back), `idle`.
  */
 export type ChannelStateName = 'idle' | 'in session' | 'will poll' | 'push owed' | 'stranded';
+
+/** A channel's Declarative Device Management, as its DDM check-ins and the DeclarativeManagement command tell it. */
+export interface DdmState {
+  /** A status report carried the device's client capabilities: DDM is on. */
+  enabled: boolean;
+  /** The DeclarationsToken the server last offered (tokens or declaration-items response, or the command). */
+  offeredToken?: string;
+  /** The DeclarationsToken of the declaration items the device last fetched: where it has synced to. */
+  syncedToken?: string;
+  /** When the device last fetched the declaration items, sent a status report, a full one (ms). */
+  lastSync?: number;
+  lastReport?: number;
+  lastFullReport?: number;
+  /** Each declaration's latest status (a full report replaces them, a partial one updates those it names). */
+  declarations: DeclarationStatus[];
+}
 
 export interface ChannelState {
   /** Stable key: host, UDID (or EnrollmentID), channel, user. */
@@ -45,6 +61,8 @@ export interface ChannelState {
   openWarnings: number;
   openInfos: number;
   lastSeen: number;
+  /** Once the channel has done any DDM. */
+  ddm?: DdmState;
 }
 
 export interface FleetCounters {
@@ -73,6 +91,8 @@ interface Internal extends ChannelState {
 
 const MAX_CHANNELS = 200_000;
 const MAX_OPEN_WARNINGS = 100;
+/** Declarations whose status a channel keeps (a real device has dozens). */
+const MAX_DECLARATIONS = 500;
 
 export function channelKey(who: { udid: string; channel: string; userId?: string; host?: string }): string {
   return `${who.host ?? ''}|${who.udid}|${who.channel}|${who.userId ?? ''}`;
@@ -155,6 +175,12 @@ export class Fleet {
       }
       case 'push':
         return ev.udid && ev.channel ? this.settle(this.channel({ ...ev, udid: ev.udid, channel: ev.channel }, ev.ts)) : undefined;
+      case 'ddm': {
+        const c = this.channel(ev, ev.ts);
+        // A new object each time: snapshots handed to the dashboard keep what they were given.
+        c.ddm = nextDdm(c.ddm ?? { enabled: false, declarations: [] }, ev);
+        return c;
+      }
       default:
         return undefined;
     }
@@ -242,4 +268,27 @@ export class Fleet {
     this.totals.openWarnings -= c.openWarnings;
     this.totals.openInfos -= c.openInfos;
   }
+}
+
+export function nextDdm(prev: DdmState, ev: DdmEvent): DdmState {
+  const at = Date.parse(ev.ts);
+  const d: DdmState = { ...prev };
+  if (ev.declarationsToken !== undefined && (ev.event === 'tokens' || ev.event === 'declaration-items' || ev.event === 'command')) d.offeredToken = ev.declarationsToken;
+  if (ev.event === 'declaration-items' && !ev.notFound) {
+    d.lastSync = at;
+    if (ev.declarationsToken !== undefined) d.syncedToken = ev.declarationsToken;
+  }
+  if (ev.event === 'status' && ev.declarations) {
+    d.lastReport = at;
+    if (ev.clientCapabilities) d.enabled = true;
+    if (ev.full) {
+      d.lastFullReport = at;
+      d.declarations = ev.declarations.slice(0, MAX_DECLARATIONS);
+    } else {
+      const byId = new Map(prev.declarations.map((x) => [`${x.kind}|${x.identifier}`, x]));
+      for (const x of ev.declarations) byId.set(`${x.kind}|${x.identifier}`, x);
+      d.declarations = [...byId.values()].slice(-MAX_DECLARATIONS);
+    }
+  }
+  return d;
 }

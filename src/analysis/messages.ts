@@ -10,6 +10,15 @@ export function commandList(uuids: string[], requestType: (u: string) => string 
 }
 
 export const explain = {
+  ddmInvalid: (kind: string, identifier: string, reasons: string) =>
+    `The device reports ${kind} declaration ${identifier} invalid${reasons ? ` (${reasons})` : ''}: it is not applied. ` +
+    `Fix the declaration on the server; the device tells when it is valid again in its next status report.`,
+  ddmSyncStalled: (how: string, token: string, graceMs: number) =>
+    `The server offered DeclarationsToken ${token} (${how}) and the device has not fetched the declaration items within ` +
+    `${formatDuration(graceMs)}: its declarations are not being updated. Check that the tokens and declaration-items endpoints answer, and push.`,
+  ddmNotNowSetup: (command: string) =>
+    `The device is in Setup Assistant (AwaitingConfiguration) and answered NotNow to ${command}: its DDM sync did not happen, ` +
+    `and Setup Assistant does not finish until the command is sent again and acknowledged.`,
   notNowNoPush: (commands: string, graceMs: number) =>
     `The server kept sending commands after NotNow for ${commands} and sent no push within ${formatDuration(graceMs)}: ` +
     `the device will not come back for it on its own. After a session that does not end on NotNow, push.`,

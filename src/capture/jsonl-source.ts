@@ -51,15 +51,23 @@ export async function openJsonlSource(file: string): Promise<CaptureSource> {
     }
     lastTs = lastTs === undefined ? parsed.ts : Math.max(lastTs, parsed.ts);
     if (parsed.kind === 'settings') recorded ??= parsed.settings;
+    if (parsed.kind === 'ddm') {
+      if (held?.kind === 'message' && held.message.exchangeId === parsed.exchangeId) parsed.apply(held.message);
+      return undefined;
+    }
     if (parsed.kind !== 'item') return undefined;
     if (parsed.item.kind === 'message' && parsed.item.message.endpoint !== 'malformed') exchanges++;
     return parsed.item;
   };
+  // One item is held back until the next line is read: an exchange's `ddm` event follows it, and completes it.
+  let held: CaptureItem | undefined;
   const convert = (batch: Array<{ text: string; last: boolean }>): CaptureItem[] => {
     const out: CaptureItem[] = [];
     for (const line of batch) {
       const item = read(line);
-      if (item) out.push(item);
+      if (!item) continue;
+      if (held) out.push(held);
+      held = item;
     }
     return out;
   };
@@ -68,7 +76,12 @@ export async function openJsonlSource(file: string): Promise<CaptureSource> {
   const firstItems = first.done ? [] : convert(first.value);
   async function* items(): AsyncGenerator<CaptureItem[]> {
     if (firstItems.length) yield firstItems;
-    for await (const batch of it) yield convert(batch);
+    for await (const batch of it) {
+      const out = convert(batch);
+      if (out.length) yield out;
+    }
+    if (held) yield [held];
+    held = undefined;
   }
   return {
     name: file,

@@ -6,13 +6,14 @@
  * Events carry no secrets, so tokens are not in them: a push is tied back to its channel through a stand-in token
  * hash derived from the identity the live run had already mapped it to.
  */
-import type { AnalyzerEvent, CaptureEvent, ExchangeEvent, PushEvent, WarningEvent } from '../model/events.js';
+import type { AnalyzerEvent, CaptureEvent, DdmEvent, ExchangeEvent, PushEvent, WarningEvent } from '../model/events.js';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { settingsIn } from '../analysis/registry.js';
 import type {
   CheckinMessage,
   CommandMessage,
   CommandReply,
+  DdmCheckin,
   Identity,
   MalformedMessage,
   MdmMessage,
@@ -32,6 +33,8 @@ import { messageKey, pushKey, type CaptureItem } from './source.js';
 export type JsonlLine =
   | { kind: 'item'; ts: number; item: CaptureItem }
   | { kind: 'settings'; ts: number; settings: AnalyzerOptions }
+  /** The DDM facts of the exchange just before it (its `ddm` event follows its `exchange` event). */
+  | { kind: 'ddm'; ts: number; exchangeId: string; apply(m: MdmMessage): void }
   | { kind: 'other'; ts: number };
 
 export function readJsonlLine(line: string, where: string): JsonlLine {
@@ -58,6 +61,7 @@ export function readJsonlLine(line: string, where: string): JsonlLine {
     const message = fromMalformedWarning(ev, ts);
     return { kind: 'item', ts, item: { kind: 'message', ts, key: messageKey(message), message } };
   }
+  if (ev.type === 'ddm') return { kind: 'ddm', ts, exchangeId: ev.exchangeId, apply: (m) => applyDdm(ev, m) };
   if (ev.type === 'capture' && ev.event === 'start') return { kind: 'settings', ts, settings: settingsOf(ev) };
   return { kind: 'other', ts };
 }
@@ -94,6 +98,7 @@ function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage {
       m.tokenHash = channelToken(ev);
       if (ev.tokenHex) m.tokenPrefix = ev.tokenHex.replace(/…$/, '');
     }
+    if (ev.awaitingConfiguration !== undefined) m.awaitingConfiguration = ev.awaitingConfiguration;
     if (device) m.device = device;
     return m;
   }
@@ -103,6 +108,23 @@ function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage {
   if (ev.userConfiguration) m.userConfiguration = true;
   if (device) m.device = device;
   return m;
+}
+
+/** Puts a `ddm` event's facts back on the message of its exchange, as classification found them live. */
+function applyDdm(ev: DdmEvent, m: MdmMessage): void {
+  if (ev.event === 'command') {
+    if (m.endpoint === 'command' && m.reply.kind === 'command' && ev.declarationsToken !== undefined) m.reply.declarationsToken = ev.declarationsToken;
+    return;
+  }
+  if (m.endpoint !== 'checkin') return;
+  const d: DdmCheckin = { endpoint: ev.endpoint ?? ev.event, kind: ev.event };
+  if (ev.declaration) d.declaration = ev.declaration;
+  if (ev.declarationsToken !== undefined) d.declarationsToken = ev.declarationsToken;
+  if (ev.items) d.items = ev.items;
+  if (ev.declarations) d.status = { full: ev.full === true, clientCapabilities: ev.clientCapabilities === true, declarations: ev.declarations, errors: 0 };
+  if (ev.notFound) d.notFound = true;
+  if (ev.malformed) d.malformed = ev.malformed;
+  m.ddm = d;
 }
 
 function replyOf(ev: ExchangeEvent): CommandReply {

@@ -8,6 +8,8 @@ import { formatDuration } from '../util/duration.js';
 import { commandInfo, supportSummary, unsupportedOn } from '../mdm/catalogue.js';
 import type { Platform } from '../model/message.js';
 import { RecentMap } from '../util/recent-map.js';
+import { nextDdm, type DdmState } from '../analysis/fleet.js';
+import { describeDdm, describeDdmState, describeDeclaration } from '../analysis/ddm-text.js';
 
 export interface ReportMeta {
   files: Array<{ name: string; format: string; exchanges: number }>;
@@ -51,6 +53,7 @@ interface ChannelReport {
   lines: Array<{ ts: string; text: string }>;
   omitted: number;
   outcomes: Record<string, number>;
+  ddm?: DdmState;
 }
 
 const OUTCOME_LABEL: Record<string, string> = {
@@ -178,6 +181,12 @@ export class ReportBuilder {
       case 'push':
         this.pushes++;
         break;
+      case 'ddm': {
+        const c = this.chan(ev);
+        c.ddm = nextDdm(c.ddm ?? { enabled: false, declarations: [] }, ev);
+        this.line(c, ev.ts, describeDdm(ev));
+        break;
+      }
       case 'error':
         this.errors++;
         break;
@@ -206,6 +215,10 @@ export class ReportBuilder {
       out.push(`  ${c.sessions} session${c.sessions === 1 ? '' : 's'}${parts.length ? `: ${parts.join(', ')}` : ''}`);
       if (c.omitted) out.push(`  … ${c.omitted} earlier line${c.omitted === 1 ? '' : 's'} left out (mdmtap analyze --json has every event)`);
       for (const l of c.lines) out.push(`  ${clock(l.ts)}  ${l.text}`);
+      if (c.ddm) {
+        out.push(`  ${describeDdmState(c.ddm, (ms) => new Date(ms).toISOString())}`);
+        for (const d of c.ddm.declarations) out.push(`    ${describeDeclaration(d)}`);
+      }
       out.push('');
     }
     if (sorted.length === 0) out.push('No MDM traffic found in the capture.', '');
@@ -333,6 +346,9 @@ function byLabel(by: string | undefined): string {
   if (by === 'device-returned') return 'the device returning';
   if (by === 'checked-out') return 'the device checking out';
   if (by === 'accepted') return 'the server accepting the device again';
+  if (by === 'synced') return 'the device fetching the declaration items';
+  if (by === 'valid') return 'a status report marking it valid';
+  if (by === 'acknowledged') return 'the device acknowledging the command';
   return by ?? '?';
 }
 

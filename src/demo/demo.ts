@@ -11,6 +11,7 @@ import { LivePipeline } from '../live/pipeline.js';
 import { startReferenceServer, type ReferenceServer } from '../sim/server.js';
 import { startSimApns, type SimApns } from '../sim/apns.js';
 import { startFleet, type Fleet } from '../sim/fleet.js';
+import type { SimDdm } from '../sim/device.js';
 import { POLICIES, type PolicyName } from '../sim/policy.js';
 
 export interface DemoOptions {
@@ -32,6 +33,21 @@ export interface RunningDemo {
   fleet: Fleet;
   listen: string;
   stop(): Promise<void>;
+}
+
+/**
+ * Which simulated devices do DDM: every third one; on the first server the second device reports a configuration
+ * invalid (ddm-declaration-invalid), on the second the fifth is in Setup Assistant and refuses the
+ * DeclarativeManagement command (ddm-notnow-setup), on the third the fourth acknowledges it and never syncs
+ * (ddm-sync-stalled); with one server, all three are on it.
+ */
+function demoDdm(server: number, servers: number): (index: number) => SimDdm | undefined {
+  return (index) => {
+    if (server === 0 && index === 1) return { invalid: ['com.mdmtap.demo.passcode'] };
+    if (server === Math.min(1, servers - 1) && index === 4) return { awaitingConfiguration: true };
+    if (server === Math.min(2, servers - 1) && index === 3) return { stall: true };
+    return index % 3 === 0 ? {} : undefined;
+  };
 }
 
 export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
@@ -80,8 +96,11 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       busyProbability: 0.45,
       pollAfterNotNowMs: 3000,
       apns,
+      ddm: demoDdm(i, servers.length),
     }),
   );
+  // The DDM devices: their server queues the DeclarativeManagement command when they enrol.
+  fleets.forEach((f, i) => f.devices.forEach((d, j) => demoDdm(i, servers.length)(j) && servers[i].enableDdm(d.udid)));
   const fleet: Fleet = {
     devices: fleets.flatMap((f) => f.devices),
     ready: Promise.all(fleets.map((f) => f.ready)).then(() => undefined),

@@ -8,6 +8,7 @@ import type { DecodeResult, PlistDict, PlistValue, Selection } from '../plist/va
 import { isDict } from '../plist/value.js';
 import { decodePlist, type DecodeLimits } from '../plist/decode.js';
 import { sha256Hex, tokenHex } from './hash.js';
+import { commandDeclarationsToken, decodeDdmCheckin, MAX_DDM_JSON } from './ddm.js';
 import type {
   CheckinMessage,
   CommandMessage,
@@ -32,7 +33,7 @@ export interface ClassifyOptions {
 const FACTS: Selection = { ProductName: true, Model: true, ModelName: true, OSVersion: true, BuildVersion: true, SerialNumber: true, DeviceName: true };
 const REQUEST_KEYS: Selection = {
   ...FACTS,
-  MessageType: true, Status: true, CommandUUID: true, ErrorChain: true,
+  MessageType: true, Status: true, CommandUUID: true, ErrorChain: true, Endpoint: true,
   UDID: true, EnrollmentID: true, UserID: true, EnrollmentUserID: true, UserShortName: true,
   Token: true, PushMagic: true, AwaitingConfiguration: true, UserConfiguration: true,
   QueryResponses: FACTS,
@@ -45,7 +46,7 @@ const REPLY_KEYS: Selection = { CommandUUID: true, Command: { RequestType: true 
  * result may be stored beside the capture.
  */
 export const SCAN_REQUEST: Selection = {
-  MessageType: true, Status: true, CommandUUID: true, UDID: true, EnrollmentID: true, UserID: true, EnrollmentUserID: true,
+  MessageType: true, Endpoint: true, Status: true, CommandUUID: true, UDID: true, EnrollmentID: true, UserID: true, EnrollmentUserID: true,
   UserShortName: true, UserConfiguration: true, AwaitingConfiguration: true, QueryResponses: FACTS,
 };
 export const SCAN_REPLY: Selection = REPLY_KEYS;
@@ -134,7 +135,27 @@ function checkin(
   }
   if (typeof req.AwaitingConfiguration === 'boolean') msg.awaitingConfiguration = req.AwaitingConfiguration;
   if (req.UserConfiguration === true) msg.userConfiguration = true;
+  if (msg.messageType === 'DeclarativeManagement' && typeof req.Endpoint === 'string') {
+    msg.ddm = decodeDdmCheckin(req.Endpoint, ddmDataOf(ex), {
+      status: ex.status,
+      body: ex.responseBody,
+      truncated: ex.responseTruncated === true,
+      failed: ex.error !== undefined,
+    });
+  }
   return msg;
+}
+
+/**
+ * A DDM check-in's `Data` (a status report: tens of KB of base64 JSON), read by a second, narrow decode with room
+ * for it: classification's own limits keep every other value short.
+ */
+function ddmDataOf(ex: Exchange): Uint8Array | { problem: string } | undefined {
+  if (ex.requestTruncated) return { problem: 'the report was cut at the capture limit: its JSON was not decoded' };
+  const res = decodePlist(ex.requestBody, { Data: true }, { ...CLASSIFY_LIMITS, maxTextBytes: 2 * MAX_DDM_JSON });
+  if (!res.ok) return { problem: `Data could not be read: ${res.error.message}` };
+  const data = isDict(res.value) ? res.value.Data : undefined;
+  return data instanceof Uint8Array ? data : undefined;
 }
 
 function command(
@@ -192,7 +213,15 @@ function replyOf(ex: Exchange): ReplyResult {
   }
   const v = res.value;
   if (isDict(v) && typeof v.CommandUUID === 'string' && isDict(v.Command) && typeof v.Command.RequestType === 'string') {
-    return { reply: { kind: 'command', commandUUID: v.CommandUUID, requestType: v.Command.RequestType } };
+    const reply: CommandReply = { kind: 'command', commandUUID: v.CommandUUID, requestType: v.Command.RequestType };
+    if (reply.requestType === 'DeclarativeManagement') {
+      // Its Data (base64 JSON SyncTokens) is read only for this command: other commands' Data may be large.
+      const d = decodePlist(ex.responseBody, { Command: { Data: true } }, { ...CLASSIFY_LIMITS, maxTextBytes: 2 * MAX_DDM_JSON });
+      const data = d.ok && isDict(d.value) && isDict(d.value.Command) ? d.value.Command.Data : undefined;
+      const token = data instanceof Uint8Array ? commandDeclarationsToken(data) : undefined;
+      if (token !== undefined) reply.declarationsToken = token;
+    }
+    return { reply };
   }
   const reason = 'reply is a plist but not a command (no CommandUUID / Command.RequestType)';
   return { reply: { kind: 'invalid', reason }, problem: { reason } };

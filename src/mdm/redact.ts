@@ -142,11 +142,33 @@ export function redactBody(bytes: Uint8Array, opts: { truncated?: boolean } = {}
       }
     }
   }
+  if (!opts.truncated && !binary) {
+    // DDM speaks JSON (declarations, their assets): a secret key anywhere in it, whatever its value's type.
+    const json = redactJson(buf);
+    if (json) return json;
+  }
   if (binary || buf.includes(0)) {
     const why = opts.truncated ? 'was cut at the capture limit' : 'could not be decoded';
     return Buffer.from(`<withheld by mdmtap: a binary body that ${why} names a secret key; ${bytes.length} bytes, ${secretTag(bytes)}>`);
   }
   return Buffer.from(scrubJson(redactXmlText(buf.toString('latin1'))), 'latin1');
+}
+
+/** JSON larger than this is left to the byte-level scan (a declaration is a few KB). */
+const MAX_JSON_REDACT = 4 * 1024 * 1024;
+
+/** A JSON body with every secret key's value tagged, or undefined when the body is not JSON. */
+function redactJson(buf: Buffer): Buffer | undefined {
+  const first = buf.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  if ((first !== 0x7b && first !== 0x5b) || buf.length > MAX_JSON_REDACT) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(buf.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+  if (!hasSecret(value as PlistValue)) return buf;
+  return Buffer.from(JSON.stringify(redactPlist(value as PlistValue)));
 }
 
 /**

@@ -2,7 +2,7 @@
  * AnalyzerEvent: the one vocabulary every sink speaks (JSON lines, SQLite store, dashboard, exit code).
  * Field names follow DESIGN.md; `ts` is ISO 8601 UTC. Secrets never appear in events.
  */
-import type { Channel, ErrorChainItem } from './message.js';
+import type { Channel, DeclarationKind, DeclarationStatus, ErrorChainItem } from './message.js';
 
 export type Outcome = 'clean' | 'ended-on-notnow' | 'recovered' | 'stranded' | 'interrupted';
 
@@ -12,8 +12,12 @@ export type Outcome = 'clean' | 'ended-on-notnow' | 'recovered' | 'stranded' | '
  */
 export type InterruptReason = 'rejected' | 'http-error' | 'failed' | 'invalid-reply' | 'timeout' | 'new-session';
 
-/** How an obligation was discharged or a warning resolved. `accepted`: the server took the channel's reports again. */
-export type DischargeBy = 'push' | 'device-returned' | 'checked-out' | 'accepted';
+/**
+ * How an obligation was discharged or a warning resolved. `accepted`: the server took the channel's reports again;
+ * `synced`: the device fetched the declaration items; `valid`: a status report no longer marks the declaration
+ * invalid; `acknowledged`: the device acknowledged the command.
+ */
+export type DischargeBy = 'push' | 'device-returned' | 'checked-out' | 'accepted' | 'synced' | 'valid' | 'acknowledged';
 
 /** A rule's id: those of src/analysis/rules (stable; tests, exports and users' scripts rely on them). */
 export type RuleId = string;
@@ -58,6 +62,8 @@ export interface ExchangeEvent extends WhoFields {
   platform?: string;
   /** Token prefix on TokenUpdate check-ins (never the token). */
   tokenHex?: string;
+  /** TokenUpdate's AwaitingConfiguration: the device is in Setup Assistant. */
+  awaitingConfiguration?: boolean;
 }
 
 export interface SessionEvent extends WhoFields {
@@ -125,6 +131,36 @@ export interface ResolvedEvent extends WhoFields {
   by: DischargeBy;
 }
 
+/**
+ * A DDM exchange the server accepted (a `DeclarativeManagement` check-in, decoded in src/mdm/ddm.ts), or the
+ * `DeclarativeManagement` command sent on the command channel (`event: 'command'`). The dashboard's timeline and
+ * the capture's `declarations` table are built from these.
+ */
+export interface DdmEvent extends WhoFields {
+  type: 'ddm';
+  ts: string;
+  exchangeId: string;
+  event: 'tokens' | 'declaration-items' | 'declaration' | 'status' | 'other' | 'command';
+  /** The check-in's Endpoint (not on `command`). */
+  endpoint?: string;
+  /** The server's DeclarationsToken: offered by a tokens or declaration-items response, or the command's SyncTokens. */
+  declarationsToken?: string;
+  /** declaration-items: the declarations the server offers. */
+  items?: Array<{ kind: DeclarationKind; identifier: string; serverToken: string }>;
+  /** declaration/<type>/<identifier>. */
+  declaration?: { type: string; identifier: string };
+  /** The command's CommandUUID (`event: 'command'`). */
+  commandUUID?: string;
+  /** The server answered 404. */
+  notFound?: boolean;
+  /** A status report: each declaration it names, whether it was full, and whether DDM's capabilities came with it. */
+  full?: boolean;
+  clientCapabilities?: boolean;
+  declarations?: DeclarationStatus[];
+  /** The request's Data or the answer is not the JSON it should be. */
+  malformed?: { side: 'request' | 'response'; reason: string };
+}
+
 export interface PushEvent {
   type: 'push';
   ts: string;
@@ -174,4 +210,5 @@ export type AnalyzerEvent =
   | WarningEvent
   | ResolvedEvent
   | PushEvent
+  | DdmEvent
   | ErrorEvent;

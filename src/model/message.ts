@@ -44,7 +44,13 @@ export interface ErrorChainItem {
 /** The server's answer on the command channel. */
 export type CommandReply =
   /** The next command. */
-  | { kind: 'command'; commandUUID: string; requestType: string }
+  | {
+      kind: 'command';
+      commandUUID: string;
+      requestType: string;
+      /** A `DeclarativeManagement` command's `SyncTokens.DeclarationsToken` (its `Data`, base64 JSON). */
+      declarationsToken?: string;
+    }
   /** HTTP 200 with a zero-length body: the session ends here. */
   | { kind: 'end' }
   /** A non-200 HTTP status (the session is interrupted). */
@@ -64,6 +70,47 @@ interface MessageBase {
   httpStatus: number;
 }
 
+/** The four kinds of declaration (Apple's DDM protocol names them by plural: activations, configurations, …). */
+export type DeclarationKind = 'activation' | 'configuration' | 'asset' | 'management';
+
+/** What a status report says of one declaration. */
+export interface DeclarationStatus {
+  kind: DeclarationKind;
+  identifier: string;
+  serverToken?: string;
+  active?: boolean;
+  /** `valid`, `invalid` or `unknown`. */
+  valid?: string;
+  reasons?: Array<{ code: string; description?: string }>;
+}
+
+/** A `DeclarativeManagement` check-in (src/mdm/ddm.ts): the device's DDM sync, decoded beside forwarding. */
+export interface DdmCheckin {
+  /** `Endpoint` as the device sent it. */
+  endpoint: string;
+  kind: 'tokens' | 'declaration-items' | 'declaration' | 'status' | 'other';
+  /** `declaration/<type>/<identifier>`. */
+  declaration?: { type: string; identifier: string };
+  /** The server's `DeclarationsToken`: from a tokens or declaration-items response. */
+  declarationsToken?: string;
+  /** A declaration-items response: what the server offers. */
+  items?: Array<{ kind: DeclarationKind; identifier: string; serverToken: string }>;
+  /** A status report. */
+  status?: {
+    /** `FullReport`: the device sent every status item, not just what changed. */
+    full: boolean;
+    /** The report carries the device's client capabilities: DDM is on. */
+    clientCapabilities: boolean;
+    declarations: DeclarationStatus[];
+    /** Status items the device could not report (`Errors`). */
+    errors: number;
+  };
+  /** The server answered 404 (no such declaration, or no DDM on this server). */
+  notFound?: boolean;
+  /** The request's `Data` or the server's answer is not the JSON it should be (forwarded untouched all the same). */
+  malformed?: { side: 'request' | 'response'; reason: string };
+}
+
 /** A check-in message (Authenticate, TokenUpdate, CheckOut, …). */
 export interface CheckinMessage extends MessageBase {
   endpoint: 'checkin';
@@ -81,6 +128,8 @@ export interface CheckinMessage extends MessageBase {
   awaitingConfiguration?: boolean;
   /** UserConfiguration on user-channel check-ins in Setup Assistant: NotNow is expected then. */
   userConfiguration?: boolean;
+  /** A `DeclarativeManagement` check-in. */
+  ddm?: DdmCheckin;
 }
 
 /** A command-channel report from the device and the server's reply to it. */

@@ -35,7 +35,21 @@ export interface SimDeviceOptions {
   /** After a session that ended on NotNow, poll again after this long. */
   pollAfterNotNowMs?: number;
   appListBytes?: number;
+  /** The device does DDM: it syncs when told by the DeclarativeManagement command, then sends a status report. */
+  ddm?: SimDdm;
   onSession?: (d: SimDevice, channel: 'device' | 'user', steps: SessionStep[]) => void;
+}
+
+export interface SimDdm {
+  /** Declarations (identifiers) the device reports invalid, as one it cannot apply. */
+  invalid?: readonly string[];
+  /**
+   * The device is in Setup Assistant (TokenUpdate with AwaitingConfiguration) and answers NotNow to the
+   * DeclarativeManagement command, as the devices of fleetdm/fleet#18160 did.
+   */
+  awaitingConfiguration?: boolean;
+  /** The device acknowledges the DeclarativeManagement command and never syncs (ddm-sync-stalled). */
+  stall?: boolean;
 }
 
 export class SimDevice {
@@ -53,6 +67,9 @@ export class SimDevice {
   private running = new Set<'device' | 'user'>();
   private again = new Set<'device' | 'user'>();
   private stopped = false;
+  /** DDM: the DeclarationsToken synced to, and each declaration's server token. */
+  private ddmToken: string | undefined;
+  private readonly declarations = new Map<string, { kind: string; serverToken: string }>();
 
   constructor(private readonly opts: SimDeviceOptions) {
     this.rng = seeded(opts.seed);
@@ -74,7 +91,8 @@ export class SimDevice {
     await this.checkin({ MessageType: 'Authenticate', Topic: 'com.apple.mgmt.External.mdmtap-sim', ProductName: this.model, Model: this.model, OSVersion: this.platform === 'iOS' ? '18.1' : '15.1', SerialNumber: this.serial, DeviceName: `Sim ${this.serial.slice(-4)}` });
     for (const ch of this.channels) {
       const tok = ch === 'device' ? this.tokens.device : this.tokens.user!;
-      await this.checkin({ MessageType: 'TokenUpdate', Topic: 'com.apple.mgmt.External.mdmtap-sim', Token: tok, PushMagic: ch === 'device' ? this.pushMagic.device : this.pushMagic.user!, ...(ch === 'user' ? this.userIds() : {}) }, ch);
+      const setup = ch === 'device' && this.opts.ddm?.awaitingConfiguration ? { AwaitingConfiguration: true } : {};
+      await this.checkin({ MessageType: 'TokenUpdate', Topic: 'com.apple.mgmt.External.mdmtap-sim', Token: tok, PushMagic: ch === 'device' ? this.pushMagic.device : this.pushMagic.user!, ...setup, ...(ch === 'user' ? this.userIds() : {}) }, ch);
     }
   }
 
@@ -132,10 +150,50 @@ export class SimDevice {
     const attempt = (this.attempts.get(uuid) ?? 0) + 1;
     this.attempts.set(uuid, attempt);
     const mayRefuse = !(this.platform === 'iOS' && IOS_NEVER_NOTNOW.has(requestType));
+    if (requestType === 'DeclarativeManagement') {
+      if (this.opts.ddm?.awaitingConfiguration) return { Status: 'NotNow', CommandUUID: uuid };
+      // Acknowledged, then the sync it asks for, once this session is over.
+      if (this.opts.ddm && !this.opts.ddm.stall) this.later(50, () => void this.ddmSync().catch(() => undefined));
+      return { Status: this.opts.ddm ? 'Acknowledged' : 'Error', CommandUUID: uuid };
+    }
     const busy = this.opts.notNowFor ? this.opts.notNowFor(requestType, attempt) : mayRefuse && this.rng() < (this.opts.busyProbability ?? 0);
     if (busy) return { Status: 'NotNow', CommandUUID: uuid };
     const d = { udid: this.udid, serial: this.serial, model: this.model, osVersion: this.platform === 'iOS' ? '18.1' : '15.1', name: `Sim ${this.serial.slice(-4)}` };
     return { Status: 'Acknowledged', CommandUUID: uuid, ...resultFor(requestType, d, { appListBytes: this.opts.appListBytes }) };
+  }
+
+  /**
+   * A DDM sync as Apple describes it: the tokens; if they changed, the declaration items and each declaration that
+   * is new or changed; then a full status report of every declaration.
+   */
+  async ddmSync(): Promise<void> {
+    const ddm = (endpoint: string, data?: unknown) =>
+      this.put(this.opts.checkinUrl ?? this.opts.serverUrl, { MessageType: 'DeclarativeManagement', Endpoint: endpoint, ...(data ? { Data: Buffer.from(JSON.stringify(data)) } : {}) }, 'application/x-apple-aspen-mdm-checkin');
+    const tokens = JSON.parse((await ddm('tokens')).body.toString('utf8')) as { SyncTokens: { DeclarationsToken: string } };
+    if (tokens.SyncTokens.DeclarationsToken !== this.ddmToken) {
+      const items = JSON.parse((await ddm('declaration-items')).body.toString('utf8')) as { Declarations: Record<string, Array<{ Identifier: string; ServerToken: string }>>; DeclarationsToken: string };
+      for (const [plural, list] of Object.entries(items.Declarations)) {
+        const kind = plural === 'Management' ? 'management' : plural.slice(0, -1).toLowerCase();
+        for (const it of list) {
+          if (this.declarations.get(it.Identifier)?.serverToken === it.ServerToken) continue;
+          if ((await ddm(`declaration/${kind}/${it.Identifier}`)).status === 200) this.declarations.set(it.Identifier, { kind, serverToken: it.ServerToken });
+        }
+      }
+      this.ddmToken = items.DeclarationsToken;
+    }
+    const lists: Record<string, unknown[]> = { activations: [], configurations: [], assets: [], management: [] };
+    for (const [identifier, d] of this.declarations) {
+      const invalid = this.opts.ddm?.invalid?.includes(identifier) === true;
+      lists[d.kind === 'management' ? 'management' : `${d.kind}s`].push({
+        identifier, 'server-token': d.serverToken, active: !invalid, valid: invalid ? 'invalid' : 'valid',
+        ...(invalid ? { reasons: [{ code: 'Error.ConfigurationCannotBeApplied', description: 'Configuration cannot be applied', details: { Error: 'The passcode does not meet the policy' } }] } : {}),
+      });
+    }
+    await ddm('status', {
+      StatusItems: { management: { declarations: lists, 'client-capabilities': { 'supported-versions': ['1.0.0'] } } },
+      Errors: [],
+      FullReport: true,
+    });
   }
 
   private userIds(): Record<string, string> {

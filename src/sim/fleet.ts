@@ -2,7 +2,7 @@
  * A fleet of simulated devices: enrols them, registers their push tokens with the simulated APNs (so a push wakes
  * the right channel), and starts each with one session, as a freshly enrolled device does.
  */
-import { SimDevice, type SessionStep } from './device.js';
+import { SimDevice, type SessionStep, type SimDdm } from './device.js';
 import type { Transport } from './connect-agent.js';
 import type { SimApns } from './apns.js';
 
@@ -21,6 +21,8 @@ export interface FleetOptions {
   apns?: SimApns;
   appListBytes?: number;
   notNowFor?: (requestType: string, attempt: number) => boolean;
+  /** Which devices (by index) do DDM, and how. */
+  ddm?: (index: number) => SimDdm | undefined;
   onSession?: (d: SimDevice, channel: 'device' | 'user', steps: SessionStep[]) => void;
 }
 
@@ -38,6 +40,7 @@ export function startFleet(opts: FleetOptions): Fleet {
     const s = seed * 1000 + i;
     const ios = (s * 2654435761) % 100 < (opts.iosShare ?? 0.7) * 100;
     const withUser = !ios && ((s * 40503) % 100) < (opts.userChannelShare ?? 0.5) * 100;
+    const ddm = opts.ddm?.(i);
     devices.push(
       new SimDevice({
         serverUrl: opts.serverUrl,
@@ -51,6 +54,7 @@ export function startFleet(opts: FleetOptions): Fleet {
         ...(opts.pollAfterNotNowMs !== undefined ? { pollAfterNotNowMs: opts.pollAfterNotNowMs } : {}),
         ...(opts.appListBytes ? { appListBytes: opts.appListBytes } : {}),
         ...(opts.onSession ? { onSession: opts.onSession } : {}),
+        ...(ddm ? { ddm } : {}),
       }),
     );
   }

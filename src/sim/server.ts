@@ -12,6 +12,7 @@ import { policies, type PolicyName, type QueuedCommand, type SessionState } from
 import { PushClient, type PushTarget } from './push-client.js';
 import { randomCommand } from './commands.js';
 import { seeded, uuidFrom, type Rng } from './rng.js';
+import { answerDdm, syncTokensData } from './ddm-server.js';
 
 export interface ReferenceServerOptions {
   policy: PolicyName;
@@ -51,6 +52,11 @@ export interface ReferenceServer {
   ca: string;
   policy: PolicyName;
   enqueue(udid: string, requestType: string, extra?: Record<string, unknown>, userId?: string): string;
+  /**
+   * Turns DDM on for a device (as an admin assigning declarations does): the DeclarativeManagement command is
+   * queued at its first TokenUpdate, or now if it has enrolled; its DDM check-ins are answered from ddm-server.ts.
+   */
+  enableDdm(udid: string): void;
   enqueueAndPush(udid: string, requestType: string, extra?: Record<string, unknown>, userId?: string): Promise<string>;
   push(udid: string, userId?: string): Promise<{ status: number; reason?: string } | undefined>;
   pendingCommands(udid: string, userId?: string): QueuedCommand[];
@@ -71,6 +77,7 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
   let pusher = opts.apns ? new PushClient(opts.apns) : undefined;
   const timers = new Set<NodeJS.Timeout>();
   const policy = policies[opts.policy];
+  const ddmDevices = new Set<string>();
   let closed = false;
 
   const keyOf = (udid: string, userId?: string) => `${udid}|${userId ?? ''}`;
@@ -112,8 +119,14 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
       return;
     }
     const c = channelOf(udid, userId);
+    if (msg.MessageType === 'DeclarativeManagement') {
+      const a = answerDdm(String(msg.Endpoint ?? ''));
+      res.writeHead(a.status, { 'content-type': 'application/json', 'content-length': a.body.length }).end(a.body);
+      return;
+    }
     if (typeof msg.MessageType === 'string') {
       if (msg.MessageType === 'TokenUpdate' && msg.Token instanceof Uint8Array) {
+        if (!c.tokenHex && !userId && ddmDevices.has(udid)) enqueueDdm(udid);
         if (!c.tokenHex && opts.initialCommands) for (let i = 0; i < opts.initialCommands; i++) enqueue(c.udid, randomCommand(rng), {}, c.userId);
         c.tokenHex = Buffer.from(msg.Token).toString('hex');
         c.pushMagic = String(msg.PushMagic ?? '');
@@ -166,6 +179,10 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
     return uuid;
   }
 
+  function enqueueDdm(udid: string): void {
+    enqueue(udid, 'DeclarativeManagement', { Data: syncTokensData() });
+  }
+
   if (opts.autoEnqueue) {
     const arng = seeded(opts.autoEnqueue.seed ?? 7);
     const tick = () => {
@@ -189,6 +206,10 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
     ca: id.ca.certPem,
     policy: opts.policy,
     enqueue,
+    enableDdm: (udid) => {
+      ddmDevices.add(udid);
+      if (channels.get(keyOf(udid))?.tokenHex) enqueueDdm(udid);
+    },
     enqueueAndPush: async (udid, requestType, extra, userId) => {
       const uuid = enqueue(udid, requestType, extra, userId);
       await pushChannel(channelOf(udid, userId));

@@ -147,6 +147,25 @@ const MIGRATIONS: string[] = [
   `
   ALTER TABLE exchanges ADD COLUMN message TEXT;
   `,
+  // 4: DDM — each declaration's latest status as the device's status reports give it (a full report replaces the
+  // channel's rows, a partial one updates those it names). The syncs themselves are \`ddm\` events.
+  `
+  CREATE TABLE declarations (
+    host TEXT NOT NULL DEFAULT '',
+    udid TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    user_id TEXT NOT NULL DEFAULT '',
+    kind TEXT NOT NULL,
+    identifier TEXT NOT NULL,
+    server_token TEXT,
+    active INTEGER,
+    valid TEXT,
+    reasons TEXT,
+    reported_at TEXT NOT NULL,
+    PRIMARY KEY (host, udid, channel, user_id, kind, identifier)
+  );
+  CREATE INDEX declarations_by_validity ON declarations (valid, reported_at);
+  `,
 ];
 
 /** How often a running proxy marks its capture alive (meta `heartbeat_at`), so a viewer can tell it from a killed one. */

@@ -27,6 +27,8 @@ export class Statements {
   private readonly pushesAnswered: Database.Statement;
   private readonly deviceUpsert: Database.Statement;
   private readonly deviceCheckout: Database.Statement;
+  private readonly declarationsClear: Database.Statement;
+  private readonly declarationUpsert: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
     this.insertRun = db.prepare('INSERT INTO runs (started_at, mdmtap_version, options, keep_secrets) VALUES (?, ?, ?, ?)');
@@ -55,6 +57,9 @@ export class Statements {
     this.warningInsert = db.prepare(`INSERT INTO warnings (warning_id, rule, severity, session_id, host, udid, channel, user_id, command_uuids,
       message, detail, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.warningResolve = db.prepare('UPDATE warnings SET resolved_at = ?, resolved_by = ? WHERE warning_id = ? AND resolved_at IS NULL');
+    this.declarationsClear = db.prepare(`DELETE FROM declarations WHERE host = ? AND udid = ? AND channel = ? AND user_id = ?`);
+    this.declarationUpsert = db.prepare(`INSERT OR REPLACE INTO declarations (host, udid, channel, user_id, kind, identifier, server_token, active,
+      valid, reasons, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.pushInsert = db.prepare(`INSERT INTO pushes (ts, ts_ms, host, udid, channel, user_id, token_hash, token_prefix, push_magic_hash,
       apns_status, reason, apns_expiration, apns_priority, apns_topic) SELECT ?, ?, d.host, d.udid, d.channel, NULLIF(d.user_id, ''), ?, ?, ?, ?, ?,
       ?, ?, ? FROM (SELECT 1) LEFT JOIN devices d ON d.token_hash = ? AND d.checked_out = 0`);
@@ -149,6 +154,15 @@ export class Statements {
       case 'resolved':
         this.warningResolve.run(ev.ts, ev.by, ev.warningId);
         return;
+      case 'ddm': {
+        if (ev.event !== 'status' || !ev.declarations) return;
+        const who = [ev.host ?? '', ev.udid, ev.channel, ev.userId ?? ''] as const;
+        if (ev.full) this.declarationsClear.run(...who);
+        for (const d of ev.declarations) {
+          this.declarationUpsert.run(...who, d.kind, d.identifier, d.serverToken ?? null, d.active === undefined ? null : d.active ? 1 : 0, d.valid ?? null, json(d.reasons), ev.ts);
+        }
+        return;
+      }
       default:
         return;
     }

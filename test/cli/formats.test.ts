@@ -31,6 +31,7 @@ function verdicts(events: Ev[]): string[] {
     else if (e.type === 'warning') out.push(`warning ${e.warningId} ${e.rule} ${e.sessionId ?? ''}`);
     else if (e.type === 'resolved') out.push(`resolved ${e.warningId} ${e.by}`);
     else if (e.type === 'obligation') out.push(`obligation ${e.sessionId} ${e.event} ${e.by ?? ''}`);
+    else if (e.type === 'ddm') out.push(`ddm ${e.exchangeId} ${e.event} ${e.declarationsToken ?? ''} ${((e.declarations ?? []) as Array<{ identifier: string; valid: string }>).map((d) => `${d.identifier}:${d.valid}`).join(',')}`);
   }
   return out.sort();
 }
@@ -42,6 +43,8 @@ describe('one capture, the same verdicts as SQLite, HAR and JSON lines', () => {
     await demo.waitStderr(/mdmtap demo on/);
     // Long enough for every kind of session and for push deadlines to pass.
     await demo.waitStdout(/"rule":"notnow-no-push"/);
+    // DDM too: syncs, a status report and the declaration it marks invalid, in every format.
+    await demo.waitStdout(/"rule":"ddm-declaration-invalid"/);
     await new Promise((r) => setTimeout(r, 2000));
     demo.child.kill('SIGTERM');
     expect(await demo.exited).toBe(0);

@@ -37,6 +37,24 @@ describe('redaction', () => {
     });
   }
 
+  it('DDM JSON: a credential asset\'s password and a declaration\'s payload are tagged at any depth, whatever their type', () => {
+    const credential = { Type: 'com.apple.credential.usernameandpassword', UserName: 'alice', Password: 'hunter2-DDM' };
+    const declaration = { Type: 'com.apple.configuration.account.mail', Identifier: 'mail', ServerToken: 't1', Payload: { IncomingServer: { HostName: 'imap.example.com', Password: { Value: 'nested-secret' } } } };
+    for (const v of [credential, declaration, [credential]]) {
+      const bytes = Buffer.from(JSON.stringify(v, null, 2));
+      const out = Buffer.from(redactBody(bytes)).toString('utf8');
+      expect(out).not.toContain('hunter2-DDM');
+      expect(out).not.toContain('nested-secret');
+      // Still JSON, with what is not secret kept.
+      const back = JSON.parse(out) as unknown;
+      expect(JSON.stringify(back)).toMatch(/<redacted:sha256:[0-9a-f]{8}>/);
+    }
+    expect(JSON.parse(Buffer.from(redactBody(Buffer.from(JSON.stringify(credential)))).toString())).toMatchObject({ Type: credential.Type, UserName: 'alice' });
+    // JSON that names no secret keeps its exact bytes (a tokens response, a status report).
+    const plain = Buffer.from(' {"SyncTokens": {"DeclarationsToken": "x", "Timestamp": "2026-11-28T00:00:00Z"}}');
+    expect(Buffer.from(redactBody(plain)).equals(plain)).toBe(true);
+  });
+
   it('redacts secret keys at any depth and keeps everything else deep-equal', () => {
     const cmd: PlistValue = {
       CommandUUID: 'C-1',

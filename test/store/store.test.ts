@@ -357,6 +357,29 @@ describe("the README's auditor queries", () => {
     expect(results.at(-2)).toEqual([]);
     expect(results.at(-1)).toEqual(expect.arrayContaining([{ key: 'created_by', value: 'mdmtap test' }, { key: 'keep_secrets', value: 'no' }]));
   });
+
+  it('the DDM queries find the declarations a device reports invalid, with the reasons, and its last sync', () => {
+    const file = join(dir(), 'ddm.sqlite');
+    const live = livePipeline(file, 60_000);
+    const ddm = (endpoint: string, data?: Buffer) =>
+      Buffer.from(plist.build({ MessageType: 'DeclarativeManagement', UDID: 'DDM-UDID', Endpoint: endpoint, ...(data ? { Data: data } : {}) } as plist.PlistValue));
+    const items = { Declarations: { Activations: [], Configurations: [{ Identifier: 'c1', ServerToken: 's1' }], Assets: [], Management: [] }, DeclarationsToken: 'T1' };
+    live.pipeline.exchange(exchange(ddm('declaration-items'), Buffer.from(JSON.stringify(items)), 0, { requestHeaders: {} }));
+    live.pipeline.exchange(exchange(ddm('status', fixture('kmfddm/status.invalid-configurations.json')), Buffer.alloc(0), 100, { requestHeaders: {} }));
+    live.store.close();
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const block = [...readme.matchAll(/```sql\n([\s\S]*?)```/g)].find((m) => m[1].includes('FROM declarations'))![1];
+    const queries = block.split(';').map((q) => q.replace(/^--.*$/gm, '').trim()).filter(Boolean);
+    const db = new Database(file, { readonly: true });
+    const [invalid, syncs] = queries.map((q) => db.prepare(q).all() as Array<Record<string, unknown>>);
+    db.close();
+    expect(invalid.map((r) => [r.udid, r.kind, r.identifier])).toEqual([
+      ['DDM-UDID', 'configuration', '0FCD2F56-D5BC-48EA-B98D-E0CCC0C6F9E0'],
+      ['DDM-UDID', 'configuration', '4D6F8451-C089-4E65-A615-7C6EFF154F72'],
+    ]);
+    expect(JSON.parse(invalid[0].reasons as string)).toEqual([{ code: 'Error.ConfigurationCannotBeApplied', description: 'Configuration cannot be applied' }]);
+    expect(syncs).toEqual([{ udid: 'DDM-UDID', last_sync: new Date(T0 + 10).toISOString() }]);
+  });
 });
 
 describe('the capture writer thread (what mdmtap start uses)', () => {

@@ -12,10 +12,11 @@ import { decodePlist } from '../../src/plist/decode.js';
 import { commandInfo, platformOf, supportSummary, unsupportedOn } from '../../src/mdm/catalogue.js';
 import { Fleet, channelKey, type ChannelState, type FleetCounters } from '../../src/analysis/fleet.js';
 import { RecentMap } from '../../src/util/recent-map.js';
+import { describeDdm } from '../../src/analysis/ddm-text.js';
 
 export interface TimelineEntry {
   ts: number;
-  kind: 'exchange' | 'session' | 'obligation' | 'warning' | 'resolved' | 'push';
+  kind: 'exchange' | 'session' | 'obligation' | 'warning' | 'resolved' | 'push' | 'ddm';
   text: string;
   exchangeId?: string;
   tone?: 'notnow' | 'warning' | 'owed' | 'resolved' | 'dim';
@@ -236,6 +237,11 @@ export class DashboardStore {
       }
       case 'push': {
         if (c) this.timeline(c.key, { ts, kind: 'push', text: `push ${ev.tokenHex ?? ''} → APNs ${ev.apnsStatus}${ev.reason ? ` ${ev.reason}` : ''}`, tone: ev.apnsStatus === 200 ? 'resolved' : 'warning' });
+        break;
+      }
+      case 'ddm': {
+        const invalid = ev.declarations?.some((d) => d.valid === 'invalid') || ev.malformed !== undefined || ev.notFound === true;
+        this.timeline(c!.key, { ts, kind: 'ddm', exchangeId: ev.exchangeId, text: describeDdm(ev), ...(invalid ? { tone: 'warning' as const } : {}) });
         break;
       }
       case 'error':

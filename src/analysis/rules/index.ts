@@ -17,6 +17,9 @@ import { pushMagicMismatch } from './push-magic-mismatch.js';
 import { pushNoCheckin } from './push-no-checkin.js';
 import { notNowNoReturn } from './notnow-no-return.js';
 import { deviceRejected } from './device-rejected.js';
+import { ddmDeclarationInvalid } from './ddm-declaration-invalid.js';
+import { ddmSyncStalled } from './ddm-sync-stalled.js';
+import { ddmNotNowSetup } from './ddm-notnow-setup.js';
 
 export const RULES: readonly RuleDefinition[] = [
   notNowNoPush,
@@ -33,4 +36,7 @@ export const RULES: readonly RuleDefinition[] = [
   pushNoCheckin,
   notNowNoReturn,
   deviceRejected,
+  ddmDeclarationInvalid,
+  ddmSyncStalled,
+  ddmNotNowSetup,
 ];
