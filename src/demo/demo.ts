@@ -36,16 +36,19 @@ export interface RunningDemo {
 }
 
 /**
- * Which simulated devices do DDM: every third one; on the first server the second device reports a configuration
- * invalid (ddm-declaration-invalid), on the second the fifth is in Setup Assistant and refuses the
- * DeclarativeManagement command (ddm-notnow-setup), on the third the fourth acknowledges it and never syncs
- * (ddm-sync-stalled); with one server, all three are on it.
+ * Which simulated devices do DDM: every third one; and, placed so that a dozen devices over four servers show all
+ * three, one that reports a configuration invalid (ddm-declaration-invalid: the first server's second device), one
+ * in Setup Assistant that refuses the DeclarativeManagement command (ddm-notnow-setup: the second server's third)
+ * and one that acknowledges it and never syncs (ddm-sync-stalled: the third server's third, or the fourth device
+ * where there are fewer servers).
  */
 function demoDdm(server: number, servers: number): (index: number) => SimDdm | undefined {
+  const setup = Math.min(1, servers - 1);
+  const stall = servers >= 3 ? [2, 2] : [servers - 1, 3];
   return (index) => {
     if (server === 0 && index === 1) return { invalid: ['com.mdmtap.demo.passcode'] };
-    if (server === Math.min(1, servers - 1) && index === 4) return { awaitingConfiguration: true };
-    if (server === Math.min(2, servers - 1) && index === 3) return { stall: true };
+    if (server === setup && index === 2) return { awaitingConfiguration: true };
+    if (server === stall[0] && index === stall[1]) return { stall: true };
     return index % 3 === 0 ? {} : undefined;
   };
 }

@@ -64,3 +64,20 @@ describe('mdmtap demo options', () => {
     expect(events.filter((e) => e.type === 'warning' && e.rule === 'notnow-no-push')).toEqual([]);
   }, 40_000);
 });
+
+describe('the demo does DDM', () => {
+  it('a dozen devices show an invalid declaration, a DeclarativeManagement command refused in Setup Assistant and a stalled sync', async () => {
+    const want = ['ddm-declaration-invalid', 'ddm-notnow-setup', 'ddm-sync-stalled'];
+    const p = startCli(['demo', '--json', '--devices', '12', '--push-grace', '1s']);
+    try {
+      for (const rule of want) await p.waitStdout(new RegExp(`"rule":"${rule}"`));
+    } finally {
+      p.child.kill('SIGINT');
+      await p.exited;
+    }
+    const events = jsonLines(p.stdout());
+    const syncs = events.filter((e) => e.type === 'ddm' && e.event === 'status');
+    expect(syncs.length).toBeGreaterThan(0);
+    for (const rule of want) expect(events.some((e) => e.type === 'warning' && e.rule === rule), rule).toBe(true);
+  }, 40_000);
+});
