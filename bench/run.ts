@@ -87,6 +87,7 @@ async function main(): Promise<void> {
       ['process RSS with 10,000 devices tracked (MB)', n0(fleet.rssMB)],
       ['live pipeline into SQLite (writer thread): exchanges/s, all rows on disk', n0(fleet.storeExchangesPerSecond)],
       ['capture writer alone: exchanges/s (every 10th with a 20 KB body)', n0(st.perSecond)],
+      ['capture file: bytes per exchange (that load; each distinct body stored once)', n0(st.bytesPerExchange)],
     ],
   });
 

@@ -17,6 +17,8 @@ export interface StoreFigure {
   seconds: number;
   perSecond: number;
   fileMB: number;
+  /** The capture file's size over the exchanges in it (bodies stored once each: the repeats cost a reference). */
+  bytesPerExchange: number;
 }
 
 export function benchStore(budgetMs = 4000): StoreFigure {
@@ -49,7 +51,8 @@ export function benchStore(budgetMs = 4000): StoreFigure {
     store.close();
     const seconds = (performance.now() - t0) / 1000;
     if (errors.length) throw new Error(errors[0]);
-    return { exchanges: n, seconds, perSecond: n / seconds, fileMB: statSync(file).size / 1e6 };
+    const bytes = statSync(file).size;
+    return { exchanges: n, seconds, perSecond: n / seconds, fileMB: bytes / 1e6, bytesPerExchange: bytes / n };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -58,5 +61,5 @@ export function benchStore(budgetMs = 4000): StoreFigure {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const f = benchStore();
-  console.log(`capture writer: ${f.exchanges} exchanges in ${f.seconds.toFixed(2)} s = ${Math.round(f.perSecond)} exchanges/s (file ${f.fileMB.toFixed(1)} MB)`);
+  console.log(`capture writer: ${f.exchanges} exchanges in ${f.seconds.toFixed(2)} s = ${Math.round(f.perSecond)} exchanges/s (file ${f.fileMB.toFixed(1)} MB, ${Math.round(f.bytesPerExchange)} bytes per exchange)`);
 }

@@ -56,9 +56,15 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
     write: (batch) => {
       if (!opened) return;
       const { db, st } = opened;
-      db.transaction(() => {
-        for (const it of batch) write(st, it);
-      })();
+      try {
+        db.transaction(() => {
+          for (const it of batch) write(st, it);
+        })();
+      } catch (e) {
+        // The batch rolled back: bodies it stored are not in the file after all.
+        st.forgetBodies();
+        throw e;
+      }
     },
     shed: (it) => {
       if (it.kind === 'exchange') it.dropBody = true;
@@ -201,6 +207,8 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
     return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
   };
   const who = msg && 'identity' in msg && msg.identity ? msg.identity : undefined;
+  const request = s.body(body(ex.requestBody, ex.requestTruncated));
+  const response = s.body(body(ex.responseBody, ex.responseTruncated));
   s.insertExchange.run({
     id: ex.id,
     connection_id: ex.connectionId,
@@ -228,8 +236,10 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
     push_magic_hash: msg?.endpoint === 'checkin' ? (msg.pushMagicHash ?? null) : null,
     request_headers: JSON.stringify(keep ? ex.requestHeaders : redactHeaders(ex.requestHeaders, extra)),
     response_headers: JSON.stringify(keep ? ex.responseHeaders : redactHeaders(ex.responseHeaders, extra)),
-    request_body: body(ex.requestBody, ex.requestTruncated),
-    response_body: body(ex.responseBody, ex.responseTruncated),
+    request_body: request.inline,
+    response_body: response.inline,
+    request_body_ref: request.ref,
+    response_body_ref: response.ref,
     request_size: ex.requestSize ?? ex.requestBody.length,
     response_size: ex.responseSize ?? ex.responseBody.length,
     request_truncated: ex.requestTruncated ? 1 : 0,

@@ -128,13 +128,19 @@ export function openCaptureReadonly(file: string): CaptureReader {
     }
     return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', args };
   };
+  // A capture from schema 5 on keeps each distinct body once, in `bodies`; an older one (read as it is: a reader
+  // never migrates) has them in the row.
+  const hasRefs = (db.prepare(`SELECT count(*) AS n FROM pragma_table_info('exchanges') WHERE name = 'request_body_ref'`).get() as { n: number }).n > 0;
+  const stored = (side: 'request' | 'response', row = 'e.') =>
+    hasRefs ? `coalesce(${row}${side}_body, (SELECT data FROM bodies WHERE id = ${row}${side}_body_ref))` : `${row}${side}_body`;
+  const bodies = `${stored('request')} AS request_body_stored, ${stored('response')} AS response_body_stored`;
   return {
     *exchanges(f, opts = {}) {
       const w = where(f, 'e.ended_ms', 'e.udid');
       // The session outcome is for exports; a replay judges sessions itself and skips the join.
       const sql = opts.outcome === false
-        ? `SELECT e.* FROM exchanges e ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`
-        : `SELECT e.*, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`;
+        ? `SELECT e.*, ${bodies} FROM exchanges e ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`
+        : `SELECT e.*, ${bodies}, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id ${w.sql} ORDER BY e.ended_ms, e.started_at, e.rowid`;
       const rows = db.prepare(sql).iterate(...w.args) as IterableIterator<Record<string, unknown>>;
       for (const r of rows) yield toExchange(r);
     },
@@ -145,8 +151,8 @@ export function openCaptureReadonly(file: string): CaptureReader {
       const hasMessage = (db.prepare(`SELECT count(*) AS n FROM pragma_table_info('exchanges') WHERE name = 'message'`).get() as { n: number }).n > 0;
       const message = hasMessage ? 'message' : 'NULL';
       const unless = (col: string) => (hasMessage ? `CASE WHEN message IS NULL THEN ${col} END` : col);
-      const stmt = db.prepare(`SELECT ${message}, id, connection_id, started_at, ended_ms, host, method, path, ${unless('request_body')}, request_truncated,
-        http_status, ${unless('response_body')}, response_truncated, error_kind, error_message, token_hash, token_prefix, push_magic_hash,
+      const stmt = db.prepare(`SELECT ${message}, id, connection_id, started_at, ended_ms, host, method, path, ${unless(stored('request', ''))}, request_truncated,
+        http_status, ${unless(stored('response', ''))}, response_truncated, error_kind, error_message, token_hash, token_prefix, push_magic_hash,
         request_scan, response_scan FROM exchanges ORDER BY ended_ms, rowid`);
       for (const r of stmt.raw(true).iterate() as IterableIterator<unknown[]>) {
         yield typeof r[0] === 'string' ? { message: JSON.parse(r[0]) as MdmMessage } : { exchange: replayExchange(r.slice(1)) };
@@ -234,7 +240,7 @@ export function openCaptureReadonly(file: string): CaptureReader {
       return { exchange: r.x, event: r.e };
     },
     tail(from) {
-      const ex = (db.prepare('SELECT e.rowid AS rid, e.*, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?').all(from.exchange, TAIL_ROWS) as Array<Record<string, unknown>>);
+      const ex = (db.prepare(`SELECT e.rowid AS rid, e.*, ${bodies}, s.outcome FROM exchanges e LEFT JOIN sessions s ON s.session_id = e.session_id WHERE e.rowid > ? ORDER BY e.rowid LIMIT ?`).all(from.exchange, TAIL_ROWS) as Array<Record<string, unknown>>);
       const ev = db.prepare('SELECT seq, json FROM events WHERE seq > ? ORDER BY seq LIMIT ?').all(from.event, TAIL_ROWS) as Array<{ seq: number; json: string }>;
       return {
         cursor: { exchange: ex.length ? Number(ex.at(-1)!.rid) : from.exchange, event: ev.length ? ev.at(-1)!.seq : from.event },
@@ -306,11 +312,11 @@ function toExchange(r: Record<string, unknown>): StoredExchange {
     method: String(r.method),
     path: String(r.path),
     requestHeaders: JSON.parse(String(r.request_headers)) as Record<string, string>,
-    requestBody: (r.request_body as Buffer | null) ?? new Uint8Array(0),
+    requestBody: (r.request_body_stored as Buffer | null) ?? new Uint8Array(0),
     requestTruncated: r.request_truncated === 1,
     status: Number(r.http_status),
     responseHeaders: JSON.parse(String(r.response_headers)) as Record<string, string>,
-    responseBody: (r.response_body as Buffer | null) ?? new Uint8Array(0),
+    responseBody: (r.response_body_stored as Buffer | null) ?? new Uint8Array(0),
     responseTruncated: r.response_truncated === 1,
   };
   if (r.request_size !== null) ex.requestSize = Number(r.request_size);

@@ -3,6 +3,8 @@
  * obligations, warnings, devices). Kept apart from the queueing in writer.ts: this is the SQL, that is the flow.
  */
 import type Database from 'better-sqlite3';
+import { createHash } from 'node:crypto';
+import { RecentMap } from '../util/recent-map.js';
 import type { AnalyzerEvent, Outcome, RuleId, WhoFields } from '../model/events.js';
 import type { CheckinMessage, DeviceFacts, Identity, Platform, PushSeen } from '../model/message.js';
 import { platformOf } from '../mdm/catalogue.js';
@@ -28,6 +30,10 @@ export class Statements {
   private readonly deviceUpsert: Database.Statement;
   private readonly deviceCheckout: Database.Statement;
   private readonly declarationsClear: Database.Statement;
+  private readonly bodyFind: Database.Statement;
+  private readonly bodyInsert: Database.Statement;
+  /** Recently stored bodies by hash: a repeated body costs a lookup in memory, not in the file. */
+  private readonly bodyIds = new RecentMap<string, number | bigint>(4096);
   private readonly declarationUpsert: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
@@ -38,11 +44,12 @@ export class Statements {
     this.insertExchange = db.prepare(`INSERT OR REPLACE INTO exchanges (id, connection_id, started_at, ended_at, ended_ms, host, method, path, endpoint,
       udid, channel, user_id, message_type, status, command_uuid, reply_command_uuid, request_type, http_status, error_kind, error_message,
       session_id, token_hash, token_prefix, push_magic_hash, request_headers, response_headers, request_body, response_body, request_size, response_size,
-      request_truncated, response_truncated, bodies_dropped, request_scan, response_scan, user_short_name, message) VALUES (@id, @connection_id, @started_at,
+      request_truncated, response_truncated, bodies_dropped, request_scan, response_scan, user_short_name, message, request_body_ref,
+      response_body_ref) VALUES (@id, @connection_id, @started_at,
       @ended_at, @ended_ms, @host, @method, @path, @endpoint, @udid, @channel, @user_id, @message_type, @status, @command_uuid, @reply_command_uuid,
       @request_type, @http_status, @error_kind, @error_message, @session_id, @token_hash, @token_prefix, @push_magic_hash, @request_headers,
       @response_headers, @request_body, @response_body, @request_size, @response_size, @request_truncated, @response_truncated, @bodies_dropped,
-      @request_scan, @response_scan, @user_short_name, @message)`);
+      @request_scan, @response_scan, @user_short_name, @message, @request_body_ref, @response_body_ref)`);
     this.insertEvent = db.prepare('INSERT INTO events (ts, type, json) VALUES (?, ?, ?)');
     this.sessionStart = db.prepare(`INSERT OR IGNORE INTO sessions (session_id, host, udid, channel, user_id, user_short_name, started_at,
       since_notnow_ms, since_push_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -57,6 +64,8 @@ export class Statements {
     this.warningInsert = db.prepare(`INSERT INTO warnings (warning_id, rule, severity, session_id, host, udid, channel, user_id, command_uuids,
       message, detail, raised_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.warningResolve = db.prepare('UPDATE warnings SET resolved_at = ?, resolved_by = ? WHERE warning_id = ? AND resolved_at IS NULL');
+    this.bodyFind = db.prepare('SELECT id FROM bodies WHERE hash = ?');
+    this.bodyInsert = db.prepare('INSERT INTO bodies (hash, size, data) VALUES (?, ?, ?)');
     this.declarationsClear = db.prepare(`DELETE FROM declarations WHERE host = ? AND udid = ? AND channel = ? AND user_id = ?`);
     this.declarationUpsert = db.prepare(`INSERT OR REPLACE INTO declarations (host, udid, channel, user_id, kind, identifier, server_token, active,
       valid, reasons, reported_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -121,6 +130,25 @@ export class Statements {
       push_magic_hash: pushMagicHash ?? null,
       ts: new Date(ts).toISOString(),
     });
+  }
+
+  /**
+   * Where a stored body goes: an empty one stays in the row (so "no body" and "--no-bodies" keep their meaning); any
+   * other is kept once in `bodies`, by the SHA-256 of its stored (redacted) bytes, and the row refers to it.
+   */
+  body(bytes: Buffer | null): { inline: Buffer | null; ref: number | bigint | null } {
+    if (bytes === null || bytes.length === 0) return { inline: bytes, ref: null };
+    const hash = createHash('sha256').update(bytes).digest('base64');
+    let id = this.bodyIds.get(hash);
+    if (id === undefined) {
+      id = (this.bodyFind.get(hash) as { id: number } | undefined)?.id ?? this.bodyInsert.run(hash, bytes.length, bytes).lastInsertRowid;
+      this.bodyIds.set(hash, id);
+    }
+    return { inline: null, ref: id };
+  }
+
+  forgetBodies(): void {
+    this.bodyIds.clear();
   }
 
   applyEvent(ev: AnalyzerEvent): void {

@@ -27,7 +27,8 @@ async function captureRun(cwd: string, ...flags: string[]): Promise<{ device: Si
   return { device, stderr: p.stderr(), code };
 }
 
-const TOKEN_UPDATE = `SELECT request_body FROM exchanges WHERE message_type = 'TokenUpdate'`;
+// Bodies are stored once each (`bodies`); the `exchange_bodies` view gives them per exchange.
+const TOKEN_UPDATE = `SELECT b.request_body FROM exchanges e JOIN exchange_bodies b ON b.id = e.id WHERE e.message_type = 'TokenUpdate'`;
 
 describe('mdmtap start: the capture', () => {
   it('without --db records to mdmtap.sqlite in the working folder, redacted; with --no-db writes no file', async () => {
@@ -55,7 +56,7 @@ describe('mdmtap start: the capture', () => {
     await captureRun(lab.dir, '--db', file, '--no-bodies');
     const rows = query<{ message_type: string | null; status: string | null; request_type: string | null; request_body: Buffer | null; response_body: Buffer | null }>(
       file,
-      'SELECT message_type, status, request_type, request_body, response_body FROM exchanges ORDER BY ended_ms',
+      'SELECT message_type, status, request_type, b.request_body, b.response_body FROM exchanges e JOIN exchange_bodies b ON b.id = e.id ORDER BY ended_ms',
     );
     // Authenticate, TokenUpdate, then Idle → InstallProfile, NotNow → SecurityInfo, Acknowledged → end.
     expect(rows.map((r) => r.message_type ?? r.status)).toEqual(['Authenticate', 'TokenUpdate', 'Idle', 'NotNow', 'Acknowledged']);

@@ -116,7 +116,7 @@ describe('redaction fails closed', () => {
     raw.push(['HAR export', await exported(reader, exportHar)], ['JSON-lines export', await exported(reader, exportJsonl)], ['CSV export', await exported(reader, exportCsv)]);
     // Every body column, read back through SQL (a value split across overflow pages would hide from a byte search).
     const db = new Database(file, { readonly: true });
-    const rows = db.prepare('SELECT request_body, response_body FROM exchanges').all() as Array<{ request_body: Buffer | null; response_body: Buffer | null }>;
+    const rows = db.prepare('SELECT request_body, response_body FROM exchange_bodies').all() as Array<{ request_body: Buffer | null; response_body: Buffer | null }>;
     db.close();
     expect(rows.length).toBe(ids.length + 1);
     raw.push(['stored bodies', rows.map((r) => `${r.request_body?.toString('latin1') ?? ''}\n${r.response_body?.toString('latin1') ?? ''}`).join('\n')]);

@@ -106,6 +106,52 @@ describe('schema', () => {
   });
 });
 
+describe('each distinct body stored once', () => {
+  it('a repeated body is kept once, and every reader (replay, exports, SQL view) still sees it per exchange', async () => {
+    const file = join(dir(), 'bodies.sqlite');
+    const live = livePipeline(file);
+    const apps = plist.build({ UDID: 'BODY-UDID', Status: 'Acknowledged', CommandUUID: 'L', InstalledApplicationList: Array.from({ length: 300 }, (_, i) => ({ Identifier: `com.example.app${i}`, Name: `App ${i}`, Version: '1.0' })) } as plist.PlistValue);
+    for (let i = 0; i < 20; i++) live.pipeline.exchange(exchange(Buffer.from(apps.replace('<string>L</string>', `<string>L${i % 2}</string>`)), Buffer.alloc(0), i * 1000));
+    live.store.close();
+    const db = new Database(file, { readonly: true });
+    // Two distinct report bodies (L0 and L1), each once; empty replies stay in the row.
+    expect(db.prepare('SELECT count(*) AS n, sum(size) AS bytes FROM bodies').get()).toEqual({ n: 2, bytes: 2 * Buffer.byteLength(apps) + 2 });
+    expect(db.prepare('SELECT count(DISTINCT request_body_ref) AS n FROM exchanges').get()).toEqual({ n: 2 });
+    const view = db.prepare('SELECT id, request_body, response_body FROM exchange_bodies').all() as Array<{ id: string; request_body: Buffer; response_body: Buffer }>;
+    db.close();
+    expect(view.filter((r) => r.request_body.includes('<string>L0</string>'))).toHaveLength(10);
+    expect(view.filter((r) => r.request_body.includes('<string>L1</string>'))).toHaveLength(10);
+    expect(view.every((r) => r.request_body.length === Buffer.byteLength(apps) + 1 && r.response_body.length === 0)).toBe(true);
+    // Exports and the replay read through the table: each exchange has its own body back.
+    const har = JSON.parse(await harExport(file)) as { log: { entries: Array<{ request: { postData?: { text: string } } }> } };
+    const texts = har.log.entries.map((e) => e.request.postData?.text ?? '');
+    expect(texts.filter((t) => t.includes('<string>L0</string>'))).toHaveLength(10);
+    expect(texts.filter((t) => t.includes('<string>L1</string>'))).toHaveLength(10);
+    const r = openCaptureReadonly(file);
+    const back = [...r.exchanges()];
+    r.close();
+    expect(back.map((x) => Buffer.from(x.requestBody).toString().includes('com.example.app299'))).toEqual(Array(20).fill(true));
+  });
+
+  it('a capture written before the body table keeps its bodies in the row, and is read as before', () => {
+    const file = join(dir(), 'v4.sqlite');
+    const db = new Database(file);
+    db.pragma('user_version = 0');
+    db.close();
+    // Written by this version, then turned into an older file's shape: bodies in the row, no references.
+    const live = livePipeline(file);
+    live.pipeline.exchange(exchange(idle(), commandBody('OLD-1', 'ProfileList')));
+    live.store.close();
+    const w = new Database(file);
+    w.exec(`UPDATE exchanges SET request_body = (SELECT data FROM bodies WHERE id = request_body_ref), response_body = (SELECT data FROM bodies WHERE id = response_body_ref), request_body_ref = NULL, response_body_ref = NULL; DELETE FROM bodies;`);
+    w.close();
+    const r = openCaptureReadonly(file);
+    const [x] = [...r.exchanges()];
+    r.close();
+    expect(Buffer.from(x.responseBody).toString()).toContain('OLD-1');
+  });
+});
+
 describe('meta', () => {
   it('records who created the file and the last run (version, options, start, stop); keep_secrets once yes stays yes', () => {
     const file = join(dir(), 'meta.sqlite');
@@ -149,7 +195,7 @@ describe('writing a live capture', () => {
     const dev = db.prepare('SELECT token_hash, token_prefix, push_magic_hash FROM devices').get() as Record<string, string>;
     expect(dev.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(dev.token_prefix).toMatch(/^[0-9a-f]{8}$/);
-    const body = (db.prepare(`SELECT request_body FROM exchanges WHERE message_type = 'TokenUpdate'`).get() as { request_body: Buffer }).request_body.toString();
+    const body = (db.prepare(`SELECT b.request_body FROM exchanges e JOIN exchange_bodies b ON b.id = e.id WHERE e.message_type = 'TokenUpdate'`).get() as { request_body: Buffer }).request_body.toString();
     expect(body).toContain('&lt;redacted:sha256:');
     expect(body).toContain('TokenUpdate');
     db.close();
@@ -397,7 +443,7 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     await w!.close();
     expect(errors).toEqual([]);
     const db = new Database(file, { readonly: true });
-    const row = db.prepare('SELECT request_body FROM exchanges WHERE id = ?').get(ex.id) as { request_body: Buffer };
+    const row = db.prepare('SELECT request_body FROM exchange_bodies WHERE id = ?').get(ex.id) as { request_body: Buffer };
     const stored = row.request_body.toString();
     for (const s of tokenUpdateSecrets(tu)) expect(stored).not.toContain(s);
     expect(stored).toContain('TokenUpdate');
@@ -416,7 +462,7 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     for (let i = 0; i < 5; i++) w!.recordExchange(exchange(big), undefined, undefined);
     await w!.close();
     const db = new Database(file, { readonly: true });
-    const rows = db.prepare('SELECT length(request_body) AS n, bodies_dropped AS d FROM exchanges ORDER BY rowid').all() as Array<{ n: number | null; d: number }>;
+    const rows = db.prepare('SELECT length(b.request_body) AS n, e.bodies_dropped AS d FROM exchanges e JOIN exchange_bodies b ON b.id = e.id ORDER BY e.rowid').all() as Array<{ n: number | null; d: number }>;
     db.close();
     expect(rows).toHaveLength(5);
     expect(rows[0]).toEqual({ n: 60_000, d: 0 });
