@@ -13,7 +13,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceAgent } from '../src/sim/connect-agent.js';
-import { installedApplicationList } from './workload.js';
+import { installedApplicationList, statusBody } from './workload.js';
+import { runRawLoad } from './raw-load.js';
 
 export interface ProxyFigure {
   target: string;
@@ -34,11 +35,6 @@ const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
 const DEVICES = 50;
 
-function statusBody(udid: string, status: string, uuid?: string, extra = ''): Buffer {
-  return Buffer.from(
-    `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>${uuid ? `<key>CommandUUID</key><string>${uuid}</string>` : ''}${extra}<key>Status</key><string>${status}</string><key>UDID</key><string>${udid}</string></dict></plist>\n`,
-  );
-}
 
 export async function freePort(): Promise<number> {
   const s = net.createServer();
@@ -89,7 +85,7 @@ async function stop(proc: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-interface Load {
+export interface Load {
   exchanges: number;
   errors: number;
   latencies: number[];
@@ -178,6 +174,9 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
     // Warm-up, then each target for the same time.
     await runLoad(serverPort, 1000, { ca: [serverCa] });
     figures.push(figure('direct to the server', await runLoad(serverPort, ms, { ca: [serverCa] }), ms));
+    // The same devices from the lighter generator (raw TLS sockets): less of the two cores goes to the client.
+    await runRawLoad(serverPort, 1000, { ca: [serverCa] }, SATURATING);
+    figures.push(figure('direct, raw-socket load', await runRawLoad(serverPort, ms, { ca: [serverCa] }, SATURATING), ms));
 
     if (!process.env.MDMTAP_BENCH_ONLY) {
       const port = await freePort();
@@ -195,6 +194,14 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
       const load = await runLoad(serverPort, ms, m.transport);
       const s = await m.stop();
       figures.push(figure('mdmtap (analysis + SQLite capture)', load, ms, s ? { ...stats(s), cpuMsPerExchange: (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges) } : {}));
+    }
+    for (const capture of [true, false]) {
+      const m = await startMdmtap(work, target, capture ? 'raw' : 'raw-nodb', capture);
+      const warm = await runRawLoad(serverPort, 1000, m.transport, SATURATING);
+      const load = await runRawLoad(serverPort, ms, m.transport, SATURATING);
+      const s = await m.stop();
+      const label = capture ? 'mdmtap (analysis + SQLite capture), raw-socket load' : 'mdmtap --no-db, raw-socket load';
+      figures.push(figure(label, load, ms, s ? { ...stats(s), cpuMsPerExchange: (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges) } : {}));
     }
     {
       // Event-loop stalls with 1 MB bodies, on a load that leaves the CPU free (see PACED_1MB).
@@ -238,9 +245,9 @@ interface MdmtapStats {
 const stats = (s: MdmtapStats): Partial<ProxyFigure> => ({ maxEventLoopDelayMs: s.maxEventLoopDelayMs, p99EventLoopDelayMs: s.p99EventLoopDelayMs, maxRssMB: s.maxRssMB });
 
 /** `mdmtap start` as users run it headless: analysis, SQLite capture, events as JSON lines into a file. */
-async function startMdmtap(work: string, target: string, tag = 'main') {
+async function startMdmtap(work: string, target: string, tag = 'main', capture = true) {
   const dir = join(work, `mdmtap-${tag}`);
-  const args = [CLI, 'start', '--json', '--host', '127.0.0.1', '--port', '0', '--mdm-host', target, '--upstream-ca', join(work, 'server', 'ca.pem'), '--certs', join(work, 'mdmtap-ca'), '--db', `${dir}.sqlite`, ...(process.env.MDMTAP_BENCH_ARGS ? process.env.MDMTAP_BENCH_ARGS.split(' ') : [])];
+  const args = [CLI, 'start', '--json', '--host', '127.0.0.1', '--port', '0', '--mdm-host', target, '--upstream-ca', join(work, 'server', 'ca.pem'), '--certs', join(work, 'mdmtap-ca'), ...(capture ? ['--db', `${dir}.sqlite`] : ['--no-db']), ...(process.env.MDMTAP_BENCH_ARGS ? process.env.MDMTAP_BENCH_ARGS.split(' ') : [])];
   const events = openSync(`${dir}.jsonl`, 'w');
   const p = await child(process.execPath, args, { MDMTAP_STATS: '1' }, { stderr: /listening on 127\.0\.0\.1:(\d+)/ }, events);
   closeSync(events);

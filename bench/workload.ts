@@ -52,3 +52,10 @@ export function* fleetTraffic(devices: number, sessions: number, t0: number): Ge
     }
   }
 }
+
+/** A device's command-channel report, as the bench's devices send it (`extra`: more keys, e.g. an app list). */
+export function statusBody(udid: string, status: string, uuid?: string, extra = ''): Buffer {
+  return Buffer.from(
+    `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>${uuid ? `<key>CommandUUID</key><string>${uuid}</string>` : ''}${extra}<key>Status</key><string>${status}</string><key>UDID</key><string>${udid}</string></dict></plist>\n`,
+  );
+}
