@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deviceAgent } from '../src/sim/connect-agent.js';
-import { installedApplicationList, statusBody } from './workload.js';
+import { installedApplicationList, statusBody, type Load, type LoadShape } from './workload.js';
 import { runRawLoad } from './raw-load.js';
 
 export interface ProxyFigure {
@@ -85,22 +85,7 @@ async function stop(proc: ChildProcess): Promise<void> {
   clearTimeout(t);
 }
 
-export interface Load {
-  exchanges: number;
-  errors: number;
-  latencies: number[];
-  /** Exchanges carrying the 500 KB list only. */
-  bigLatencies: number[];
-}
 
-export interface LoadShape {
-  devices: number;
-  /** Size of the InstalledApplicationList carried by every `bigEvery`-th Acknowledged. */
-  bigBytes: number;
-  bigEvery: number;
-  /** Pause between a device's sessions (0: back to back, the saturating load). */
-  pauseMs: number;
-}
 
 /** The issue's load: 50 devices back to back, every 10th Acknowledged with ~500 KB. */
 export const SATURATING: LoadShape = { devices: DEVICES, bigBytes: 500_000, bigEvery: 10, pauseMs: 0 };

@@ -7,8 +7,7 @@
 import http from 'node:http';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
-import { installedApplicationList, statusBody } from './workload.js';
-import type { Load, LoadShape } from './proxy.js';
+import { installedApplicationList, statusBody, type Load, type LoadShape } from './workload.js';
 
 function request(body: Buffer, host: string): Buffer {
   const head = `PUT /mdm HTTP/1.1\r\nhost: ${host}\r\ncontent-type: application/x-apple-aspen-mdm\r\nmdm-signature: MIAGCSqGSIb3DQEHAqCAMIACAQEx\r\ncontent-length: ${body.length}\r\n\r\n`;

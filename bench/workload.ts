@@ -59,3 +59,22 @@ export function statusBody(udid: string, status: string, uuid?: string, extra = 
     `<?xml version="1.0" encoding="UTF-8"?>\n<plist version="1.0"><dict>${uuid ? `<key>CommandUUID</key><string>${uuid}</string>` : ''}${extra}<key>Status</key><string>${status}</string><key>UDID</key><string>${udid}</string></dict></plist>\n`,
   );
 }
+
+/** What a load generator measured. */
+export interface Load {
+  exchanges: number;
+  errors: number;
+  latencies: number[];
+  /** Exchanges carrying the 500 KB list only. */
+  bigLatencies: number[];
+}
+
+/** The devices and sessions a load generator runs. */
+export interface LoadShape {
+  devices: number;
+  /** Size of the InstalledApplicationList carried by every `bigEvery`-th Acknowledged. */
+  bigBytes: number;
+  bigEvery: number;
+  /** Pause between a device's sessions (0: back to back, the saturating load). */
+  pauseMs: number;
+}
