@@ -37,17 +37,16 @@ export interface RunningDemo {
 
 /**
  * Which simulated devices do DDM: every third one; and, placed so that a dozen devices over four servers show all
- * three, one that reports a configuration invalid (ddm-declaration-invalid: the first server's second device), one
- * in Setup Assistant that refuses the DeclarativeManagement command (ddm-notnow-setup: the second server's third)
- * and one that acknowledges it and never syncs (ddm-sync-stalled: the third server's third, or the fourth device
- * where there are fewer servers).
+ * three, one that reports a configuration invalid (ddm-declaration-invalid) and one in Setup Assistant that refuses
+ * the DeclarativeManagement command (ddm-notnow-setup) — both on the first server, whose policy ends a session on
+ * NotNow, so the refusal repeats only when the device polls —, and one that acknowledges the command and never
+ * syncs (ddm-sync-stalled: the third server's third device, or the fourth where there are fewer servers).
  */
 function demoDdm(server: number, servers: number): (index: number) => SimDdm | undefined {
-  const setup = Math.min(1, servers - 1);
   const stall = servers >= 3 ? [2, 2] : [servers - 1, 3];
   return (index) => {
     if (server === 0 && index === 1) return { invalid: ['com.mdmtap.demo.passcode'] };
-    if (server === setup && index === 2) return { awaitingConfiguration: true };
+    if (server === 0 && index === 2) return { awaitingConfiguration: true };
     if (server === stall[0] && index === stall[1]) return { stall: true };
     return index % 3 === 0 ? {} : undefined;
   };
