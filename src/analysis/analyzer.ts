@@ -256,7 +256,8 @@ export class Analyzer {
   private checkin(msg: CheckinMessage): void {
     const who = whoOf(msg.identity, msg.host);
     const key = keyOf(who);
-    const rejected = isRejected(msg.httpStatus);
+    // A DDM 404 is the protocol's own answer (no such declaration, or no DDM on this server), not a refusal.
+    const rejected = isRejected(msg.httpStatus) && msg.ddm?.notFound !== true;
     // What a server refused never happened for it: no platform, token or checkout is learnt from it.
     const accepted = msg.httpStatus >= 200 && msg.httpStatus < 300;
     if (accepted && msg.device) this.learnPlatform(who, msg.device);

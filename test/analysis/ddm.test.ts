@@ -51,6 +51,13 @@ describe('ddm events and the fleet model', () => {
     expect([...fleet.all()][0].ddm!.declarations).toEqual([conf('c1', 'valid'), conf('c2', 'valid', 't2')]);
   });
 
+  it('a 404 to a DDM check-in is said in the ddm event, and is no refusal of the device', () => {
+    const d = Device.device('DDM-404');
+    const evs = feedAll(new Analyzer({ pushGraceMs: GRACE }), [ddm(d, { kind: 'declaration', endpoint: 'declaration/asset/gone', declaration: { type: 'asset', identifier: 'gone' }, notFound: true }, 404)]);
+    expect(evs.find((e) => e.type === 'ddm')).toMatchObject({ event: 'declaration', notFound: true, declaration: { identifier: 'gone' } });
+    expect(evs.filter((e) => e.type === 'warning')).toEqual([]);
+  });
+
   it('the DeclarativeManagement command is a ddm event carrying its SyncTokens', () => {
     const d = Device.device('DDM-2');
     const evs = feedAll(new Analyzer({ pushGraceMs: GRACE }), [d.idle({ kind: 'command', commandUUID: 'dm-1', requestType: 'DeclarativeManagement', declarationsToken: 'T9' })]);
