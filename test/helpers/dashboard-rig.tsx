@@ -41,7 +41,7 @@ export function dashboardRig(start = Date.parse('2026-11-25T10:00:00Z')) {
     now = t += ms;
     pipeline.tick();
   };
-  return { store, pipeline, ex, feed, poll, strand, advance };
+  return { store, pipeline, ex, feed, poll, strand, advance, now: () => now };
 }
 
 /** Waits (bounded) until the rendered frame satisfies `pred`, and returns it without colour codes. */

@@ -2,76 +2,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import React from 'react';
 import { render, cleanup } from 'ink-testing-library';
 import { App } from '../../tui/app.js';
-import { DashboardStore } from '../../tui/state/dashboard-store.js';
-import { dashboardSink } from '../../tui/sink.js';
-import { LivePipeline } from '../../src/live/pipeline.js';
-import type { Exchange } from '../../src/model/exchange.js';
 import { checkin, commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
 import { fixture } from '../helpers/fixtures.js';
+import { dashboardRig, KEY, press, strip, until } from '../helpers/dashboard-rig.js';
 import * as plist from 'plist';
 import { sha256Hex } from '../../src/mdm/hash.js';
 
-const KEY = { up: '\u001B[A', down: '\u001B[B', enter: '\r', esc: '\u001B', tab: '\t' };
-const strip = (s: string) => s.replace(/\u001B\[[0-9;]*[A-Za-z]/g, '');
-
 afterEach(() => cleanup());
-
-let t = Date.parse('2026-11-25T10:00:00Z');
-let n = 0;
-function ex(requestBody: Buffer, responseBody: Buffer = Buffer.alloc(0), udid = UDID): Exchange {
-  t += 100;
-  n++;
-  return {
-    id: `x${n}`, connectionId: 'c', startedAt: t - 5, endedAt: t, host: 'mdm.example.com', method: 'PUT', path: '/mdm',
-    requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm', 'mdm-signature': 'SIG' },
-    requestBody: udid === UDID ? requestBody : Buffer.from(requestBody.toString().replaceAll(UDID, udid)),
-    requestTruncated: false, status: 200, responseHeaders: {}, responseBody, responseTruncated: false,
-  };
-}
-
-/** A store fed by the real pipeline (classify → Analyzer → dashboard sink), with a clock the test controls. */
-function rig() {
-  let now = t;
-  const store = new DashboardStore({ now: () => now });
-  const pipeline = new LivePipeline({ pushGraceMs: 60_000, now: () => now });
-  pipeline.addSink(dashboardSink(store));
-  store.setInfo({ mode: 'forward proxy', listen: '127.0.0.1:8080', captureFile: 'mdmtap.sqlite', caFingerprint: 'AB:CD:EF:01:23:45:67', pushGraceMs: 60_000, pushObservable: false });
-  const feed = (...xs: Exchange[]) => xs.forEach((x) => pipeline.exchange(x));
-  const strand = (udid = UDID) => feed(ex(idle(), commandBody('A-1', 'InstallProfile'), udid), ex(status('NotNow', 'A-1'), commandBody('B-2', 'DeviceLock'), udid), ex(status('Acknowledged', 'B-2'), Buffer.alloc(0), udid));
-  const advance = (ms: number) => {
-    now = t += ms;
-    pipeline.tick();
-  };
-  return { store, pipeline, feed, strand, advance };
-}
-
-async function until(frame: () => string | undefined, pred: (f: string) => boolean, label: string): Promise<string> {
-  for (let i = 0; i < 200; i++) {
-    const f = strip(frame() ?? '');
-    if (pred(f)) return f;
-    await new Promise((r) => setTimeout(r, 5));
-  }
-  throw new Error(`frame never showed ${label}:\n${strip(frame() ?? '')}`);
-}
-
-/**
- * Types one key and waits until Ink has drawn again (or a bounded while, for keys that change nothing), so the
- * next key is handled by the re-rendered component, as with a person typing.
- */
-async function press(ui: { stdin: { write(s: string): void }; frames: string[] }, ...keys: string[]): Promise<void> {
-  // Ink attaches its stdin listener in an effect after the first frame: let that run first.
-  await new Promise((r) => setTimeout(r, 10));
-  for (const k of keys) {
-    const before = ui.frames.length;
-    ui.stdin.write(k);
-    for (let i = 0; i < 20 && ui.frames.length === before; i++) await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 describe('dashboard', () => {
   it('renders the header counters and device rows from the store', async () => {
-    const r = rig();
-    r.feed(ex(checkin('Authenticate', { ProductName: 'iPhone14,2', OSVersion: '18.1' })));
+    const r = dashboardRig();
+    r.feed(r.ex(checkin('Authenticate', { ProductName: 'iPhone14,2', OSVersion: '18.1' })));
     r.strand();
     const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
     const f = await until(ui.lastFrame, (x) => x.includes('sessions 1'), 'counters');
@@ -84,7 +26,7 @@ describe('dashboard', () => {
   });
 
   it('shows a warning when the analyzer raises it, and marks it resolved when the device returns', async () => {
-    const r = rig();
+    const r = dashboardRig();
     r.strand();
     const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={30} color={false} />);
     await until(ui.lastFrame, (x) => x.includes('none yet'), 'no warnings');
@@ -93,22 +35,22 @@ describe('dashboard', () => {
     let f = await until(ui.lastFrame, (x) => x.includes('notnow-no-push'), 'the warning');
     expect(f).toMatch(/! notnow-no-push/);
     expect(f).toContain('stranded');
-    r.feed(ex(idle(), commandBody('A-1', 'InstallProfile')), ex(status('Acknowledged', 'A-1')));
+    r.feed(r.ex(idle(), commandBody('A-1', 'InstallProfile')), r.ex(status('Acknowledged', 'A-1')));
     r.store.flushNow();
     f = await until(ui.lastFrame, (x) => x.includes('resolved by device-returned'), 'the resolution');
     expect(f).toMatch(/✓ notnow-no-push/);
   });
 
   it('a Shared iPad shows one row per user, by short name, and a recovered session says so in the timeline', async () => {
-    const r = rig();
+    const r = dashboardRig();
     const allF = 'FFFFFFFF-FFFF-FFFF-FFFF-FFFFFFFFFFFF';
-    for (const name of ['ann@school', 'bob@school']) r.feed(ex(idle({ UserID: allF, UserShortName: name }), Buffer.alloc(0)));
+    for (const name of ['ann@school', 'bob@school']) r.feed(r.ex(idle({ UserID: allF, UserShortName: name }), Buffer.alloc(0)));
     // NanoMDM's way: the refused command comes back after another one and is completed in the same session.
     r.feed(
-      ex(idle(), commandBody('A-1', 'InstallProfile')),
-      ex(status('NotNow', 'A-1'), commandBody('B-2', 'ProfileList')),
-      ex(status('Acknowledged', 'B-2'), commandBody('A-1', 'InstallProfile')),
-      ex(status('Acknowledged', 'A-1')),
+      r.ex(idle(), commandBody('A-1', 'InstallProfile')),
+      r.ex(status('NotNow', 'A-1'), commandBody('B-2', 'ProfileList')),
+      r.ex(status('Acknowledged', 'B-2'), commandBody('A-1', 'InstallProfile')),
+      r.ex(status('Acknowledged', 'A-1')),
     );
     const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={30} color={false} />);
     const f = await until(ui.lastFrame, (x) => x.includes('user bob@school'), 'the user rows');
@@ -120,7 +62,7 @@ describe('dashboard', () => {
   });
 
   it('moves with ↑/↓ and j/k, opens a device timeline with Enter and goes back with Esc', async () => {
-    const r = rig();
+    const r = dashboardRig();
     r.strand('DEVICE-AAAA');
     r.strand('DEVICE-BBBB');
     const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
@@ -139,10 +81,10 @@ describe('dashboard', () => {
   });
 
   it('shows an exchange decoded and redacted: the Token is a tag, never the raw value', async () => {
-    const r = rig();
+    const r = dashboardRig();
     const tu = fixture('nanomdm/TokenUpdate.1.plist');
     const raw = plist.parse(tu.toString()) as { Token: Uint8Array; PushMagic: string };
-    r.feed({ ...ex(tu), requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin', 'mdm-signature': 'SIGNATURE-VALUE' } });
+    r.feed({ ...r.ex(tu), requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin', 'mdm-signature': 'SIGNATURE-VALUE' } });
     const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={40} color={false} />);
     await until(ui.lastFrame, (x) => x.includes('TokenUpdate'), 'the log line');
     await press(ui, KEY.tab);
@@ -157,11 +99,11 @@ describe('dashboard', () => {
   });
 
   it("an exchange's command shows its title, where Apple supports it, and where Apple's schema rules it out", async () => {
-    const r = rig();
+    const r = dashboardRig();
     const user = { UserID: 'A0000000-0000-0000-0000-00000000000A', UserLongName: 'Ann', UserShortName: 'ann' };
     // A Mac (its Authenticate says so), then its user channel sent DeviceLock, which Apple allows on the device channel only.
-    r.feed({ ...ex(checkin('Authenticate', { Model: 'MacBookPro18,3', ProductName: 'MacBookPro18,3', SerialNumber: 'C02X' })), requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin' } });
-    r.feed(ex(idle(user), commandBody('L-1', 'DeviceLock')), ex(status('Error', 'L-1', user), commandBody('P-1', 'ProfileList')));
+    r.feed({ ...r.ex(checkin('Authenticate', { Model: 'MacBookPro18,3', ProductName: 'MacBookPro18,3', SerialNumber: 'C02X' })), requestHeaders: { 'content-type': 'application/x-apple-aspen-mdm-checkin' } });
+    r.feed(r.ex(idle(user), commandBody('L-1', 'DeviceLock')), r.ex(status('Error', 'L-1', user), commandBody('P-1', 'ProfileList')));
     const ui = render(<App store={r.store} onQuit={() => {}} columns={160} rows={40} color={false} />);
     await until(ui.lastFrame, (x) => x.includes('DeviceLock'), 'the log line');
     await press(ui, KEY.tab);
@@ -181,9 +123,9 @@ describe('dashboard', () => {
   });
 
   it('filters with /, shows warnings only with w and shows help with ?', async () => {
-    const r = rig();
+    const r = dashboardRig();
     r.strand('DEVICE-AAAA');
-    r.feed(ex(idle(), Buffer.alloc(0), 'DEVICE-QUIET'));
+    r.feed(r.ex(idle(), Buffer.alloc(0), 'DEVICE-QUIET'));
     const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
     await until(ui.lastFrame, (x) => x.includes('Devices (2)'), 'two devices');
     await press(ui, '/');
@@ -207,7 +149,7 @@ describe('dashboard', () => {
   });
 
   it('p freezes the display while traffic keeps coming, and p again shows what came meanwhile', async () => {
-    const r = rig();
+    const r = dashboardRig();
     r.strand('DEVICE-AAAA');
     const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
     // The same store in a second dashboard that is never paused: it shows when the new traffic has been drawn.
@@ -217,7 +159,7 @@ describe('dashboard', () => {
     const frozen = await until(ui.lastFrame, (x) => x.includes('PAUSED'), 'paused');
     expect(frozen).toMatch(/devices 1\s+sessions 1\s+exchanges 3/);
 
-    r.feed(ex(idle(), Buffer.alloc(0), 'DEVICE-LATER'));
+    r.feed(r.ex(idle(), Buffer.alloc(0), 'DEVICE-LATER'));
     r.store.flushNow();
     await until(control.lastFrame, (x) => x.includes('DEVICE-LATER'), 'the new device in the unpaused dashboard');
     // Make the paused dashboard draw again (help, and back): each frame is drawn from its state as it now is.
@@ -237,11 +179,11 @@ describe('dashboard', () => {
   });
 
   it('a push lands on the device row it wakes (one row per device channel), and its timeline shows it', async () => {
-    const r = rig();
+    const r = dashboardRig();
     const token = Buffer.from('00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff', 'hex');
-    r.feed(ex(checkin('TokenUpdate', { Token: token, PushMagic: 'MAGIC-1', Topic: 'com.apple.mgmt.test' })));
+    r.feed(r.ex(checkin('TokenUpdate', { Token: token, PushMagic: 'MAGIC-1', Topic: 'com.apple.mgmt.test' })));
     r.strand();
-    r.pipeline.push({ ts: t + 10, tokenHash: sha256Hex(token.toString('hex')), tokenPrefix: '00112233', pushMagicHash: sha256Hex('MAGIC-1'), apnsStatus: 200 });
+    r.pipeline.push({ ts: r.now() + 10, tokenHash: sha256Hex(token.toString('hex')), tokenPrefix: '00112233', pushMagicHash: sha256Hex('MAGIC-1'), apnsStatus: 200 });
     r.store.flushNow();
     const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
     let f = await until(ui.lastFrame, (x) => x.includes('Devices (1)'), 'one device row');
@@ -255,7 +197,7 @@ describe('dashboard', () => {
   });
 
   it('q calls onQuit', async () => {
-    const r = rig();
+    const r = dashboardRig();
     let quit = 0;
     const ui = render(<App store={r.store} onQuit={() => quit++} columns={100} rows={30} color={false} />);
     await until(ui.lastFrame, (x) => x.includes('mdmtap'), 'a frame');
@@ -265,7 +207,7 @@ describe('dashboard', () => {
   });
 
   it('fits 80×24: no frame taller than the terminal, no line wider than 80 columns', async () => {
-    const r = rig();
+    const r = dashboardRig();
     for (let i = 0; i < 40; i++) r.strand(`DEVICE-${String(i).padStart(4, '0')}-WITH-A-VERY-LONG-IDENTIFIER`);
     r.advance(61_000);
     r.store.flushNow();
@@ -292,8 +234,8 @@ describe('dashboard', () => {
   });
 
   it('with 10,000 devices renders only the visible rows and the store still answers', async () => {
-    const r = rig();
-    for (let i = 0; i < 10_000; i++) r.feed(ex(idle(), Buffer.alloc(0), `FLEET-${String(i).padStart(5, '0')}`));
+    const r = dashboardRig();
+    for (let i = 0; i < 10_000; i++) r.feed(r.ex(idle(), Buffer.alloc(0), `FLEET-${String(i).padStart(5, '0')}`));
     const snap = r.store.getSnapshot();
     expect(snap.counters.devices).toBe(10_000);
     const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
