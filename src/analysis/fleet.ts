@@ -178,7 +178,7 @@ export class Fleet {
       case 'ddm': {
         const c = this.channel(ev, ev.ts);
         // A new object each time: snapshots handed to the dashboard keep what they were given.
-        c.ddm = nextDdm(c.ddm ?? { enabled: false, declarations: [] }, ev);
+        c.ddm = nextDdm(c.ddm, ev);
         return c;
       }
       default:
@@ -270,9 +270,11 @@ export class Fleet {
   }
 }
 
-export function nextDdm(prev: DdmState, ev: DdmEvent): DdmState {
+/** A channel's DDM after one more `ddm` event (from nothing, on its first). */
+export function nextDdm(prev: DdmState | undefined, ev: DdmEvent): DdmState {
   const at = Date.parse(ev.ts);
-  const d: DdmState = { ...prev };
+  const before = prev ?? { enabled: false, declarations: [] };
+  const d: DdmState = { ...before };
   if (ev.declarationsToken !== undefined && (ev.event === 'tokens' || ev.event === 'declaration-items' || ev.event === 'command')) d.offeredToken = ev.declarationsToken;
   if (ev.event === 'declaration-items' && !ev.notFound) {
     d.lastSync = at;
@@ -285,7 +287,7 @@ export function nextDdm(prev: DdmState, ev: DdmEvent): DdmState {
       d.lastFullReport = at;
       d.declarations = ev.declarations.slice(0, MAX_DECLARATIONS);
     } else {
-      const byId = new Map(prev.declarations.map((x) => [`${x.kind}|${x.identifier}`, x]));
+      const byId = new Map(before.declarations.map((x) => [`${x.kind}|${x.identifier}`, x]));
       for (const x of ev.declarations) byId.set(`${x.kind}|${x.identifier}`, x);
       d.declarations = [...byId.values()].slice(-MAX_DECLARATIONS);
     }

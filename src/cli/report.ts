@@ -183,7 +183,7 @@ export class ReportBuilder {
         break;
       case 'ddm': {
         const c = this.chan(ev);
-        c.ddm = nextDdm(c.ddm ?? { enabled: false, declarations: [] }, ev);
+        c.ddm = nextDdm(c.ddm, ev);
         this.line(c, ev.ts, describeDdm(ev));
         break;
       }

@@ -89,6 +89,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
   }
   pipeline.start();
   // Devices are spread over the servers; each trusts mdmtap's CA and uses it as its HTTP proxy.
+  const ddmOf = servers.map((_, i) => demoDdm(i, servers.length));
   const fleets: Fleet[] = servers.map((server, i) =>
     startFleet({
       count: Math.floor(opts.devices / servers.length) + (i < opts.devices % servers.length ? 1 : 0),
@@ -98,11 +99,11 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
       busyProbability: 0.45,
       pollAfterNotNowMs: 3000,
       apns,
-      ddm: demoDdm(i, servers.length),
+      ddm: ddmOf[i],
     }),
   );
   // The DDM devices: their server queues the DeclarativeManagement command when they enrol.
-  fleets.forEach((f, i) => f.devices.forEach((d, j) => demoDdm(i, servers.length)(j) && servers[i].enableDdm(d.udid)));
+  fleets.forEach((f, i) => f.devices.forEach((d, j) => ddmOf[i](j) && servers[i].enableDdm(d.udid)));
   const fleet: Fleet = {
     devices: fleets.flatMap((f) => f.devices),
     ready: Promise.all(fleets.map((f) => f.ready)).then(() => undefined),

@@ -60,6 +60,9 @@ const MDM_CONTENT_TYPE = 'application/x-apple-aspen-mdm';
  */
 export const CLASSIFY_LIMITS: DecodeLimits = { maxObjects: 100_000, timeMs: 250, maxTextBytes: 64 * 1024 };
 
+/** The same, with room for the one long value DDM carries: a `Data` of base64 JSON (a status report, SyncTokens). */
+const DDM_DATA_LIMITS: DecodeLimits = { ...CLASSIFY_LIMITS, maxTextBytes: 2 * MAX_DDM_JSON };
+
 export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage | undefined {
   const claimsMdm = opts.assumeMdm === true || (ex.requestHeaders['content-type'] ?? '').includes(MDM_CONTENT_TYPE);
   const body = ex.requestBody;
@@ -136,7 +139,8 @@ function checkin(
   if (typeof req.AwaitingConfiguration === 'boolean') msg.awaitingConfiguration = req.AwaitingConfiguration;
   if (req.UserConfiguration === true) msg.userConfiguration = true;
   if (msg.messageType === 'DeclarativeManagement' && typeof req.Endpoint === 'string') {
-    msg.ddm = decodeDdmCheckin(req.Endpoint, ddmDataOf(ex), {
+    // Only a status report carries Data: the other endpoints' bodies are not decoded a second time.
+    msg.ddm = decodeDdmCheckin(req.Endpoint, req.Endpoint === 'status' ? ddmDataOf(ex) : undefined, {
       status: ex.status,
       body: ex.responseBody,
       truncated: ex.responseTruncated === true,
@@ -152,7 +156,7 @@ function checkin(
  */
 function ddmDataOf(ex: Exchange): Uint8Array | { problem: string } | undefined {
   if (ex.requestTruncated) return { problem: 'the report was cut at the capture limit: its JSON was not decoded' };
-  const res = decodePlist(ex.requestBody, { Data: true }, { ...CLASSIFY_LIMITS, maxTextBytes: 2 * MAX_DDM_JSON });
+  const res = decodePlist(ex.requestBody, { Data: true }, DDM_DATA_LIMITS);
   if (!res.ok) return { problem: `Data could not be read: ${res.error.message}` };
   const data = isDict(res.value) ? res.value.Data : undefined;
   return data instanceof Uint8Array ? data : undefined;
@@ -216,7 +220,7 @@ function replyOf(ex: Exchange): ReplyResult {
     const reply: CommandReply = { kind: 'command', commandUUID: v.CommandUUID, requestType: v.Command.RequestType };
     if (reply.requestType === 'DeclarativeManagement') {
       // Its Data (base64 JSON SyncTokens) is read only for this command: other commands' Data may be large.
-      const d = decodePlist(ex.responseBody, { Command: { Data: true } }, { ...CLASSIFY_LIMITS, maxTextBytes: 2 * MAX_DDM_JSON });
+      const d = decodePlist(ex.responseBody, { Command: { Data: true } }, DDM_DATA_LIMITS);
       const data = d.ok && isDict(d.value) && isDict(d.value.Command) ? d.value.Command.Data : undefined;
       const token = data instanceof Uint8Array ? commandDeclarationsToken(data) : undefined;
       if (token !== undefined) reply.declarationsToken = token;

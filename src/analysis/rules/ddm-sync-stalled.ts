@@ -4,7 +4,7 @@
  * within the push grace, so its declarations are not updated ("stuck in Verifying", fleetdm/fleet#25812).
  * Resolved when the device fetches them.
  */
-import { defineRule, type Rule } from './rule.js';
+import { defineRule, type Rule, type RuleContext } from './rule.js';
 import { explain } from '../messages.js';
 import type { WhoFields } from '../../model/events.js';
 import type { Timer } from '../timers.js';
@@ -28,7 +28,7 @@ export const ddmSyncStalled = defineRule({
     const commands = new Map<string, Map<string, string>>();
     const waiting = new Map<string, Waiting>();
 
-    const offer = (ctx: Parameters<NonNullable<Rule['onCheckin']>>[0], key: string, who: WhoFields, token: string, how: string, ts: number) => {
+    const offer = (ctx: RuleContext, key: string, who: WhoFields, token: string, how: string, ts: number) => {
       if (synced.get(key) === token || waiting.get(key)?.token === token) return;
       const was = waiting.get(key);
       if (was && !was.warningId) was.timer.cancelled = true;
