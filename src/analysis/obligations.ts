@@ -52,7 +52,7 @@ export class ObligationBook {
     if (o) {
       o.timer!.cancelled = true;
       this.open.delete(key);
-      this.hooks.emit({ ...this.obligationEvent(o, ts, 'discharged'), by });
+      this.hooks.emit(Object.assign(this.obligationEvent(o, ts, 'discharged'), { by }));
     }
     const r = this.raised.get(key);
     if (r) {

@@ -2,7 +2,7 @@
  * One command-channel session: from the report that opens it (normally Idle) to the server's zero-length reply,
  * and the outcome Apple's NotNow rule gives it.
  */
-import { createHash } from 'node:crypto';
+import { sha256Hex } from '../mdm/hash.js';
 import type { Outcome, WhoFields } from '../model/events.js';
 
 export const FINAL_STATUSES: ReadonlySet<string> = new Set(['Acknowledged', 'Error', 'CommandFormatError']);
@@ -28,7 +28,7 @@ export interface Session {
 
 /** Deterministic, so a replay of a capture names sessions exactly as the live run did. */
 export function sessionId(key: string, startTs: number): string {
-  return 's-' + createHash('sha256').update(`${key}|${startTs}`).digest('hex').slice(0, 12);
+  return 's-' + sha256Hex(`${key}|${startTs}`).slice(0, 12);
 }
 
 export function newSession(key: string, who: WhoFields, ts: number): Session {

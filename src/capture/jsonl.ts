@@ -93,7 +93,7 @@ function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage {
   };
   const device = ev.platform ? { platform: ev.platform as Platform } : undefined;
   if (ev.endpoint === 'checkin') {
-    const m: CheckinMessage = { ...base, endpoint: 'checkin', messageType: ev.messageType ?? 'Unknown' };
+    const m: CheckinMessage = Object.assign(base, { endpoint: 'checkin' as const, messageType: ev.messageType ?? 'Unknown' });
     if (ev.messageType === 'TokenUpdate') {
       m.tokenHash = channelToken(ev);
       if (ev.tokenHex) m.tokenPrefix = ev.tokenHex.replace(/…$/, '');
@@ -102,7 +102,7 @@ function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage {
     if (device) m.device = device;
     return m;
   }
-  const m: CommandMessage = { ...base, endpoint: 'command', status: ev.status ?? 'Unknown', reply: replyOf(ev) };
+  const m: CommandMessage = Object.assign(base, { endpoint: 'command' as const, status: ev.status ?? 'Unknown', reply: replyOf(ev) });
   if (ev.commandUUID) m.commandUUID = ev.commandUUID;
   if (ev.errorChain) m.errorChain = ev.errorChain;
   if (ev.userConfiguration) m.userConfiguration = true;

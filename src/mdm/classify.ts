@@ -93,6 +93,11 @@ export function classify(ex: Exchange, opts: ClassifyOptions = {}): MdmMessage |
   return claimsMdm ? malformed(ex, 'request', 'plist has neither MessageType nor Status') : undefined;
 }
 
+/**
+ * What every message says of its exchange. Messages are built as `Object.assign(base(ex), {…})`, not as
+ * `{ ...base(ex), … }`: on Node 20's V8 a literal that spreads an object first and then adds keys of its own
+ * takes 1–6 µs (measured; the same literal written out takes 0.03 µs), and classification runs for every exchange.
+ */
 function base(ex: Exchange) {
   return { exchangeId: ex.id, ts: ex.endedAt, startedAt: ex.startedAt, host: ex.host, httpStatus: ex.status };
 }
@@ -104,7 +109,7 @@ function malformed(
   offset?: number,
   identity?: Identity,
 ): MalformedMessage {
-  const m: MalformedMessage = { ...base(ex), endpoint: 'malformed', side, reason };
+  const m: MalformedMessage = Object.assign(base(ex), { endpoint: 'malformed' as const, side, reason });
   if (offset !== undefined) m.offset = offset;
   if (identity) m.identity = identity;
   return m;
@@ -115,12 +120,11 @@ function checkin(
   req: PlistDict,
   identity: Identity,
 ): CheckinMessage {
-  const msg: CheckinMessage = {
-    ...base(ex),
-    endpoint: 'checkin',
+  const msg: CheckinMessage = Object.assign(base(ex), {
+    endpoint: 'checkin' as const,
     identity,
     messageType: req.MessageType as string,
-  };
+  });
   if (req.Token instanceof Uint8Array) {
     const hex = tokenHex(req.Token);
     msg.tokenHash = sha256Hex(hex);
@@ -167,13 +171,12 @@ function command(
   req: PlistDict,
   identity: Identity,
 ): CommandMessage | MalformedMessage {
-  const msg: CommandMessage = {
-    ...base(ex),
-    endpoint: 'command',
+  const msg: CommandMessage = Object.assign(base(ex), {
+    endpoint: 'command' as const,
     identity,
     status: req.Status as string,
-    reply: { kind: 'end' },
-  };
+    reply: { kind: 'end' } as CommandReply,
+  });
   if (typeof req.CommandUUID === 'string') msg.commandUUID = req.CommandUUID;
   const chain = errorChainOf(req.ErrorChain);
   if (chain) msg.errorChain = chain;

@@ -203,7 +203,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
       const m = (e as Error).message;
       return fail('bad-upstream-response', 502, `mdmtap: the MDM server ${target.authority} sent a response that cannot be relayed (${m})\n`, `${target.authority}: ${m}`);
     }
-    relay(upRes, res, resTap);
+    relay(upRes, res, resTap, lengthOf(upRes.headers));
     upRes.on('aborted', () => {
       // The server dropped the connection mid-body: do the same to the device rather than pretend it ended.
       error = { kind: 'connection-reset', message: 'the server closed the connection before the response ended' };
@@ -225,7 +225,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
     fail(kind, kind === 'timeout' ? 504 : 502, upstreamFailureText(kind, target.authority, e), `${target.authority}: ${e.message}`);
   });
 
-  relay(req, upReq, reqTap);
+  relay(req, upReq, reqTap, lengthOf(req.headers));
   res.on('finish', () => finish());
   res.on('close', () => {
     if (done) return;
@@ -249,19 +249,43 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
  */
 const RELAY_HIGH_WATER = 1024 * 1024;
 
-/** Streams `from` into `to` byte for byte, copying into the tap beside it. */
-function relay(from: Readable, to: Writable, tap: BodyTap): void {
+/**
+ * Streams `from` into `to` byte for byte, copying into the tap beside it. Two writes per message are saved, both
+ * measured as system calls under load: the first chunk goes out corked until the end of the tick (Node's HTTP
+ * messages write their head and the first piece of body separately), and a body of known `length` ends with its
+ * last chunk (`end()` after the last write sends one more, empty, write through TLS while the socket is busy).
+ */
+function relay(from: Readable, to: Writable, tap: BodyTap, length = Infinity): void {
+  let first = true;
+  let seen = 0;
   from.on('data', (c: Buffer) => {
     tap.write(c);
-    if (to.destroyed) return;
+    if (to.destroyed || to.writableEnded) return;
+    if (first) {
+      first = false;
+      to.cork();
+      process.nextTick(uncork, to);
+    }
+    seen += c.length;
+    if (seen >= length) return void to.end(c);
     if (!to.write(c) && to.writableLength > RELAY_HIGH_WATER) {
       from.pause();
       to.once('drain', () => from.resume());
     }
   });
   from.once('end', () => {
-    if (!to.destroyed) to.end();
+    if (!to.destroyed && !to.writableEnded) to.end();
   });
+}
+
+/** A body's length from its Content-Length, when that is all that frames it. */
+function lengthOf(h: http.IncomingHttpHeaders): number | undefined {
+  const v = h['content-length'];
+  return v !== undefined && h['transfer-encoding'] === undefined && /^\d+$/.test(v) ? Number(v) : undefined;
+}
+
+function uncork(to: Writable): void {
+  if (!to.destroyed) to.uncork();
 }
 
 function clientCertDer(socket: TLSSocket): Buffer | undefined {

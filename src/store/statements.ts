@@ -3,7 +3,7 @@
  * obligations, warnings, devices). Kept apart from the queueing in writer.ts: this is the SQL, that is the flow.
  */
 import type Database from 'better-sqlite3';
-import { createHash } from 'node:crypto';
+import { hash as digest } from 'node:crypto';
 import { RecentMap } from '../util/recent-map.js';
 import type { AnalyzerEvent, Outcome, RuleId, WhoFields } from '../model/events.js';
 import type { CheckinMessage, DeviceFacts, Identity, Platform, PushSeen } from '../model/message.js';
@@ -138,7 +138,7 @@ export class Statements {
    */
   body(bytes: Buffer | null): { inline: Buffer | null; ref: number | bigint | null } {
     if (bytes === null || bytes.length === 0) return { inline: bytes, ref: null };
-    const hash = createHash('sha256').update(bytes).digest('base64');
+    const hash = digest('sha256', bytes, 'base64');
     let id = this.bodyIds.get(hash);
     if (id === undefined) {
       id = (this.bodyFind.get(hash) as { id: number } | undefined)?.id ?? this.bodyInsert.run(hash, bytes.length, bytes).lastInsertRowid;

@@ -289,7 +289,7 @@ export class DashboardStore {
     }
     if (msg && 'device' in msg && msg.device && 'identity' in msg && msg.identity) {
       // Exchanges arrive before their events: the channel may not be in the fleet yet.
-      const key = channelKey({ ...msg.identity, host: msg.host });
+      const key = channelKey({ host: msg.host, udid: msg.identity.udid, channel: msg.identity.channel, userId: msg.identity.userId });
       const f = this.facts.get(key) ?? {};
       const model = msg.device.productName ?? msg.device.model ?? f.model;
       const osVersion = msg.device.osVersion ?? f.osVersion;
