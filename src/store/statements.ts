@@ -34,6 +34,11 @@ export class Statements {
   private readonly bodyInsert: Database.Statement;
   /** Recently stored bodies by hash: a repeated body costs a lookup in memory, not in the file. */
   private readonly bodyIds = new RecentMap<string, number | bigint>(4096);
+  /**
+   * The same, by the hash of the body as it arrived (and whether it was cut): redaction gives the same bytes for
+   * the same input, so a body seen before is neither searched for secrets nor hashed a second time.
+   */
+  private readonly rawIds = new RecentMap<string, number | bigint>(4096);
   private readonly declarationUpsert: Database.Statement;
 
   constructor(private readonly db: Database.Database) {
@@ -133,22 +138,30 @@ export class Statements {
   }
 
   /**
-   * Where a stored body goes: an empty one stays in the row (so "no body" and "--no-bodies" keep their meaning); any
-   * other is kept once in `bodies`, by the SHA-256 of its stored (redacted) bytes, and the row refers to it.
+   * Where a body goes: an empty one stays in the row (so "no body" and "--no-bodies" keep their meaning); any other
+   * is kept once in `bodies`, by the SHA-256 of its stored bytes — `stored(raw)`, the body as it may be written
+   * (redacted) —, and the row refers to it.
    */
-  body(bytes: Buffer | null): { inline: Buffer | null; ref: number | bigint | null } {
-    if (bytes === null || bytes.length === 0) return { inline: bytes, ref: null };
-    const hash = digest('sha256', bytes, 'base64');
-    let id = this.bodyIds.get(hash);
+  body(raw: Buffer, cut: boolean, stored: (raw: Buffer) => Buffer): { inline: Buffer | null; ref: number | bigint | null } {
+    if (raw.length === 0) return { inline: raw, ref: null };
+    const rawHash = digest('sha256', raw, 'base64');
+    const rawKey = cut ? `${rawHash}+cut` : rawHash;
+    let id = this.rawIds.get(rawKey);
+    if (id !== undefined) return { inline: null, ref: id };
+    const bytes = stored(raw);
+    const hash = bytes === raw ? rawHash : digest('sha256', bytes, 'base64');
+    id = this.bodyIds.get(hash);
     if (id === undefined) {
       id = (this.bodyFind.get(hash) as { id: number } | undefined)?.id ?? this.bodyInsert.run(hash, bytes.length, bytes).lastInsertRowid;
       this.bodyIds.set(hash, id);
     }
+    this.rawIds.set(rawKey, id);
     return { inline: null, ref: id };
   }
 
   forgetBodies(): void {
     this.bodyIds.clear();
+    this.rawIds.clear();
   }
 
   applyEvent(ev: AnalyzerEvent): void {
