@@ -208,35 +208,43 @@ class XmlReader {
     if (this.markup === -1 && this.markupSearchedFrom <= pos) return -1;
     if (this.markup >= pos) return this.markup;
     this.markupSearchedFrom = pos;
-    this.markup = this.b.indexOf('<!', pos, 'latin1');
+    // `!` alone (a one-byte search runs at memchr speed; `<!` is slow in text full of `<`), then the byte before.
+    let i = this.b.indexOf(BANG, pos + 1);
+    while (i >= 0 && this.b[i - 1] !== LT) i = this.b.indexOf(BANG, i + 1);
+    this.markup = i < 0 ? -1 : i - 1;
     return this.markup;
   }
 
-  /** Offset of the `</name` that closes the element whose open tag ends at p. */
+  /**
+   * Offset of the `</name` that closes the element whose open tag ends at p. One native search for the bare name
+   * finds opening and closing tags alike (told apart by the bytes before it): a search for a needle that starts
+   * with `<` is slow in text full of `<` (measured on a 500 KB InstalledApplicationList: 210 µs for `</array`,
+   * 100 µs for `array`), and two of them were needed.
+   */
   private balancedEnd(name: string, depth: number): number {
     const b = this.b;
-    const open = `<${name}`;
-    const close = `</${name}`;
+    const len = name.length;
     let level = 1;
     let from = this.p;
     for (;;) {
-      const c = b.indexOf(close, from, 'latin1');
-      if (c < 0) {
+      const i = b.indexOf(name, from, 'latin1');
+      if (i < 0) {
         this.p = this.n;
         throw this.fail('truncated', `unexpected end of document inside <${name}>`);
       }
-      for (let o = b.indexOf(open, from, 'latin1'); o >= 0 && o < c; o = b.indexOf(open, o + open.length, 'latin1')) {
-        const after = b[o + open.length];
-        if (after !== GT && after !== SLASH && !isSpace(after)) continue;
-        const gt = b.indexOf(GT, o);
+      from = i + len;
+      const after = b[from];
+      if (after !== GT && after !== SLASH && !isSpace(after)) continue; // a longer name, or text
+      if (b[i - 1] === LT) {
+        const gt = b.indexOf(GT, from);
         if (gt >= 0 && b[gt - 1] === SLASH) continue; // <dict/> opens nothing
         if (++level + depth > MAX_DEPTH) {
-          this.p = o;
+          this.p = i - 1;
           throw this.fail('limit', `nesting deeper than ${MAX_DEPTH}`);
         }
+      } else if (b[i - 1] === SLASH && b[i - 2] === LT && --level === 0) {
+        return i - 2;
       }
-      if (--level === 0) return c;
-      from = c + close.length;
     }
   }
 
