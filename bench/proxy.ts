@@ -25,7 +25,10 @@ export interface ProxyFigure {
   /** mdmtap only: longest event-loop stall and peak RSS, measured inside the proxy process. */
   maxEventLoopDelayMs?: number;
   p99EventLoopDelayMs?: number;
-  /** mdmtap only: CPU time of the whole process (all threads) per exchange, warm-up included. */
+  /**
+   * mdmtap only: CPU time of the whole process (all threads) per exchange forwarded, over the measured load (on
+   * Linux, from /proc: start-up and warm-up excluded); elsewhere over the process's life, warm-up included.
+   */
   cpuMsPerExchange?: number;
   maxRssMB?: number;
   note?: string;
@@ -33,6 +36,11 @@ export interface ProxyFigure {
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const CLI = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+/**
+ * Another build of mdmtap to measure beside this one in the same run (its dist/src/cli/main.js), so that a change
+ * is compared before and after on the same host in the same hour: `MDMTAP_BENCH_BEFORE=../old/dist/src/cli/main.js`.
+ */
+const BEFORE = process.env.MDMTAP_BENCH_BEFORE;
 const DEVICES = 50;
 
 
@@ -173,20 +181,20 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
       await stop(m.proc);
     }
 
-    {
-      const m = await startMdmtap(work, target);
-      const warm = await runLoad(serverPort, 1000, m.transport);
-      const load = await runLoad(serverPort, ms, m.transport);
-      const s = await m.stop();
-      figures.push(figure('mdmtap (analysis + SQLite capture)', load, ms, s ? { ...stats(s), cpuMsPerExchange: (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges) } : {}));
+    // With a build to compare, each configuration runs before then after, back to back: the host drifts.
+    const builds = BEFORE ? ([[BEFORE, ' before'], [CLI, '']] as const) : ([[CLI, '']] as const);
+    for (const [cli, before] of builds) {
+      const m = await startMdmtap(work, target, `main${before ? '-before' : ''}`, true, cli);
+      const [load, extra] = await measured(m, () => runLoad(serverPort, 1000, m.transport), () => runLoad(serverPort, ms, m.transport));
+      figures.push(figure(`mdmtap${before} (analysis + SQLite capture)`, load, ms, extra));
     }
     for (const capture of [true, false]) {
-      const m = await startMdmtap(work, target, capture ? 'raw' : 'raw-nodb', capture);
-      const warm = await runRawLoad(serverPort, 1000, m.transport, SATURATING);
-      const load = await runRawLoad(serverPort, ms, m.transport, SATURATING);
-      const s = await m.stop();
-      const label = capture ? 'mdmtap (analysis + SQLite capture), raw-socket load' : 'mdmtap --no-db, raw-socket load';
-      figures.push(figure(label, load, ms, s ? { ...stats(s), cpuMsPerExchange: (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges) } : {}));
+      for (const [cli, before] of builds) {
+        const m = await startMdmtap(work, target, `${capture ? 'raw' : 'raw-nodb'}${before ? '-before' : ''}`, capture, cli);
+        const label = capture ? `mdmtap${before} (analysis + SQLite capture), raw-socket load` : `mdmtap${before} --no-db, raw-socket load`;
+        const [load, extra] = await measured(m, () => runRawLoad(serverPort, 1000, m.transport, SATURATING), () => runRawLoad(serverPort, ms, m.transport, SATURATING));
+        figures.push(figure(label, load, ms, extra));
+      }
     }
     {
       // Event-loop stalls with 1 MB bodies, on a load that leaves the CPU free (see PACED_1MB).
@@ -229,15 +237,44 @@ interface MdmtapStats {
 
 const stats = (s: MdmtapStats): Partial<ProxyFigure> => ({ maxEventLoopDelayMs: s.maxEventLoopDelayMs, p99EventLoopDelayMs: s.p99EventLoopDelayMs, maxRssMB: s.maxRssMB });
 
+/**
+ * A warm-up, then the measured load, through a running mdmtap, which is then stopped: the load and what mdmtap
+ * reported of itself, with its CPU per exchange over the measured load only where /proc tells (see ProxyFigure).
+ */
+async function measured(m: Awaited<ReturnType<typeof startMdmtap>>, warmUp: () => Promise<Load>, run: () => Promise<Load>): Promise<[Load, Partial<ProxyFigure>]> {
+  const warm = await warmUp();
+  const cpu0 = processCpuMs(m.pid);
+  const load = await run();
+  const cpu1 = processCpuMs(m.pid);
+  const s = await m.stop();
+  if (!s) return [load, {}];
+  const cpuMsPerExchange = cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / load.exchanges : (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges);
+  return [load, { ...stats(s), cpuMsPerExchange }];
+}
+
+/** User + system CPU of a process, all threads, in ms (Linux /proc; undefined elsewhere). */
+function processCpuMs(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the
+    // 12th, stime the 13th, in clock ticks (100 per second on Linux).
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
 /** `mdmtap start` as users run it headless: analysis, SQLite capture, events as JSON lines into a file. */
-async function startMdmtap(work: string, target: string, tag = 'main', capture = true) {
+async function startMdmtap(work: string, target: string, tag = 'main', capture = true, cli = CLI) {
   const dir = join(work, `mdmtap-${tag}`);
-  const args = [CLI, 'start', '--json', '--host', '127.0.0.1', '--port', '0', '--mdm-host', target, '--upstream-ca', join(work, 'server', 'ca.pem'), '--certs', join(work, 'mdmtap-ca'), ...(capture ? ['--db', `${dir}.sqlite`] : ['--no-db']), ...(process.env.MDMTAP_BENCH_ARGS ? process.env.MDMTAP_BENCH_ARGS.split(' ') : [])];
+  const args = [cli, 'start', '--json', '--host', '127.0.0.1', '--port', '0', '--mdm-host', target, '--upstream-ca', join(work, 'server', 'ca.pem'), '--certs', join(work, 'mdmtap-ca'), ...(capture ? ['--db', `${dir}.sqlite`] : ['--no-db']), ...(process.env.MDMTAP_BENCH_ARGS ? process.env.MDMTAP_BENCH_ARGS.split(' ') : [])];
   const events = openSync(`${dir}.jsonl`, 'w');
   const p = await child(process.execPath, args, { MDMTAP_STATS: '1' }, { stderr: /listening on 127\.0\.0\.1:(\d+)/ }, events);
   closeSync(events);
   const port = Number(/:(\d+)$/.exec(p.line)![1]);
   return {
+    pid: p.proc.pid,
     transport: { ca: [readFileSync(join(work, 'mdmtap-ca', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port } },
     async stop(): Promise<MdmtapStats | undefined> {
       await stop(p.proc);
