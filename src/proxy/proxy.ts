@@ -211,6 +211,8 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
 function forwardContext(opts: ProxyOptions, timeouts: Timeouts, maxConnections: number, draining: () => boolean): ForwardContext {
   const onError = safe(opts.onError);
   let seq = 0;
+  let idMs = 0;
+  let idPrefix = '';
   return {
     agents: agents({ extraCa: opts.upstreamCa ?? [], insecure: opts.insecureUpstream === true, maxSockets: maxConnections, timeoutMs: timeouts.upstreamMs }),
     maxBody: opts.maxBody,
@@ -222,7 +224,15 @@ function forwardContext(opts: ProxyOptions, timeouts: Timeouts, maxConnections: 
     draining,
     onExchange: opts.onExchange,
     onError,
-    nextId: () => `${Date.now().toString(36)}-${(++seq).toString(36)}`,
+    nextId: () => {
+      // The time's base-36 text is made once per millisecond, not once per exchange.
+      const ms = Date.now();
+      if (ms !== idMs) {
+        idMs = ms;
+        idPrefix = `${ms.toString(36)}-`;
+      }
+      return idPrefix + (++seq).toString(36);
+    },
   };
 }
 
