@@ -170,6 +170,18 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
     // The same devices from the lighter generator (raw TLS sockets): less of the two cores goes to the client.
     await runRawLoad(serverPort, 1000, { ca: [serverCa] }, SATURATING);
     figures.push(figure('direct, raw-socket load', await runRawLoad(serverPort, ms, { ca: [serverCa] }, SATURATING), ms));
+    {
+      // The floor of any decrypting proxy in Node (relay-floor-main.ts): TLS on both sides, bytes passed across.
+      const r = await child(process.execPath, [join(HERE, 'relay-floor-main.js'), join(work, 'relay'), join(work, 'server', 'ca.pem'), String(serverPort)], {}, { stdout: true });
+      const t = { ca: [readFileSync(join(work, 'relay', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port: Number(r.line) } };
+      await runRawLoad(serverPort, 1000, t, SATURATING);
+      const cpu0 = processCpuMs(r.proc.pid);
+      const load = await runRawLoad(serverPort, ms, t, SATURATING);
+      const cpu1 = processCpuMs(r.proc.pid);
+      await stop(r.proc);
+      const cpu = cpu0 !== undefined && cpu1 !== undefined ? { cpuMsPerExchange: (cpu1 - cpu0) / load.exchanges } : {};
+      figures.push(figure('TLS byte relay, no HTTP (the floor), raw-socket load', load, ms, cpu));
+    }
 
     if (!process.env.MDMTAP_BENCH_ONLY) {
       const port = await freePort();
