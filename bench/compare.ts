@@ -8,7 +8,7 @@
  *
  * Prints each run and then the medians: exchanges/s, CPU ms per exchange, and the median 500 KB exchange.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -23,8 +23,16 @@ if (!other || !['db', 'nodb'].includes(mode)) {
   process.stderr.write('usage: npm run bench:compare -- OTHER/dist/src/cli/main.js [rounds] [db|nodb] [seconds]\n');
   process.exit(2);
 }
+if (!existsSync(other)) {
+  process.stderr.write(`bench:compare: ${other} does not exist (build the other checkout first: npm run build there)\n`);
+  process.exit(2);
+}
 const rounds = Number(roundsArg);
 const seconds = Number(secondsArg);
+if (!Number.isInteger(rounds) || rounds < 1 || !(seconds > 0)) {
+  process.stderr.write(`bench:compare: rounds must be a whole number ≥ 1 and seconds a number > 0 (got ${roundsArg}, ${secondsArg})\n`);
+  process.exit(2);
+}
 
 const cpuMs = (pid: number): number => {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
