@@ -91,7 +91,8 @@ export async function openCaptureWriter(
   /** A copy of a large body in memory of its own, moved to the writer rather than serialised (see TRANSFER_FROM). */
   const owned = (body: Uint8Array): Uint8Array => {
     if (body.length <= TRANSFER_FROM) return body;
-    const copy = new Uint8Array(body.length);
+    // Memory of its own (never from Node's pool, so it can be moved) and not zero-filled first: it is overwritten.
+    const copy = Buffer.allocUnsafeSlow(body.length);
     copy.set(body);
     transfer.push(copy.buffer);
     return copy;

@@ -454,6 +454,39 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     await again!.close();
   });
 
+  it('moves large bodies to the writer as copies, stores each once, and redacts a repeated secret-bearing body every time', async () => {
+    const file = join(dir(), 'cap.sqlite');
+    const errors: string[] = [];
+    const w = await openCaptureWriter(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message) }, { workerUrl });
+    // Over the 64 KB from which bodies are moved to the writer thread rather than cloned.
+    const a = Buffer.from(Array.from({ length: 200_000 }, (_, i) => (i * 7) % 251));
+    const b = Buffer.from(Array.from({ length: 150_000 }, (_, i) => (i * 13) % 241));
+    const tu = fixture('nanomdm/TokenUpdate.1.plist');
+    const sent = [exchange(a), exchange(b), exchange(Buffer.from(a)), exchange(tu), exchange(Buffer.from(tu))];
+    for (const ex of sent) w!.recordExchange(ex, undefined, undefined);
+    // What mdmtap keeps in memory (the dashboard, other sinks) is intact: a copy went to the thread, not the original.
+    expect(sent[0].requestBody.length).toBe(200_000);
+    expect(Buffer.from(sent[0].requestBody).equals(a)).toBe(true);
+    await w!.close();
+    expect(errors).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    const body = (id: string) => (db.prepare('SELECT request_body FROM exchange_bodies WHERE id = ?').get(id) as { request_body: Buffer }).request_body;
+    expect(body(sent[0].id).equals(a)).toBe(true);
+    expect(body(sent[1].id).equals(b)).toBe(true);
+    expect(body(sent[2].id).equals(a)).toBe(true);
+    // The second TokenUpdate is the same bytes as the first: it must be stored redacted too, not as it arrived.
+    for (const ex of sent.slice(3)) {
+      const stored = body(ex.id).toString();
+      expect(stored).toContain('TokenUpdate');
+      for (const secret of tokenUpdateSecrets(tu)) expect(stored).not.toContain(secret);
+    }
+    const refs = db.prepare('SELECT request_body_ref AS r FROM exchanges ORDER BY rowid').all() as Array<{ r: number }>;
+    expect(refs[2].r).toBe(refs[0].r);
+    expect(refs[4].r).toBe(refs[3].r);
+    expect((db.prepare('SELECT count(*) AS n FROM bodies').get() as { n: number }).n).toBe(3);
+    db.close();
+  });
+
   it('drops bodies, never metadata, when too much is in flight to the writer, and says so once', async () => {
     const file = join(dir(), 'cap.sqlite');
     const errors: string[] = [];
