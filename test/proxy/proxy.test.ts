@@ -97,6 +97,41 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
     expect(exchanges[0].connectionId).toBe(exchanges[1].connectionId);
   });
 
+  it('keeps framing on a kept-alive connection: a HEAD answer with a Content-Length and no body, then a body sent in pieces', async () => {
+    const server = await startUpstream((seen, res) => {
+      if (seen.method === 'HEAD') {
+        res.writeHead(200, { 'content-length': 5 });
+        return res.end();
+      }
+      res.writeHead(200, { 'content-length': 3 });
+      res.write('a');
+      setTimeout(() => res.write('b'), 20);
+      setTimeout(() => res.end('c'), 40);
+    });
+    const up = `127.0.0.1:${server.port}`;
+    const p = await startProxy({ host: '127.0.0.1', port: 0, mdmHosts: [up], upstreamCa: [server.ca.certPem], certsDir: certs.dir, maxBody: 1024, onExchange: (ex) => exchanges.push(ex), onError: (e) => errors.push(e) });
+    try {
+      const s = await connectTls(p.port, up, p.ca.certPem);
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.write('HEAD /mdm HTTP/1.1\r\nhost: mdm.test\r\n\r\n');
+      await waitFor([], () => /\r\n\r\n/.test(text), 'the HEAD answer');
+      s.write('PUT /mdm HTTP/1.1\r\nhost: mdm.test\r\ncontent-length: 2\r\n\r\nhi');
+      await waitFor([], () => text.endsWith('\r\n\r\nabc'), 'the PUT answer');
+      s.destroy();
+      const answers = text.split(/(?=HTTP\/1\.1 )/);
+      expect(answers).toHaveLength(2);
+      expect(answers[0]).toMatch(/^HTTP\/1\.1 200 OK\r\n[\s\S]*content-length: 5\r\n[\s\S]*\r\n\r\n$/i);
+      expect(answers[1]).toMatch(/content-length: 3\r\n[\s\S]*\r\n\r\nabc$/i);
+      expect(server.seen.map((x) => [x.method, x.body.toString()])).toEqual([['HEAD', ''], ['PUT', 'hi']]);
+      await waitFor(exchanges, (x) => x.length === 2, 'two exchanges');
+      expect(exchanges.map((x) => [x.method, x.responseSize, Buffer.from(x.responseBody).toString()])).toEqual([['HEAD', 0, ''], ['PUT', 3, 'abc']]);
+    } finally {
+      await p.close();
+      await server.close();
+    }
+  });
+
   it('strips a spoofed client-certificate header and forwards the real certificate as :base64-DER:', async () => {
     const deviceCa = await createCa({ commonName: 'device identities' });
     const device = await deviceCa.issue('device-identity.example', { clientAuth: true });
