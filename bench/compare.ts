@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runRawLoad } from './raw-load.js';
-import { SATURATING } from './proxy.js';
+import { processCpuMs, SATURATING } from './proxy.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const THIS = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -34,9 +34,10 @@ if (!Number.isInteger(rounds) || rounds < 1 || !(seconds > 0)) {
   process.exit(2);
 }
 
-const cpuMs = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) * 10;
+const cpuMs = (pid: number | undefined): number => {
+  const ms = processCpuMs(pid);
+  if (ms === undefined) throw new Error('bench:compare reads CPU time from /proc (Linux only)');
+  return ms;
 };
 
 function waitFor(proc: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp): Promise<RegExpExecArray> {
@@ -57,6 +58,7 @@ function waitFor(proc: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp): P
 const work = mkdtempSync(join(tmpdir(), 'mdmtap-bench-compare-'));
 const server = spawn(process.execPath, [join(HERE, 'server-main.js'), join(work, 'server')], { stdio: ['ignore', 'pipe', 'inherit'] });
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+const ms = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${x.toFixed(0)} ms` : '–');
 const results: Record<string, { rate: number[]; cpu: number[]; big: number[] }> = { other: { rate: [], cpu: [], big: [] }, this: { rate: [], cpu: [], big: [] } };
 try {
   const serverPort = Number((await waitFor(server, 'stdout', /(\d+)\n/))[1]);
@@ -69,9 +71,9 @@ try {
       const port = Number((await waitFor(m, 'stderr', /listening on 127\.0\.0\.1:(\d+)/))[1]);
       const t = { ca: [readFileSync(join(work, 'ca', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port } };
       await runRawLoad(serverPort, 1000, t, SATURATING);
-      const c0 = cpuMs(m.pid!);
+      const c0 = cpuMs(m.pid);
       const load = await runRawLoad(serverPort, seconds * 1000, t, SATURATING);
-      const c1 = cpuMs(m.pid!);
+      const c1 = cpuMs(m.pid);
       return { rate: load.exchanges / seconds, cpu: (c1 - c0) / load.exchanges, big: median(load.bigLatencies) ?? NaN, errors: load.errors };
     } finally {
       const exited = new Promise((r) => m.once('exit', r));
@@ -85,13 +87,13 @@ try {
       results[name].rate.push(x.rate);
       results[name].cpu.push(x.cpu);
       results[name].big.push(x.big);
-      process.stdout.write(`${name.padEnd(5)} ${x.rate.toFixed(0).padStart(6)}/s  ${x.cpu.toFixed(3)} ms CPU/exchange  500 KB p50 ${x.big.toFixed(0)} ms  errors ${x.errors}\n`);
+      process.stdout.write(`${name.padEnd(5)} ${x.rate.toFixed(0).padStart(6)}/s  ${x.cpu.toFixed(3)} ms CPU/exchange  500 KB p50 ${ms(x.big)}  errors ${x.errors}\n`);
     }
   }
   process.stdout.write(`\nmedians over ${rounds} rounds (${mode}, ${seconds} s each):\n`);
   for (const name of ['other', 'this']) {
     const x = results[name];
-    process.stdout.write(`${name.padEnd(5)} ${median(x.rate).toFixed(0).padStart(6)}/s  ${median(x.cpu).toFixed(3)} ms CPU/exchange  500 KB p50 ${median(x.big).toFixed(0)} ms\n`);
+    process.stdout.write(`${name.padEnd(5)} ${median(x.rate).toFixed(0).padStart(6)}/s  ${median(x.cpu).toFixed(3)} ms CPU/exchange  500 KB p50 ${ms(median(x.big.filter(Number.isFinite)))}\n`);
   }
 } finally {
   server.kill('SIGTERM');

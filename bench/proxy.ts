@@ -265,7 +265,7 @@ async function measured(m: Awaited<ReturnType<typeof startMdmtap>>, warmUp: () =
 }
 
 /** User + system CPU of a process, all threads, in ms (Linux /proc; undefined elsewhere). */
-function processCpuMs(pid: number | undefined): number | undefined {
+export function processCpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the
