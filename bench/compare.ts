@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runRawLoad } from './raw-load.js';
-import { processCpuMs, SATURATING } from './proxy.js';
+import { cpuDuring, SATURATING } from './proxy.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const THIS = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -34,11 +34,6 @@ if (!Number.isInteger(rounds) || rounds < 1 || !(seconds > 0)) {
   process.exit(2);
 }
 
-const cpuMs = (pid: number | undefined): number => {
-  const ms = processCpuMs(pid);
-  if (ms === undefined) throw new Error('bench:compare reads CPU time from /proc (Linux only)');
-  return ms;
-};
 
 function waitFor(proc: ChildProcess, stream: 'stdout' | 'stderr', re: RegExp): Promise<RegExpExecArray> {
   return new Promise((resolve, reject) => {
@@ -71,10 +66,9 @@ try {
       const port = Number((await waitFor(m, 'stderr', /listening on 127\.0\.0\.1:(\d+)/))[1]);
       const t = { ca: [readFileSync(join(work, 'ca', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port } };
       await runRawLoad(serverPort, 1000, t, SATURATING);
-      const c0 = cpuMs(m.pid);
-      const load = await runRawLoad(serverPort, seconds * 1000, t, SATURATING);
-      const c1 = cpuMs(m.pid);
-      return { rate: load.exchanges / seconds, cpu: (c1 - c0) / load.exchanges, big: median(load.bigLatencies) ?? NaN, errors: load.errors };
+      const { load, cpuMsPerExchange } = await cpuDuring(m.pid, () => runRawLoad(serverPort, seconds * 1000, t, SATURATING));
+      if (cpuMsPerExchange === undefined) throw new Error('bench:compare reads CPU time from /proc (Linux only)');
+      return { rate: load.exchanges / seconds, cpu: cpuMsPerExchange, big: median(load.bigLatencies) ?? NaN, errors: load.errors };
     } finally {
       const exited = new Promise((r) => m.once('exit', r));
       m.kill('SIGTERM');

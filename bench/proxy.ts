@@ -175,12 +175,9 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
       const r = await child(process.execPath, [join(HERE, 'relay-floor-main.js'), join(work, 'relay'), join(work, 'server', 'ca.pem'), String(serverPort)], {}, { stdout: true });
       const t = { ca: [readFileSync(join(work, 'relay', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port: Number(r.line) } };
       await runRawLoad(serverPort, 1000, t, SATURATING);
-      const cpu0 = processCpuMs(r.proc.pid);
-      const load = await runRawLoad(serverPort, ms, t, SATURATING);
-      const cpu1 = processCpuMs(r.proc.pid);
+      const { load, cpuMsPerExchange } = await cpuDuring(r.proc.pid, () => runRawLoad(serverPort, ms, t, SATURATING));
       await stop(r.proc);
-      const cpu = cpu0 !== undefined && cpu1 !== undefined ? { cpuMsPerExchange: (cpu1 - cpu0) / load.exchanges } : {};
-      figures.push(figure('TLS byte relay, no HTTP (the floor), raw-socket load', load, ms, cpu));
+      figures.push(figure('TLS byte relay, no HTTP (the floor), raw-socket load', load, ms, cpuMsPerExchange === undefined ? {} : { cpuMsPerExchange }));
     }
 
     if (!process.env.MDMTAP_BENCH_ONLY) {
@@ -255,17 +252,22 @@ const stats = (s: MdmtapStats): Partial<ProxyFigure> => ({ maxEventLoopDelayMs: 
  */
 async function measured(m: Awaited<ReturnType<typeof startMdmtap>>, warmUp: () => Promise<Load>, run: () => Promise<Load>): Promise<[Load, Partial<ProxyFigure>]> {
   const warm = await warmUp();
-  const cpu0 = processCpuMs(m.pid);
-  const load = await run();
-  const cpu1 = processCpuMs(m.pid);
+  const { load, cpuMsPerExchange } = await cpuDuring(m.pid, run);
   const s = await m.stop();
   if (!s) return [load, {}];
-  const cpuMsPerExchange = cpu0 !== undefined && cpu1 !== undefined ? (cpu1 - cpu0) / load.exchanges : (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges);
-  return [load, { ...stats(s), cpuMsPerExchange }];
+  return [load, { ...stats(s), cpuMsPerExchange: cpuMsPerExchange ?? (s.cpuSeconds * 1000) / (warm.exchanges + load.exchanges) }];
+}
+
+/** A load, and the CPU the process `pid` used per exchange while it ran (undefined where /proc does not tell). */
+export async function cpuDuring(pid: number | undefined, run: () => Promise<Load>): Promise<{ load: Load; cpuMsPerExchange?: number }> {
+  const cpu0 = processCpuMs(pid);
+  const load = await run();
+  const cpu1 = processCpuMs(pid);
+  return cpu0 !== undefined && cpu1 !== undefined ? { load, cpuMsPerExchange: (cpu1 - cpu0) / load.exchanges } : { load };
 }
 
 /** User + system CPU of a process, all threads, in ms (Linux /proc; undefined elsewhere). */
-export function processCpuMs(pid: number | undefined): number | undefined {
+function processCpuMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
     // Fields after the command name (which may hold spaces, so split after its closing parenthesis): utime is the
