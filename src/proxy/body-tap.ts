@@ -9,6 +9,7 @@ import { EMPTY_BODY, type BodyScan } from '../model/exchange.js';
 import { KeyScanner } from '../plist/key-scan.js';
 import type { Selection } from '../plist/value.js';
 import type { CopyBudget } from './copy-budget.js';
+import { soleCopy } from '../model/sole-copy.js';
 
 export class BodyTap {
   private chunks: Buffer[] = [];
@@ -54,7 +55,10 @@ export class BodyTap {
 
   bytes(): Uint8Array {
     if (this.chunks.length === 0) return EMPTY_BODY;
-    return this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.kept);
+    if (this.chunks.length === 1) return this.chunks[0];
+    // A join of any size that matters has memory of its own (small ones share Node's pool, and stay unmarked): the
+    // capture writer may move it instead of copying it again.
+    return soleCopy(Buffer.concat(this.chunks, this.kept));
   }
 
   /** What the scanner read from the whole body, when the copy fell short of it. */

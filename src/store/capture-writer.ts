@@ -10,6 +10,7 @@ import type { Exchange } from '../model/exchange.js';
 import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { RestoredState, StoreOptions } from './writer-messages.js';
 import type { FromWriter, ToWriter, WriterItem } from './writer-messages.js';
+import { isSoleCopy } from '../model/sole-copy.js';
 
 export interface CaptureWriter {
   readonly file: string;
@@ -88,9 +89,16 @@ export async function openCaptureWriter(
     bytes = 0;
     worker.postMessage(m, moved);
   };
-  /** A copy of a large body in memory of its own, moved to the writer rather than serialised (see TRANSFER_FROM). */
+  /**
+   * A large body in memory of its own, moved to the writer rather than serialised (see TRANSFER_FROM): the proxy's
+   * own copy as it is (see sole-copy.ts; the exchange's body reads empty once posted), anything else copied first.
+   */
   const owned = (body: Uint8Array): Uint8Array => {
     if (body.length <= TRANSFER_FROM) return body;
+    if (isSoleCopy(body) && !transfer.includes(body.buffer as ArrayBuffer)) {
+      transfer.push(body.buffer as ArrayBuffer);
+      return body;
+    }
     // Memory of its own (never from Node's pool, so it can be moved) and not zero-filled first: it is overwritten.
     const copy = Buffer.allocUnsafeSlow(body.length);
     copy.set(body);

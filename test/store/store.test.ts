@@ -6,6 +6,7 @@ import { PassThrough } from 'node:stream';
 import * as plist from 'plist';
 import { openCaptureStore, type CaptureStore } from '../../src/store/capture-store.js';
 import { openCaptureWriter } from '../../src/store/capture-writer.js';
+import { BodyTap } from '../../src/proxy/body-tap.js';
 import { openCaptureReadonly } from '../../src/store/reader.js';
 import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
@@ -485,6 +486,36 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     expect(refs[4].r).toBe(refs[3].r);
     expect((db.prepare('SELECT count(*) AS n FROM bodies').get() as { n: number }).n).toBe(3);
     db.close();
+  });
+
+  it("moves the proxy's own joined copy of a large body to the writer without copying it, and copies a chunk it does not own", async () => {
+    const file = join(dir(), 'cap.sqlite');
+    const errors: string[] = [];
+    const w = await openCaptureWriter(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message) }, { workerUrl });
+    const body = Buffer.from(Array.from({ length: 300_000 }, (_, i) => (i * 11) % 253));
+    // As the proxy takes it: 16 KB chunks, joined once the message is complete.
+    const joined = new BodyTap(1_000_000);
+    for (let at = 0; at < body.length; at += 16_384) joined.write(body.subarray(at, at + 16_384));
+    // One chunk that is a slice of a larger buffer someone else still reads (Node's read buffer, say).
+    const shared = Buffer.concat([body, Buffer.from('the next message on the connection')]);
+    const single = new BodyTap(1_000_000);
+    single.write(shared.subarray(0, body.length));
+    const moved = exchange(joined.bytes() as Buffer);
+    const copied = exchange(single.bytes() as Buffer);
+    w!.recordExchange(moved, undefined, undefined);
+    w!.recordExchange(copied, undefined, undefined);
+    await new Promise((r) => setImmediate(r));
+    // Posted: the joined copy now lives in the writer's thread (its memory left this one); the shared one stayed.
+    expect(moved.requestBody.length).toBe(0);
+    expect(shared.length).toBe(body.length + 34);
+    expect(shared.subarray(0, body.length).equals(body)).toBe(true);
+    await w!.close();
+    expect(errors).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    const stored = db.prepare('SELECT request_body FROM exchange_bodies ORDER BY id').all() as Array<{ request_body: Buffer }>;
+    db.close();
+    expect(stored).toHaveLength(2);
+    for (const r of stored) expect(r.request_body.equals(body)).toBe(true);
   });
 
   it('drops bodies, never metadata, when too much is in flight to the writer, and says so once', async () => {

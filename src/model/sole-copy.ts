@@ -1,0 +1,19 @@
+/**
+ * Body copies that belong to one Exchange alone: the proxy made them (joined from the stream's chunks) and nothing
+ * else refers to their memory. The capture writer may then move such a body to its thread instead of copying it
+ * (a 1 MB copy is 1 MB more memory outside V8's heap, and that memory is what paces V8's full collections, each an
+ * event-loop pause). Anything else — a chunk that is a slice of Node's read buffer, a caller's own buffer — is
+ * copied: moving it would empty memory someone else still reads.
+ */
+const sole = new WeakSet<ArrayBufferLike>();
+
+/** Marks a buffer the caller just allocated and hands over whole. */
+export function soleCopy<B extends Uint8Array>(bytes: B): B {
+  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) sole.add(bytes.buffer);
+  return bytes;
+}
+
+/** Whether `bytes` is a whole buffer marked by soleCopy (and not yet moved). */
+export function isSoleCopy(bytes: Uint8Array): boolean {
+  return bytes.byteLength > 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && sole.has(bytes.buffer);
+}
