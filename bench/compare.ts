@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runRawLoad } from './raw-load.js';
-import { cpuDuring, SATURATING } from './proxy.js';
+import { cpuDuring, SATURATING, WARM_MS } from './proxy.js';
 
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 const THIS = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
@@ -65,7 +65,7 @@ try {
     try {
       const port = Number((await waitFor(m, 'stderr', /listening on 127\.0\.0\.1:(\d+)/))[1]);
       const t = { ca: [readFileSync(join(work, 'ca', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port } };
-      await runRawLoad(serverPort, 1000, t, SATURATING);
+      await runRawLoad(serverPort, WARM_MS, t, SATURATING);
       const { load, cpuMsPerExchange } = await cpuDuring(m.pid, () => runRawLoad(serverPort, seconds * 1000, t, SATURATING));
       if (cpuMsPerExchange === undefined) throw new Error('bench:compare reads CPU time from /proc (Linux only)');
       return { rate: load.exchanges / seconds, cpu: cpuMsPerExchange, big: median(load.bigLatencies) ?? NaN, errors: load.errors };

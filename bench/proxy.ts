@@ -96,6 +96,12 @@ async function stop(proc: ChildProcess): Promise<void> {
 
 
 /** The issue's load: 50 devices back to back, every 10th Acknowledged with ~500 KB. */
+/**
+ * Load before each measured one. A proxy process is new for each row, and V8 is still optimising its code for the
+ * first seconds of load: measured under the bench load, 13–15 % of mdmtap's CPU per exchange after a 1 s warm-up
+ * was compilation that is gone after 4 s. The rows measure the steady state a long-running proxy is in.
+ */
+export const WARM_MS = 4000;
 export const SATURATING: LoadShape = { devices: DEVICES, bigBytes: 500_000, bigEvery: 10, pauseMs: 0 };
 /** A load the machine is not saturated by, so what stalls the proxy's event loop is the proxy's own work. */
 export const PACED_1MB: LoadShape = { devices: 10, bigBytes: 1_000_000, bigEvery: 1, pauseMs: 100 };
@@ -165,16 +171,16 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
     const target = `127.0.0.1:${serverPort}`;
 
     // Warm-up, then each target for the same time.
-    await runLoad(serverPort, 1000, { ca: [serverCa] });
+    await runLoad(serverPort, WARM_MS, { ca: [serverCa] });
     figures.push(figure('direct to the server', await runLoad(serverPort, ms, { ca: [serverCa] }), ms));
     // The same devices from the lighter generator (raw TLS sockets): less of the two cores goes to the client.
-    await runRawLoad(serverPort, 1000, { ca: [serverCa] }, SATURATING);
+    await runRawLoad(serverPort, WARM_MS, { ca: [serverCa] }, SATURATING);
     figures.push(figure('direct, raw-socket load', await runRawLoad(serverPort, ms, { ca: [serverCa] }, SATURATING), ms));
     {
       // The floor of any decrypting proxy in Node (relay-floor-main.ts): TLS on both sides, bytes passed across.
       const r = await child(process.execPath, [join(HERE, 'relay-floor-main.js'), join(work, 'relay'), join(work, 'server', 'ca.pem'), String(serverPort)], {}, { stdout: true });
       const t = { ca: [readFileSync(join(work, 'relay', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port: Number(r.line) } };
-      await runRawLoad(serverPort, 1000, t, SATURATING);
+      await runRawLoad(serverPort, WARM_MS, t, SATURATING);
       const { load, cpuMsPerExchange } = await cpuDuring(r.proc.pid, () => runRawLoad(serverPort, ms, t, SATURATING));
       await stop(r.proc);
       figures.push(figure('TLS byte relay, no HTTP (the floor), raw-socket load', load, ms, cpuMsPerExchange === undefined ? {} : { cpuMsPerExchange }));
@@ -185,7 +191,7 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
       const m = await child(process.execPath, [join(HERE, 'mitm-main.js'), join(work, 'mitm'), String(port)], { NODE_EXTRA_CA_CERTS: join(work, 'server', 'ca.pem') }, { stdout: true });
       const ca = readFileSync(join(work, 'mitm', 'certs', 'ca.pem'), 'utf8');
       const t = { ca: [ca], proxy: { host: '127.0.0.1', port } };
-      await runLoad(serverPort, 1000, t);
+      await runLoad(serverPort, WARM_MS, t);
       figures.push(figure('bare http-mitm-proxy (no decoding)', await runLoad(serverPort, ms, t), ms));
       await stop(m.proc);
     }
@@ -194,21 +200,21 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
     const builds = BEFORE ? ([[BEFORE, ' before'], [CLI, '']] as const) : ([[CLI, '']] as const);
     for (const [cli, before] of builds) {
       const m = await startMdmtap(work, target, `main${before ? '-before' : ''}`, true, cli);
-      const [load, extra] = await measured(m, () => runLoad(serverPort, 1000, m.transport), () => runLoad(serverPort, ms, m.transport));
+      const [load, extra] = await measured(m, () => runLoad(serverPort, WARM_MS, m.transport), () => runLoad(serverPort, ms, m.transport));
       figures.push(figure(`mdmtap${before} (analysis + SQLite capture)`, load, ms, extra));
     }
     for (const capture of [true, false]) {
       for (const [cli, before] of builds) {
         const m = await startMdmtap(work, target, `${capture ? 'raw' : 'raw-nodb'}${before ? '-before' : ''}`, capture, cli);
         const label = capture ? `mdmtap${before} (analysis + SQLite capture), raw-socket load` : `mdmtap${before} --no-db, raw-socket load`;
-        const [load, extra] = await measured(m, () => runRawLoad(serverPort, 1000, m.transport, SATURATING), () => runRawLoad(serverPort, ms, m.transport, SATURATING));
+        const [load, extra] = await measured(m, () => runRawLoad(serverPort, WARM_MS, m.transport, SATURATING), () => runRawLoad(serverPort, ms, m.transport, SATURATING));
         figures.push(figure(label, load, ms, extra));
       }
     }
     {
       // Event-loop stalls with 1 MB bodies, on a load that leaves the CPU free (see PACED_1MB).
       const m = await startMdmtap(work, target, 'stall');
-      await runLoad(serverPort, 1000, m.transport, PACED_1MB);
+      await runLoad(serverPort, WARM_MS, m.transport, PACED_1MB);
       const load = await runLoad(serverPort, ms, m.transport, PACED_1MB);
       const s = await m.stop();
       figures.push(figure('mdmtap, 10 devices paced, 1 MB in every session', load, ms, s ? stats(s) : {}));
@@ -222,7 +228,7 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
         const ca = await waitForFile(join(work, 'mitmproxy', 'mitmproxy-ca-cert.pem'));
         await waitForPort(port);
         const t = { ca: [ca], proxy: { host: '127.0.0.1', port } };
-        await runLoad(serverPort, 1000, t);
+        await runLoad(serverPort, WARM_MS, t);
         figures.push(figure('mitmdump', await runLoad(serverPort, ms, t), ms));
       } finally {
         await stop(m);
