@@ -17,3 +17,11 @@ export function soleCopy<B extends Uint8Array>(bytes: B): B {
 export function isSoleCopy(bytes: Uint8Array): boolean {
   return bytes.byteLength > 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && sole.has(bytes.buffer);
 }
+
+/**
+ * For a consumer that keeps a body past the call that handed it over: a sole copy may be moved to another thread
+ * once that call returns, so the keeper gets bytes of its own; any other body is kept as it is (it is not moved).
+ */
+export function keptBody(bytes: Uint8Array): Uint8Array {
+  return isSoleCopy(bytes) ? Buffer.from(bytes) : bytes;
+}

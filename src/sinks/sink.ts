@@ -18,7 +18,7 @@ export interface Sink {
   /**
    * Every exchange, with what it meant (undefined when it was not MDM) and its session. The bodies are lent for the
    * call: the capture writer moves the proxy's own large copies to its thread afterwards (src/model/sole-copy.ts),
-   * so a sink that keeps a body for later keeps a copy of it.
+   * so a sink that keeps a body for later keeps `keptBody(body)`.
    */
   exchange?(ex: Exchange, msg: MdmMessage | undefined, sessionId: string | undefined): void;
   /** Every push seen on the way to APNs (before the analyzer's `push` event, which carries only a prefix). */

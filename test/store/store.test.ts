@@ -7,6 +7,8 @@ import * as plist from 'plist';
 import { openCaptureStore, type CaptureStore } from '../../src/store/capture-store.js';
 import { openCaptureWriter } from '../../src/store/capture-writer.js';
 import { BodyTap } from '../../src/proxy/body-tap.js';
+import { DashboardStore } from '../../tui/state/dashboard-store.js';
+import { dashboardSink } from '../../tui/sink.js';
 import { openCaptureReadonly } from '../../src/store/reader.js';
 import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
 import { SCHEMA_VERSION } from '../../src/store/schema.js';
@@ -516,6 +518,33 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     db.close();
     expect(stored).toHaveLength(2);
     for (const r of stored) expect(r.request_body.equals(body)).toBe(true);
+  });
+
+  it("keeps a large body whole in the dashboard's detail view while the capture writer takes the proxy's copy", async () => {
+    const file = join(dir(), 'cap.sqlite');
+    const errors: string[] = [];
+    const w = await openCaptureWriter(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message) }, { workerUrl });
+    const apps = Array.from({ length: 1500 }, (_, i) => ({ Identifier: `com.example.app${i}`, Name: `App ${i}`, Version: '1.0' }));
+    const body = status('Acknowledged', 'C-apps', { InstalledApplicationList: apps });
+    expect(body.length).toBeGreaterThan(100_000);
+    const tap = new BodyTap(1_000_000);
+    for (let at = 0; at < body.length; at += 16_384) tap.write(body.subarray(at, at + 16_384));
+    const ex = exchange(tap.bytes() as Buffer);
+    const pipeline = new LivePipeline({ now: () => ex.endedAt });
+    pipeline.addSink(storeSink(w!));
+    const dashboard = new DashboardStore({ now: () => ex.endedAt });
+    pipeline.addSink(dashboardSink(dashboard));
+    pipeline.exchange(ex);
+    await new Promise((r) => setImmediate(r));
+    expect(ex.requestBody.length).toBe(0);
+    const shown = dashboard.detail(ex.id)?.request as { InstalledApplicationList?: unknown[] } | undefined;
+    expect(shown?.InstalledApplicationList).toHaveLength(1500);
+    await pipeline.close();
+    expect(errors).toEqual([]);
+    const db = new Database(file, { readonly: true });
+    const stored = (db.prepare('SELECT request_body FROM exchange_bodies WHERE id = ?').get(ex.id) as { request_body: Buffer }).request_body;
+    db.close();
+    expect(stored.equals(body)).toBe(true);
   });
 
   it('drops bodies, never metadata, when too much is in flight to the writer, and says so once', async () => {

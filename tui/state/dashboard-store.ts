@@ -12,6 +12,7 @@ import { decodePlist } from '../../src/plist/decode.js';
 import { commandInfo, platformOf, supportSummary, unsupportedOn } from '../../src/mdm/catalogue.js';
 import { Fleet, channelKey, type ChannelState, type FleetCounters } from '../../src/analysis/fleet.js';
 import { RecentMap } from '../../src/util/recent-map.js';
+import { keptBody } from '../../src/model/sole-copy.js';
 import { describeDdm } from '../../src/analysis/ddm-text.js';
 
 export interface TimelineEntry {
@@ -268,8 +269,9 @@ export class DashboardStore {
       bytes: 0,
     };
     if (msg && msg.endpoint !== 'malformed') {
-      if (ex.requestBody.length && !ex.requestTruncated) detail.requestBody = ex.requestBody;
-      if (ex.responseBody.length && !ex.responseTruncated && ex.status === 200) detail.responseBody = ex.responseBody;
+      // Kept past this call: the capture writer may take the proxy's own copy of a large body (see sole-copy.ts).
+      if (ex.requestBody.length && !ex.requestTruncated) detail.requestBody = keptBody(ex.requestBody);
+      if (ex.responseBody.length && !ex.responseTruncated && ex.status === 200) detail.responseBody = keptBody(ex.responseBody);
       detail.bytes = (detail.requestBody?.length ?? 0) + (detail.responseBody?.length ?? 0);
     }
     if (msg?.endpoint === 'malformed') detail.note = `undecodable ${msg.side} body: ${msg.reason}`;
