@@ -7,9 +7,12 @@
  */
 const sole = new WeakSet<ArrayBufferLike>();
 
+/** Smaller copies are not worth moving (a structured clone of them is cheap), so they are not marked. */
+export const SOLE_COPY_FROM = 64 * 1024;
+
 /** Marks a buffer the caller just allocated and hands over whole. */
 export function soleCopy<B extends Uint8Array>(bytes: B): B {
-  if (bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) sole.add(bytes.buffer);
+  if (bytes.byteLength > SOLE_COPY_FROM && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) sole.add(bytes.buffer);
   return bytes;
 }
 

@@ -10,7 +10,7 @@ import type { Exchange } from '../model/exchange.js';
 import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { RestoredState, StoreOptions } from './writer-messages.js';
 import type { FromWriter, ToWriter, WriterItem } from './writer-messages.js';
-import { isSoleCopy } from '../model/sole-copy.js';
+import { isSoleCopy, SOLE_COPY_FROM } from '../model/sole-copy.js';
 
 export interface CaptureWriter {
   readonly file: string;
@@ -27,11 +27,12 @@ export interface CaptureWriter {
 const MAX_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 const EMPTY = new Uint8Array(0);
 /**
- * Bodies above this size are copied once with memcpy into a buffer of their own and transferred to the writer.
- * postMessage's structured clone serialises a body through a growing buffer: measured up to 30 ms on the
- * proxy's thread for a batch holding a few 1 MB bodies, against ~0.1 ms per MB for the plain copy.
+ * Bodies above this size are transferred to the writer (the proxy's own copy as it is, anything else after one
+ * memcpy into a buffer of its own). postMessage's structured clone serialises a body through a growing buffer:
+ * measured up to 30 ms on the proxy's thread for a batch holding a few 1 MB bodies, against ~0.1 ms per MB for the
+ * plain copy. The same size from which the proxy marks its copies movable (sole-copy.ts).
  */
-const TRANSFER_FROM = 64 * 1024;
+const TRANSFER_FROM = SOLE_COPY_FROM;
 
 /** Opens the capture in a writer thread; undefined when it cannot be opened (already reported through onError). */
 export async function openCaptureWriter(
@@ -119,6 +120,8 @@ export async function openCaptureWriter(
     file,
     state: opened.state ?? { tokens: [], obligations: [], warnings: [] },
     recordExchange(ex, msg, sessionId) {
+      // Nothing more is posted: no body may be queued for a transfer that never happens (it would never be freed).
+      if (dead || closing) return;
       const size = ex.requestBody.length + ex.responseBody.length;
       let dropBody = false;
       if (size > 0 && inFlight + bytes + size > maxInFlight) {

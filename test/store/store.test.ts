@@ -3,6 +3,8 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import * as plist from 'plist';
 import { openCaptureStore, type CaptureStore } from '../../src/store/capture-store.js';
 import { openCaptureWriter } from '../../src/store/capture-writer.js';
@@ -545,6 +547,35 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     const stored = (db.prepare('SELECT request_body FROM exchange_bodies WHERE id = ?').get(ex.id) as { request_body: Buffer }).request_body;
     db.close();
     expect(stored.equals(body)).toBe(true);
+  });
+
+  it('holds on to no body once the writer thread has died', async () => {
+    // A writer that opens, then fails for good (as a thread that hit a fatal fault would).
+    const dying = new URL(`data:text/javascript,${encodeURIComponent("import { parentPort } from 'node:worker_threads'; parentPort.postMessage({ type: 'ready', ok: true }); setTimeout(() => { throw new Error('the disk went away'); }, 20);")}`);
+    const errors: string[] = [];
+    let died: () => void = () => {};
+    const gone = new Promise<void>((r) => (died = r));
+    const w = await openCaptureWriter(join(dir(), 'cap.sqlite'), { keepSecrets: false, bodies: true, onError: (e) => (errors.push(e.message), died()) }, { workerUrl: dying });
+    await gone;
+    expect(errors.join('\n')).toMatch(/the capture writer stopped: the disk went away/);
+    const refs: Array<WeakRef<ArrayBufferLike>> = [];
+    const record = () => {
+      // The proxy's own joined copies, the kind the writer would have taken over.
+      const tap = new BodyTap(2_000_000);
+      for (let i = 0; i < 64; i++) tap.write(Buffer.alloc(16_384, i));
+      const ex = exchange(tap.bytes() as Buffer);
+      refs.push(new WeakRef(ex.requestBody.buffer));
+      w!.recordExchange(ex, undefined, undefined);
+      expect(ex.requestBody.length).toBe(1_048_576);
+    };
+    for (let i = 0; i < 5; i++) record();
+    await new Promise((r) => setImmediate(r));
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    await new Promise((r) => setImmediate(r));
+    gc();
+    expect(refs.filter((r) => r.deref() !== undefined)).toHaveLength(0);
+    await w!.close();
   });
 
   it('drops bodies, never metadata, when too much is in flight to the writer, and says so once', async () => {
