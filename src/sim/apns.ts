@@ -8,6 +8,7 @@ import http2 from 'node:http2';
 import type net from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { simIdentity } from './identity.js';
+import { closeNow } from './close-now.js';
 
 export interface SimApns {
   url: string;
@@ -34,11 +35,7 @@ export async function startSimApns(): Promise<SimApns> {
     rejectUnauthorized: true,
     allowHTTP1: false,
   });
-  const sessions = new Set<http2.ServerHttp2Session>();
-  h2.on('session', (s) => {
-    sessions.add(s);
-    s.on('close', () => sessions.delete(s));
-  });
+  const close = closeNow(h2);
   h2.on('stream', (stream, headers) => {
     const chunks: Buffer[] = [];
     stream.on('data', (c: Buffer) => chunks.push(c));
@@ -86,10 +83,6 @@ export async function startSimApns(): Promise<SimApns> {
     pushCert: { cert: pushLeaf.cert, key: pushLeaf.key },
     register: (tokenHex, wake) => devices.set(tokenHex.toLowerCase(), wake),
     delivered,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sessions) s.destroy();
-        h2.close(() => resolve());
-      }),
+    close,
   };
 }

@@ -13,6 +13,7 @@ import { PushClient, type PushTarget } from './push-client.js';
 import { randomCommand } from './commands.js';
 import { seeded, uuidFrom, type Rng } from './rng.js';
 import { answerDdm, syncTokensData } from './ddm-server.js';
+import { closeNow } from './close-now.js';
 
 export interface ReferenceServerOptions {
   policy: PolicyName;
@@ -167,6 +168,7 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
     req.on('error', () => res.destroy());
   });
   server.keepAliveTimeout = 30_000;
+  const closeServer = closeNow(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port ?? 0, '127.0.0.1', () => resolve());
@@ -229,8 +231,7 @@ export async function startReferenceServer(opts: ReferenceServerOptions): Promis
         for (const t of timers) clearTimeout(t);
         timers.clear();
         pusher?.close();
-        server.closeAllConnections();
-        server.close(() => resolve());
+        void closeServer().then(resolve);
       }),
   };
 }

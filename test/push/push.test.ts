@@ -143,3 +143,29 @@ describe('APNs interception', () => {
     expect(r.errors).toContain('apns-unreachable');
   });
 });
+
+describe('the simulated servers', () => {
+  // The demo stopping while a device, or a server's push client, is connecting: it must still exit.
+  for (const [name, open] of [
+    ['APNs', async () => { const a = await startSimApns(); return { port: a.port, close: () => a.close() }; }],
+    ['the reference MDM server', async () => { const s = await startReferenceServer({ policy: 'apple' }); return { port: s.port, close: () => s.close() }; }],
+  ] as const) {
+    it(`${name} closes while a connection is still in its TLS handshake`, async () => {
+      const server = await open();
+      // Connected, and silent: the TLS handshake never starts, so no HTTP layer knows of this connection.
+      const socket = net.connect(server.port, '127.0.0.1');
+      await new Promise<void>((r) => socket.once('connect', () => r()));
+      const closedByServer = new Promise<void>((r) => socket.once('close', () => r()));
+      socket.on('error', () => {});
+      let timer: NodeJS.Timeout | undefined;
+      const outcome = await Promise.race([
+        server.close().then(() => 'closed'),
+        new Promise<string>((r) => (timer = setTimeout(() => r('still waiting after 5 s'), 5000))),
+      ]);
+      clearTimeout(timer);
+      socket.destroy();
+      expect(outcome).toBe('closed');
+      await closedByServer;
+    });
+  }
+});
