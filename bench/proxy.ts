@@ -53,7 +53,7 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a child and resolves with its first stdout line (its port) or the line matching `re` on stderr. */
-function child(cmd: string, args: string[], env: NodeJS.ProcessEnv, waitFor: { stdout?: true; stderr?: RegExp }, stdoutFd?: number): Promise<{ proc: ChildProcess; line: string; stderr: () => string }> {
+export function child(cmd: string, args: string[], env: NodeJS.ProcessEnv, waitFor: { stdout?: true; stderr?: RegExp }, stdoutFd?: number): Promise<{ proc: ChildProcess; line: string; stderr: () => string }> {
   return new Promise((resolve, reject) => {
     const proc = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', stdoutFd ?? 'pipe', 'pipe'] });
     let out = '';
@@ -83,7 +83,7 @@ function child(cmd: string, args: string[], env: NodeJS.ProcessEnv, waitFor: { s
   });
 }
 
-async function stop(proc: ChildProcess): Promise<void> {
+export async function stop(proc: ChildProcess): Promise<void> {
   if (proc.exitCode !== null) return;
   proc.removeAllListeners('exit');
   const done = new Promise<void>((r) => proc.once('exit', () => r()));
@@ -95,13 +95,13 @@ async function stop(proc: ChildProcess): Promise<void> {
 
 
 
-/** The issue's load: 50 devices back to back, every 10th Acknowledged with ~500 KB. */
 /**
  * Load before each measured one. A proxy process is new for each row, and V8 is still optimising its code for the
  * first seconds of load: measured under the bench load, 13–15 % of mdmtap's CPU per exchange after a 1 s warm-up
  * was compilation that is gone after 4 s. The rows measure the steady state a long-running proxy is in.
  */
 export const WARM_MS = 4000;
+/** The issue's load: 50 devices back to back, every 10th Acknowledged with ~500 KB. */
 export const SATURATING: LoadShape = { devices: DEVICES, bigBytes: 500_000, bigEvery: 10, pauseMs: 0 };
 /** A load the machine is not saturated by, so what stalls the proxy's event loop is the proxy's own work. */
 export const PACED_1MB: LoadShape = { devices: 10, bigBytes: 1_000_000, bigEvery: 1, pauseMs: 100 };
@@ -286,7 +286,7 @@ function processCpuMs(pid: number | undefined): number | undefined {
 }
 
 /** `mdmtap start` as users run it headless: analysis, SQLite capture, events as JSON lines into a file. */
-async function startMdmtap(work: string, target: string, tag = 'main', capture = true, cli = CLI) {
+export async function startMdmtap(work: string, target: string, tag = 'main', capture = true, cli = CLI) {
   const dir = join(work, `mdmtap-${tag}`);
   const args = [cli, 'start', '--json', '--host', '127.0.0.1', '--port', '0', '--mdm-host', target, '--upstream-ca', join(work, 'server', 'ca.pem'), '--certs', join(work, 'mdmtap-ca'), ...(capture ? ['--db', `${dir}.sqlite`] : ['--no-db']), ...(process.env.MDMTAP_BENCH_ARGS ? process.env.MDMTAP_BENCH_ARGS.split(' ') : [])];
   const events = openSync(`${dir}.jsonl`, 'w');

@@ -10,15 +10,18 @@ const sole = new WeakSet<ArrayBufferLike>();
 /** Smaller copies are not worth moving (a structured clone of them is cheap), so they are not marked. */
 export const SOLE_COPY_FROM = 64 * 1024;
 
+/** Over the size worth moving, and the whole of its memory (a moved buffer reads as empty: not whole-and-large). */
+const movable = (bytes: Uint8Array) => bytes.byteLength > SOLE_COPY_FROM && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
+
 /** Marks a buffer the caller just allocated and hands over whole. */
 export function soleCopy<B extends Uint8Array>(bytes: B): B {
-  if (bytes.byteLength > SOLE_COPY_FROM && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength) sole.add(bytes.buffer);
+  if (movable(bytes)) sole.add(bytes.buffer);
   return bytes;
 }
 
 /** Whether `bytes` is a whole buffer marked by soleCopy (and not yet moved). */
 export function isSoleCopy(bytes: Uint8Array): boolean {
-  return bytes.byteLength > 0 && bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength && sole.has(bytes.buffer);
+  return movable(bytes) && sole.has(bytes.buffer);
 }
 
 /**
