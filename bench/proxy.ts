@@ -176,15 +176,11 @@ export async function benchProxy(ms = 6000): Promise<ProxyFigure[]> {
     // The same devices from the lighter generator (raw TLS sockets): less of the two cores goes to the client.
     await runRawLoad(serverPort, WARM_MS, { ca: [serverCa] }, SATURATING);
     figures.push(figure('direct, raw-socket load', await runRawLoad(serverPort, ms, { ca: [serverCa] }, SATURATING), ms));
-    {
-      // The floor of any decrypting proxy in Node (relay-floor-main.ts): TLS on both sides, bytes passed across.
-      const r = await child(process.execPath, [join(HERE, 'relay-floor-main.js'), join(work, 'relay'), join(work, 'server', 'ca.pem'), String(serverPort)], {}, { stdout: true });
-      const t = { ca: [readFileSync(join(work, 'relay', 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port: Number(r.line) } };
-      await runRawLoad(serverPort, WARM_MS, t, SATURATING);
-      const { load, cpuMsPerExchange } = await cpuDuring(r.proc.pid, () => runRawLoad(serverPort, ms, t, SATURATING));
-      await stop(r.proc);
-      figures.push(figure('TLS byte relay, no HTTP (the floor), raw-socket load', load, ms, cpuMsPerExchange === undefined ? {} : { cpuMsPerExchange }));
-    }
+    // The floor of any decrypting proxy in Node (relay-floor-main.ts): TLS on both sides, bytes passed across.
+    figures.push(await floor(work, serverPort, 'relay-floor-main.js', 'TLS byte relay, no HTTP (the floor), raw-socket load', ms));
+    // The same plus HTTP framing of its own, body copies and mdmtap's analysis: where an HTTP engine of mdmtap's own
+    // (instead of Node's http server and client) would stand.
+    figures.push(await floor(work, serverPort, 'framing-floor-main.js', 'TLS relay + own HTTP framing + analysis, no Node HTTP, raw-socket load', ms));
 
     if (!process.env.MDMTAP_BENCH_ONLY) {
       const port = await freePort();
@@ -256,6 +252,20 @@ const stats = (s: MdmtapStats): Partial<ProxyFigure> => ({ maxEventLoopDelayMs: 
  * A warm-up, then the measured load, through a running mdmtap, which is then stopped: the load and what mdmtap
  * reported of itself, with its CPU per exchange over the measured load only where /proc tells (see ProxyFigure).
  */
+/** One of the bench's measuring relays (a `*-floor-main` script) under the raw-socket load, with its CPU per exchange. */
+async function floor(work: string, serverPort: number, script: string, label: string, ms: number): Promise<ProxyFigure> {
+  const dir = join(work, script);
+  const r = await child(process.execPath, [join(HERE, script), dir, join(work, 'server', 'ca.pem'), String(serverPort)], {}, { stdout: true });
+  try {
+    const t = { ca: [readFileSync(join(dir, 'ca.pem'), 'utf8')], proxy: { host: '127.0.0.1', port: Number(r.line) } };
+    await runRawLoad(serverPort, WARM_MS, t, SATURATING);
+    const { load, cpuMsPerExchange } = await cpuDuring(r.proc.pid, () => runRawLoad(serverPort, ms, t, SATURATING));
+    return figure(label, load, ms, cpuMsPerExchange === undefined ? {} : { cpuMsPerExchange });
+  } finally {
+    await stop(r.proc);
+  }
+}
+
 async function measured(m: Awaited<ReturnType<typeof startMdmtap>>, warmUp: () => Promise<Load>, run: () => Promise<Load>): Promise<[Load, Partial<ProxyFigure>]> {
   const warm = await warmUp();
   const { load, cpuMsPerExchange } = await cpuDuring(m.pid, run);
