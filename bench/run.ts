@@ -57,7 +57,7 @@ async function main(): Promise<void> {
     title: 'Proxy: 50 devices on keep-alive TLS, Idle → NotNow → Acknowledged, every 10th Acknowledged with a 500 KB InstalledApplicationList',
     figures: px,
     rows: [
-      ['target', 'exchanges/s', '% of direct', '× mitmdump', 'p50 ms', 'p99 ms', 'errors', 'loop delay p99/max ms', 'peak RSS MB', 'CPU ms/exchange'],
+      ['target', 'exchanges/s', '% of direct', '× mitmdump', 'p50 ms', 'p99 ms', 'errors', 'loop delay p99/max ms', 'main thread waiting for a CPU', 'peak RSS MB', 'CPU ms/exchange'],
       ...px.map((f) => [
         f.target,
         n0(f.exchangesPerSecond),
@@ -67,6 +67,7 @@ async function main(): Promise<void> {
         n1(f.p99ms),
         String(f.errors),
         f.maxEventLoopDelayMs === undefined ? '–' : `${n1(f.p99EventLoopDelayMs)} / ${n1(f.maxEventLoopDelayMs)}`,
+        f.mainThreadWaitPct === undefined ? '–' : `${Math.round(f.mainThreadWaitPct)} %`,
         n0(f.maxRssMB),
         f.cpuMsPerExchange === undefined ? '–' : f.cpuMsPerExchange.toFixed(3),
       ]),
