@@ -111,7 +111,7 @@ export const WARM_MS = 4000;
 export const SATURATING: LoadShape = { devices: DEVICES, bigBytes: 500_000, bigEvery: 10, pauseMs: 0 };
 /**
  * 1 MB in every session, paced: lighter than SATURATING, but 10 devices still keep the two shared cores busy enough
- * that mdmtap's main thread waits for a CPU about a third of the time (the stall rows' wait column).
+ * that mdmtap's main thread waits for a CPU a fifth to a third of the time (the stall rows' wait column).
  */
 export const PACED_1MB: LoadShape = { devices: 10, bigBytes: 1_000_000, bigEvery: 1, pauseMs: 100 };
 
@@ -312,7 +312,8 @@ export async function cpuDuring(pid: number | undefined, run: () => Promise<Load
 function mainThreadWaitMs(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]) / 1e6;
+    const ns = Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[1]);
+    return Number.isFinite(ns) ? ns / 1e6 : undefined;
   } catch {
     return undefined;
   }
@@ -347,7 +348,8 @@ export async function startMdmtap(work: string, target: string, tag = 'main', ca
   const dir = join(work, `mdmtap-${tag}`);
   const args = [cli, 'start', '--json', '--host', '127.0.0.1', '--port', '0', '--mdm-host', target, '--upstream-ca', join(work, 'server', 'ca.pem'), '--certs', join(work, 'mdmtap-ca'), ...(capture ? ['--db', `${dir}.sqlite`] : ['--no-db']), ...(process.env.MDMTAP_BENCH_ARGS ? process.env.MDMTAP_BENCH_ARGS.split(' ') : [])];
   const events = openSync(`${dir}.jsonl`, 'w');
-  const p = await child(process.execPath, args, { MDMTAP_STATS: '1' }, { stderr: /listening on 127\.0\.0\.1:(\d+)/ }, events);
+  // Its own figures (loop delay) start after the warm-up, as the CPU figures do.
+  const p = await child(process.execPath, args, { MDMTAP_STATS: String(WARM_MS) }, { stderr: /listening on 127\.0\.0\.1:(\d+)/ }, events);
   closeSync(events);
   const port = Number(/:(\d+)$/.exec(p.line)![1]);
   return {

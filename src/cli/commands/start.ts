@@ -271,6 +271,10 @@ function armStop(proxy: RunningProxy, pipeline: LivePipeline): Stop {
   // For `npm run bench`: how long the event loop stalled and the peak memory, printed on exit.
   const loop = process.env.MDMTAP_STATS ? monitorEventLoopDelay({ resolution: 2 }) : undefined;
   loop?.enable();
+  // MDMTAP_STATS=ms: the figures start afresh that long after start, so the bench's warm-up (first connections,
+  // code still compiling) is not counted as the steady state it reports.
+  const warmUpMs = Number(process.env.MDMTAP_STATS);
+  if (loop && warmUpMs > 1) setTimeout(() => loop.reset(), warmUpMs).unref();
   let closing = false;
   let done!: () => void;
   const handle: Stop = {
