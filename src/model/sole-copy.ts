@@ -24,10 +24,26 @@ export function isSoleCopy(bytes: Uint8Array): boolean {
   return movable(bytes) && sole.has(bytes.buffer);
 }
 
+/** Consumers moving sole copies to another thread right now (running capture writers). */
+let movers = 0;
+
+/** A consumer that moves sole copies says so for as long as it does; the function returned ends that (idempotent). */
+export function movingSoleCopies(): () => void {
+  movers++;
+  let on = true;
+  return () => {
+    if (on) {
+      on = false;
+      movers--;
+    }
+  };
+}
+
 /**
  * For a consumer that keeps a body past the call that handed it over: a sole copy may be moved to another thread
- * once that call returns, so the keeper gets bytes of its own; any other body is kept as it is (it is not moved).
+ * once that call returns, so the keeper gets bytes of its own. Any other body — and any body while nothing moves
+ * them (no capture: `--no-db`) — is kept as it is.
  */
 export function keptBody(bytes: Uint8Array): Uint8Array {
-  return isSoleCopy(bytes) ? Buffer.from(bytes) : bytes;
+  return movers > 0 && isSoleCopy(bytes) ? Buffer.from(bytes) : bytes;
 }

@@ -10,7 +10,7 @@ import type { Exchange } from '../model/exchange.js';
 import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { RestoredState, StoreOptions } from './writer-messages.js';
 import type { FromWriter, ToWriter, WriterItem } from './writer-messages.js';
-import { isSoleCopy, SOLE_COPY_FROM } from '../model/sole-copy.js';
+import { isSoleCopy, movingSoleCopies, SOLE_COPY_FROM } from '../model/sole-copy.js';
 
 export interface CaptureWriter {
   readonly file: string;
@@ -52,6 +52,8 @@ export async function openCaptureWriter(
   let backlogReported = false;
   let closing: Promise<void> | undefined;
   let onClosed: (() => void) | undefined;
+  /** Ends this writer's claim on the proxy's sole copies (sole-copy.ts): once it stops or dies it moves none. */
+  let stopMoving = () => {};
 
   const ready = new Promise<FromWriter & { type: 'ready' }>((resolve) => {
     worker.on('message', (m: FromWriter) => {
@@ -64,12 +66,14 @@ export async function openCaptureWriter(
     });
     worker.on('error', (e) => {
       dead = true;
+      stopMoving();
       onError({ kind: 'store', message: `the capture writer stopped: ${e.message}; nothing more will be recorded` });
       resolve({ type: 'ready', ok: false });
       onClosed?.();
     });
     worker.on('exit', () => {
       dead = true;
+      stopMoving();
       onClosed?.();
     });
   });
@@ -78,6 +82,7 @@ export async function openCaptureWriter(
     await worker.terminate();
     return undefined;
   }
+  if (!dead) stopMoving = movingSoleCopies();
 
   const post = () => {
     scheduled = false;
@@ -138,6 +143,8 @@ export async function openCaptureWriter(
     recordEvent: (ev) => add({ kind: 'event', ev }),
     recordPush: (p) => add({ kind: 'push', p }),
     close() {
+      // What is queued is posted below; nothing recorded from now on is moved.
+      stopMoving();
       closing ??= new Promise<void>((resolve) => {
         if (dead) return resolve();
         onClosed = resolve;

@@ -9,6 +9,7 @@ import * as plist from 'plist';
 import { openCaptureStore, type CaptureStore } from '../../src/store/capture-store.js';
 import { openCaptureWriter } from '../../src/store/capture-writer.js';
 import { BodyTap } from '../../src/proxy/body-tap.js';
+import { keptBody } from '../../src/model/sole-copy.js';
 import { DashboardStore } from '../../tui/state/dashboard-store.js';
 import { dashboardSink } from '../../tui/sink.js';
 import { openCaptureReadonly } from '../../src/store/reader.js';
@@ -547,6 +548,21 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     const stored = (db.prepare('SELECT request_body FROM exchange_bodies WHERE id = ?').get(ex.id) as { request_body: Buffer }).request_body;
     db.close();
     expect(stored.equals(body)).toBe(true);
+  });
+
+  it('copies a large body a sink keeps only while a capture writer may move it', async () => {
+    const tap = new BodyTap(1_000_000);
+    const body = Buffer.alloc(200_000, 7);
+    for (let at = 0; at < body.length; at += 16_384) tap.write(body.subarray(at, at + 16_384));
+    const joined = tap.bytes();
+    // No capture (--no-db): nothing will move the proxy's copy, so keeping it costs no copy.
+    expect(keptBody(joined)).toBe(joined);
+    const w = await openCaptureWriter(join(dir(), 'cap.sqlite'), { keepSecrets: false, bodies: true, onError: () => {} }, { workerUrl });
+    const kept = keptBody(joined);
+    expect(kept).not.toBe(joined);
+    expect(Buffer.from(kept).equals(body)).toBe(true);
+    await w!.close();
+    expect(keptBody(joined)).toBe(joined);
   });
 
   it('holds on to no body once the writer thread has died', async () => {
