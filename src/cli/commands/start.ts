@@ -272,7 +272,7 @@ function armStop(proxy: RunningProxy, pipeline: LivePipeline): Stop {
   const loop = process.env.MDMTAP_STATS ? monitorEventLoopDelay({ resolution: 2 }) : undefined;
   loop?.enable();
   // MDMTAP_STATS=ms: the figures start afresh that long after start, so the bench's warm-up (first connections,
-  // code still compiling) is not counted as the steady state it reports.
+  // code still compiling) is not counted as the steady state it reports. '1' (bench:hardening) only turns them on.
   const warmUpMs = Number(process.env.MDMTAP_STATS);
   if (loop && warmUpMs > 1) setTimeout(() => loop.reset(), warmUpMs).unref();
   let closing = false;
