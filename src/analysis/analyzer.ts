@@ -40,6 +40,8 @@ export type AnalyzerOptions = Partial<Settings>;
 
 /** RequestTypes remembered per channel, so memory stays bounded on long captures. */
 const MAX_KNOWN_COMMANDS = 64;
+/** Exchange failures that happen before a byte of the request reaches the server (connect, TLS handshake). */
+const NEVER_REACHED_SERVER: ReadonlySet<string> = new Set(['upstream-unreachable', 'tls']);
 
 interface ChannelState {
   who: WhoFields;
@@ -167,6 +169,7 @@ export class Analyzer {
       ts: iso(push.ts),
       ...(target ? target.who : {}),
       tokenHex: `${push.tokenPrefix}…`,
+      ...(push.pushMagicHash ? { pushMagicHash: push.pushMagicHash } : {}),
       apnsStatus: push.apnsStatus,
       ...(push.reason ? { reason: push.reason } : {}),
       ...(push.apnsExpiration !== undefined ? { apnsExpiration: push.apnsExpiration } : {}),
@@ -175,13 +178,16 @@ export class Analyzer {
     });
     const delivered = push.apnsStatus >= 200 && push.apnsStatus < 300;
     // A rejected push, or one the device would ignore (wrong PushMagic), wakes nothing and discharges nothing.
-    const wakes = target !== undefined && !target.checkedOut && delivered && !magicMismatch(push.pushMagicHash, target.pushMagicHash);
+    const valid = target !== undefined && !target.checkedOut && !magicMismatch(push.pushMagicHash, target.pushMagicHash);
+    const wakes = valid && delivered;
     for (const { rule, ctx } of this.rules) rule.onPush?.(ctx, push, target, wakes);
     if (target && wakes) {
       const ch = this.channel(target.key, target.who);
       if (!ch.session && ch.firstPushTs === undefined) ch.firstPushTs = push.ts;
-      this.obligations.discharge(target.key, 'push', push.ts);
     }
+    // Status 0: APNs never answered (mdmtap could not reach it, an `apns-unreachable` error says so). The server
+    // did push; what the obligation judges is the server, so it is discharged, though nothing woke the device.
+    if (target && valid && (delivered || push.apnsStatus === 0)) this.obligations.discharge(target.key, 'push', push.ts);
     return this.drain();
   }
 
@@ -277,6 +283,7 @@ export class Analyzer {
     if (platform) ev.platform = platform;
     if (msg.userConfiguration) ev.userConfiguration = true;
     if (msg.tokenPrefix) ev.tokenHex = `${msg.tokenPrefix}…`;
+    if (msg.messageType === 'TokenUpdate' && msg.pushMagicHash) ev.pushMagicHash = msg.pushMagicHash;
     if (msg.awaitingConfiguration !== undefined) ev.awaitingConfiguration = msg.awaitingConfiguration;
     this.out.push(ev);
     if (rejected) {
@@ -300,6 +307,7 @@ export class Analyzer {
     const key = keyOf(who);
     const ch = this.channel(key, who);
     if (isRejected(msg.httpStatus) && msg.reply.kind === 'http-error') return this.rejectedReport(ch, key, who, msg);
+    if (msg.reply.kind === 'failed' && NEVER_REACHED_SERVER.has(msg.reply.error)) return this.unreachedReport(ch, key, who, msg);
     if (msg.device) this.learnPlatform(who, msg.device);
 
     let s = ch.session;
@@ -367,6 +375,20 @@ export class Analyzer {
     this.out.push(this.commandEvent(ch, who, msg, s.id));
     for (const { rule, ctx } of this.rules) rule.onRejected?.(ctx, msg, who, key);
     this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'rejected', detail: `the server refused a ${msg.status} report with HTTP ${msg.httpStatus}` }, false);
+  }
+
+  /**
+   * A report that never reached the server (it could not be reached, or TLS with it failed): the server cannot
+   * owe anything for it. The session ends as interrupted, with no obligation; one it never saw at all (a failed
+   * Idle) is only a record, like a refused one.
+   */
+  private unreachedReport(ch: ChannelState, key: string, who: WhoFields, msg: CommandMessage): void {
+    const s = ch.session ?? this.startSession(ch, key, who, msg.ts, false);
+    s.exchanges++;
+    s.lastTs = msg.ts;
+    this.out.push(this.commandEvent(ch, who, msg, s.id));
+    const error = msg.reply.kind === 'failed' ? msg.reply.error : 'failed';
+    this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'failed', detail: `exchange failed: ${error} (the report never reached the server)` }, false);
   }
 
   /** The `exchange` event of a command-channel report and the server's reply. */

@@ -17,8 +17,8 @@ export const explain = {
     `The server offered DeclarationsToken ${token} (${how}) and the device has not fetched the declaration items within ` +
     `${formatDuration(graceMs)}: its declarations are not being updated. Check that the tokens and declaration-items endpoints answer, and push.`,
   ddmNotNowSetup: (command: string) =>
-    `The device is in Setup Assistant (AwaitingConfiguration) and answered NotNow to ${command}: its DDM sync did not happen, ` +
-    `and Setup Assistant does not finish until the command is sent again and acknowledged.`,
+    `The device is in Setup Assistant (AwaitingConfiguration) and answered NotNow to ${command}: its DDM sync did not happen. ` +
+    `Send the command again until it is acknowledged; servers that did not have left devices never released (fleetdm/fleet#18160).`,
   notNowNoPush: (commands: string, graceMs: number) =>
     `The server kept sending commands after NotNow for ${commands} and sent no push within ${formatDuration(graceMs)}: ` +
     `the device will not come back for it on its own. After a session that does not end on NotNow, push.`,
@@ -26,7 +26,7 @@ export const explain = {
     `The session was interrupted (${reason}) without NotNow as the last status, and no push came within ${formatDuration(graceMs)}: ` +
     `the device will not poll on its own. Push after an interrupted session.`,
   notResent: (commands: string) =>
-    `${commands} got NotNow and was not sent again in the device's next session: the device does not keep refused commands. ` +
+    `${commands} got NotNow and the server ended a later session without sending it again: the device does not keep refused commands. ` +
     `Resend a NotNow'd command when the device next polls.`,
   retryStorm: (command: string, n: number, alternatedWith: string[]) =>
     (alternatedWith.length
@@ -55,7 +55,7 @@ export const explain = {
     `APNs rejected the push (${status}${reason ? ` ${reason}` : ''}): the device was not woken. ` +
     `A stale token needs the device's next TokenUpdate; a bad certificate or topic needs fixing on the server.`,
   pushUnknownToken: (prefix: string) =>
-    `The server pushed to token ${prefix}…, which no TokenUpdate seen by mdmtap announced: a stale token, or a device enrolled before the capture began.`,
+    `The server pushed to token ${prefix}…, which is no device's current token as far as mdmtap saw: a stale token (a later TokenUpdate replaced it), or a device enrolled before the capture began.`,
   pushMagicMismatch: () =>
     `The push's mdm value is not the PushMagic from the device's last TokenUpdate: the device will ignore it. Use the PushMagic of the latest TokenUpdate.`,
 };

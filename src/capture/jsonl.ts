@@ -97,6 +97,7 @@ function fromExchangeEvent(ev: ExchangeEvent, ts: number): MdmMessage {
     if (ev.messageType === 'TokenUpdate') {
       m.tokenHash = channelToken(ev);
       if (ev.tokenHex) m.tokenPrefix = ev.tokenHex.replace(/…$/, '');
+      if (ev.pushMagicHash) m.pushMagicHash = ev.pushMagicHash;
     }
     if (ev.awaitingConfiguration !== undefined) m.awaitingConfiguration = ev.awaitingConfiguration;
     if (device) m.device = device;
@@ -150,6 +151,7 @@ function fromPushEvent(ev: PushEvent, ts: number): PushSeen {
     apnsStatus: ev.apnsStatus,
   };
   if (ev.reason) p.reason = ev.reason;
+  if (ev.pushMagicHash) p.pushMagicHash = ev.pushMagicHash;
   if (ev.udid && ev.channel) p.mappedTo = { udid: ev.udid, channel: ev.channel, ...(ev.userId ? { userId: ev.userId } : {}), ...(ev.host ? { host: ev.host } : {}) };
   if (ev.apnsExpiration !== undefined) p.apnsExpiration = ev.apnsExpiration;
   if (ev.apnsPriority !== undefined) p.apnsPriority = ev.apnsPriority;

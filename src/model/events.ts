@@ -62,6 +62,8 @@ export interface ExchangeEvent extends WhoFields {
   platform?: string;
   /** Token prefix on TokenUpdate check-ins (never the token). */
   tokenHex?: string;
+  /** TokenUpdate: SHA-256 (hex) of its PushMagic, so a replay of events can tell a push with another one. */
+  pushMagicHash?: string;
   /** TokenUpdate's AwaitingConfiguration: the device is in Setup Assistant. */
   awaitingConfiguration?: boolean;
 }
@@ -171,6 +173,8 @@ export interface PushEvent {
   host?: string;
   /** First 8 hex digits of the device token, then "…". */
   tokenHex?: string;
+  /** SHA-256 (hex) of the push's PushMagic (`mdm`): a replay of the stream can tell a wrong one, as live did. */
+  pushMagicHash?: string;
   apnsStatus: number;
   reason?: string;
   /** The request's APNs headers that decide delivery (values, not secrets). */

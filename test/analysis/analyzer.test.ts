@@ -102,6 +102,23 @@ describe('session outcomes', () => {
     expect(warnings(evs).map((w) => w.rule)).toEqual(['interrupted-no-push']);
   });
 
+  it('a report that never reached the server owes nothing: a failed Idle is only a record, a failed report mid-session ends it', () => {
+    for (const error of ['upstream-unreachable', 'tls'] as const) {
+      const d = Device.device(`UDID-${error}`);
+      const first = run([d.idle({ kind: 'failed', error })], { finishAt: d.t + 10 * GRACE });
+      expect(ends(first)).toMatchObject([{ outcome: 'interrupted', reason: 'failed' }]);
+      expect(of(first, 'obligation')).toEqual([]);
+      expect(warnings(first)).toEqual([]);
+      const mid = run([d.wait(1000).idle(A), d.report('Acknowledged', 'UUID-A', { kind: 'failed', error })], { finishAt: d.t + 10 * GRACE });
+      expect(ends(mid)).toMatchObject([{ outcome: 'interrupted', reason: 'failed', lastStatus: 'Idle' }]);
+      expect(warnings(mid)).toEqual([]);
+    }
+    // The server took the report, or may have: a push is owed as before.
+    const d = Device.device();
+    const reset = run([d.idle(A), d.report('Acknowledged', 'UUID-A', { kind: 'failed', error: 'connection-reset' })], { finishAt: d.t + 10 * GRACE });
+    expect(warnings(reset).map((w) => w.rule)).toEqual(['interrupted-no-push']);
+  });
+
   it('interrupted with NotNow as the last status owes nothing (the device polls)', () => {
     const d = Device.device();
     const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', { kind: 'failed', error: 'connection-reset' })], { finishAt: d.t + 10 * GRACE });
@@ -193,6 +210,17 @@ describe('pushes', () => {
     expect(warnings(evs).map((w) => [w.rule, w.severity])).toEqual([['push-no-checkin', 'info']]);
   });
 
+  it('a push APNs never answered (mdmtap could not reach it) still counts for the server: the obligation is discharged', () => {
+    const d = Device.device();
+    const evs = run([d.tokenUpdate('tok-1'), ...stranded(d), push(d.t + 1000, 'tok-1', { apnsStatus: 0 })], { finishAt: d.t + 10 * GRACE });
+    expect(of(evs, 'obligation').map((o) => [o.event, o.by])).toEqual([['open', undefined], ['discharged', 'push']]);
+    expect(warnings(evs).filter((w) => w.severity === 'warning')).toEqual([]);
+    // APNs refusing it is another matter: nothing was delivered, the server is still judged.
+    const e = Device.device('UDID-2');
+    const refused = run([e.tokenUpdate('tok-2'), ...stranded(e), push(e.t + 1000, 'tok-2', { apnsStatus: 400, reason: 'BadDeviceToken' })], { finishAt: e.t + 10 * GRACE });
+    expect(warnings(refused).map((w) => w.rule).sort()).toEqual(['notnow-no-push', 'push-rejected']);
+  });
+
   it('a push after the deadline resolves the warning', () => {
     const d = Device.device();
     const evs = run([d.tokenUpdate('tok-1'), ...stranded(d), push(d.t + GRACE * 2, 'tok-1')]);
@@ -259,6 +287,20 @@ describe('rules', () => {
     expect(warnings(evs).filter((w) => w.rule === 'notnow-retry-storm')).toEqual([]);
   });
 
+  it('notnow-retry-storm stays quiet when the refused command is re-offered after others were completed (NanoMDM)', () => {
+    const d = Device.device();
+    const D: [string, string] = ['UUID-D', 'SecurityInfo'];
+    const evs = run([
+      d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', A), d.report('NotNow', 'UUID-A', C),
+      d.report('Acknowledged', 'UUID-C', A), d.report('NotNow', 'UUID-A', D), d.report('Acknowledged', 'UUID-D', A), d.report('NotNow', 'UUID-A', 'end'),
+    ]);
+    expect(warnings(evs).filter((w) => w.rule === 'notnow-retry-storm')).toEqual([]);
+    // The same session with the completions taken out is a storm.
+    const e = Device.device('UDID-2');
+    const storm = run([e.idle(A), e.report('NotNow', 'UUID-A', B), e.report('NotNow', 'UUID-B', A), e.report('NotNow', 'UUID-A', C), e.report('NotNow', 'UUID-C', A), e.report('NotNow', 'UUID-A', 'end')]);
+    expect(warnings(storm).map((w) => w.rule)).toEqual(['notnow-retry-storm']);
+  });
+
   it('chronic-notnow at the 5th NotNow session in a row, not the 4th, and re-armed by a quiet session', () => {
     const d = Device.device();
     const notNowSession = (c: [string, string] = A) => [d.wait(1000).idle(c), d.report('NotNow', c[0], 'end')];
@@ -288,6 +330,29 @@ describe('rules', () => {
       d.wait(5000).idle(A), d.report('Acknowledged', 'UUID-A', 'end'),
     ], { finishAt: d.t + 1000 });
     expect(warnings(evs).filter((w) => w.rule === 'notnow-not-resent')).toEqual([]);
+  });
+
+  it('notnow-not-resent waits past a session that ends on NotNow before the command had its turn', () => {
+    // A and B queued; the device refuses both, then A alone in a session that ends on NotNow.
+    const busy = (d: Device) => [
+      d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('NotNow', 'UUID-B', 'end'),
+      d.wait(5000).idle(A), d.report('NotNow', 'UUID-A', 'end'),
+    ];
+    const d = Device.device();
+    const delivered = run([...busy(d), d.wait(5000).idle(A), d.report('Acknowledged', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end')]);
+    expect(warnings(delivered).filter((w) => w.rule === 'notnow-not-resent')).toEqual([]);
+    // The first session the server ends on another status without B is the one that misses it.
+    const e = Device.device('UDID-2');
+    const forgotten = run([...busy(e), e.wait(5000).idle(A), e.report('Acknowledged', 'UUID-A', 'end')]);
+    expect(warnings(forgotten).filter((w) => w.rule === 'notnow-not-resent')).toMatchObject([{ commandUUIDs: ['UUID-B'] }]);
+  });
+
+  it('notnow-not-resent forgets refused commands when the enrollment starts over or ends', () => {
+    for (const messageType of ['Authenticate', 'CheckOut']) {
+      const d = Device.device(`UDID-${messageType}`);
+      const evs = run([d.idle(A), d.report('NotNow', 'UUID-A', 'end'), d.checkin(messageType), d.wait(5000).idle(B), d.report('Acknowledged', 'UUID-B', 'end')]);
+      expect(warnings(evs).filter((w) => w.rule === 'notnow-not-resent')).toEqual([]);
+    }
   });
 
   it('notnow-unexpected: iOS refusing a never-NotNow command; nothing for macOS', () => {

@@ -83,7 +83,8 @@ describe('ddm-sync-stalled', () => {
   it('new tokens the device never fetches the items for: a warning at the grace, resolved when it syncs', () => {
     const d = Device.device('DDM-4');
     const an = new Analyzer({ pushGraceMs: GRACE });
-    feedAll(an, [ddm(d, { kind: 'tokens', declarationsToken: 'T1' })]);
+    // The enrollment begins in view: the device holds no declarations yet.
+    feedAll(an, [d.checkin('Authenticate'), ddm(d, { kind: 'tokens', declarationsToken: 'T1' })]);
     const offered = d.t;
     expect(an.advance(offered + GRACE - 1)).toEqual([]);
     const due = an.advance(offered + GRACE);
@@ -109,11 +110,21 @@ describe('ddm-sync-stalled', () => {
     const d = Device.device('DDM-6');
     const an = new Analyzer({ pushGraceMs: GRACE });
     feedAll(an, [
-      d.idle({ kind: 'command', commandUUID: 'dm-1', requestType: 'DeclarativeManagement', declarationsToken: 'T2' }),
+      // What the device holds is known from its last fetch.
+      ddm(d, { kind: 'declaration-items', declarationsToken: 'T1', items: [] }),
+      d.wait(1000).idle({ kind: 'command', commandUUID: 'dm-1', requestType: 'DeclarativeManagement', declarationsToken: 'T2' }),
       d.report('Acknowledged', 'dm-1', 'end'),
     ]);
     const w = warnings(an.advance(d.t + GRACE), 'ddm-sync-stalled');
     expect(w).toEqual([expect.objectContaining({ detail: expect.objectContaining({ declarationsToken: 'T2', offeredBy: 'DeclarativeManagement command' }) })]);
+  });
+
+  it('without knowing what the device holds (no fetch, no enrollment in view) an offered token is not judged', () => {
+    const d = Device.device('DDM-10');
+    const an = new Analyzer({ pushGraceMs: GRACE });
+    // A capture started in front of an enrolled device: it checks its tokens, has them, and rightly fetches nothing.
+    const evs = feedAll(an, [ddm(d, { kind: 'tokens', declarationsToken: 'T1' })]);
+    expect(warnings([...evs, ...an.advance(d.t + 10 * GRACE)], 'ddm-sync-stalled')).toEqual([]);
   });
 });
 
@@ -138,6 +149,18 @@ describe('ddm-notnow-setup', () => {
       d.checkin('TokenUpdate', { awaitingConfiguration: true }),
       d.checkin('TokenUpdate', { awaitingConfiguration: false }),
       d.idle(['dm-1', 'DeclarativeManagement']),
+      d.report('NotNow', 'dm-1', 'end'),
+    ]);
+    expect(warnings(evs, 'ddm-notnow-setup')).toEqual([]);
+  });
+
+  it('an acknowledged DeviceConfigured ends Setup Assistant: a NotNow after it is not this warning', () => {
+    const d = Device.device('DDM-9');
+    const evs = feedAll(new Analyzer({ pushGraceMs: GRACE }), [
+      d.checkin('TokenUpdate', { awaitingConfiguration: true }),
+      d.idle(['dc-1', 'DeviceConfigured']),
+      d.report('Acknowledged', 'dc-1', 'end'),
+      d.wait(60_000).idle(['dm-1', 'DeclarativeManagement']),
       d.report('NotNow', 'dm-1', 'end'),
     ]);
     expect(warnings(evs, 'ddm-notnow-setup')).toEqual([]);

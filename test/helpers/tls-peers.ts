@@ -85,13 +85,20 @@ export async function connectTls(proxyPort: number, target: string, ca: string, 
 }
 
 /** One request over an already-open socket (keep-alive: several requests may share it). */
+const agentOf = new WeakMap<object, http.Agent>();
+
 export function requestOver(
   socket: tls.TLSSocket | net.Socket,
   opts: { method?: string; path?: string; headers?: http.OutgoingHttpHeaders; body?: Buffer | Buffer[]; host?: string },
 ): Promise<Response> {
-  const agent = new http.Agent({ keepAlive: true });
-  // Hand the agent our socket instead of letting it dial.
-  (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => socket as net.Socket;
+  // One agent per socket, handed that socket instead of dialling. Two agents sharing a socket fail on Node 22 and
+  // later: the first still holds it as a free keep-alive socket, and destroys it when the next answer arrives.
+  let agent = agentOf.get(socket);
+  if (!agent) {
+    agent = new http.Agent({ keepAlive: true });
+    (agent as unknown as { createConnection: () => net.Socket }).createConnection = () => socket as net.Socket;
+    agentOf.set(socket, agent);
+  }
   return new Promise((resolve, reject) => {
     const req = http.request(
       { method: opts.method ?? 'PUT', path: opts.path ?? '/mdm', headers: { host: opts.host ?? 'mdm.test', ...opts.headers }, agent },

@@ -1,8 +1,9 @@
 /**
  * `ddm-notnow-setup`: a device in Setup Assistant (its TokenUpdate said AwaitingConfiguration) answered NotNow to
- * the DeclarativeManagement command. Its DDM sync did not happen and Setup Assistant waits for it: a server that
- * does not send the command again leaves the device never released (fleetdm/fleet#18160). Resolved when the device
- * acknowledges a DeclarativeManagement command.
+ * the DeclarativeManagement command. Its DDM sync did not happen during Setup Assistant, and servers that did not
+ * send the command again have left devices never released (fleetdm/fleet#18160). Resolved when the device
+ * acknowledges a DeclarativeManagement command. An acknowledged DeviceConfigured ends the wait for configuration
+ * (that is what AwaitingConfiguration waits for), so a NotNow after it is not raised.
  */
 import { defineRule, type Rule } from './rule.js';
 import { explain } from '../messages.js';
@@ -25,7 +26,9 @@ export const ddmNotNowSetup = defineRule({
       },
       onReport(ctx, s, msg) {
         const uuid = msg.commandUUID;
-        if (!uuid || ctx.requestType(s.key, uuid) !== 'DeclarativeManagement') return;
+        const requestType = uuid ? ctx.requestType(s.key, uuid) : undefined;
+        if (requestType === 'DeviceConfigured' && msg.status === 'Acknowledged') awaiting.delete(s.key);
+        if (!uuid || requestType !== 'DeclarativeManagement') return;
         if (msg.status === 'NotNow' && awaiting.has(s.key) && !raised.has(s.key)) {
           const warningId = ctx.warn(s.who, { sessionId: s.id, commandUUIDs: [uuid], message: explain.ddmNotNowSetup('DeclarativeManagement'), detail: { commandUUID: uuid } });
           raised.set(s.key, { warningId, who: s.who });

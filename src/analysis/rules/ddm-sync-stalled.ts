@@ -3,12 +3,20 @@
  * DeclarativeManagement command the device acknowledged — and the device did not fetch the declaration items
  * within the push grace, so its declarations are not updated ("stuck in Verifying", fleetdm/fleet#25812).
  * Resolved when the device fetches them.
+ *
+ * Judged only when mdmtap knows which token the device holds: it saw the device fetch declaration items, or saw
+ * its enrollment begin (Authenticate: it holds none). A device that already has the offered token rightly fetches
+ * nothing, and without that history — a capture started in front of an enrolled fleet, or a restart — an
+ * unchanged token cannot be told from a new one.
  */
 import { defineRule, type Rule, type RuleContext } from './rule.js';
 import { explain } from '../messages.js';
 import type { WhoFields } from '../../model/events.js';
 import type { Timer } from '../timers.js';
 import { RecentMap } from '../../util/recent-map.js';
+
+/** What an enrollment that just began holds: no DeclarationsToken (no token the server offers is empty). */
+const NO_TOKEN = '';
 
 interface Waiting {
   token: string;
@@ -22,14 +30,15 @@ export const ddmSyncStalled = defineRule({
   severity: 'warning',
   summary: 'the server offered new DDM tokens (tokens response or DeclarativeManagement command) and the device did not fetch the declaration items within the push grace',
   create: (): Rule => {
-    // Per channel: the DeclarationsToken of the declaration items the device last fetched, and what it owes.
+    // Per channel: the DeclarationsToken of the declaration items the device last fetched (absent: not known).
     const synced = new Map<string, string>();
     // Per channel: the DeclarativeManagement commands sent, by CommandUUID, with the token they carry.
     const commands = new Map<string, Map<string, string>>();
     const waiting = new Map<string, Waiting>();
 
     const offer = (ctx: RuleContext, key: string, who: WhoFields, token: string, how: string, ts: number) => {
-      if (synced.get(key) === token || waiting.get(key)?.token === token) return;
+      const held = synced.get(key);
+      if (held === undefined || held === token || waiting.get(key)?.token === token) return;
       const was = waiting.get(key);
       if (was && !was.warningId) was.timer.cancelled = true;
       const grace = ctx.setting('pushGraceMs');
@@ -48,10 +57,13 @@ export const ddmSyncStalled = defineRule({
 
     return {
       onCheckin(ctx, msg, who, key) {
-        if (msg.messageType === 'CheckOut') {
+        if (msg.messageType === 'CheckOut' || msg.messageType === 'Authenticate') {
           const w = waiting.get(key);
           if (w) w.timer.cancelled = true;
           waiting.delete(key);
+          // A new enrollment starts with no declarations; a finished one is not judged any more.
+          if (msg.messageType === 'Authenticate') synced.set(key, NO_TOKEN);
+          else synced.delete(key);
           return;
         }
         const d = msg.ddm;
