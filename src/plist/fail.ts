@@ -50,6 +50,11 @@ export class Budget {
 
   spend(offset: number): void {
     if (--this.left < 0) throw new PlistFail('limit', 'too many values for one document (shared-reference expansion or a hostile body)', offset);
+    this.step(offset);
+  }
+
+  /** A unit of work that is not a value (a step of a search): only the clock is checked, now and then. */
+  step(offset: number): void {
     if ((++this.tick & 4095) === 0 && performance.now() > this.deadline) throw new PlistFail('limit', 'decoding took too long', offset);
   }
 }

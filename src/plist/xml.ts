@@ -226,7 +226,11 @@ class XmlReader {
     const len = name.length;
     let level = 1;
     let from = this.p;
+    // The first `>` at or after `from`, kept while `from` has not passed it: a run of open tags with no `>` between
+    // them (`<array <array <array …`) would otherwise search to the end of the body once per tag.
+    let gtAt = -2;
     for (;;) {
+      this.budget.step(from);
       const i = b.indexOf(name, from, 'latin1');
       if (i < 0) {
         this.p = this.n;
@@ -236,7 +240,8 @@ class XmlReader {
       const after = b[from];
       if (after !== GT && after !== SLASH && !isSpace(after)) continue; // a longer name, or text
       if (b[i - 1] === LT) {
-        const gt = b.indexOf(GT, from);
+        if (gtAt !== -1 && gtAt < from) gtAt = b.indexOf(GT, from);
+        const gt = gtAt;
         if (gt >= 0 && b[gt - 1] === SLASH) continue; // <dict/> opens nothing
         if (++level + depth > MAX_DEPTH) {
           this.p = i - 1;
@@ -406,6 +411,8 @@ class XmlReader {
       i++;
     }
     if (i >= this.n) throw this.fail('truncated', 'unexpected end of document in a tag');
+    // No plist element has a long name, and error messages quote it: a body's bytes stay out of them.
+    if (i - s > 32) throw this.fail('syntax', 'element name too long');
     const name = knownName(b, s, i - s) ?? b.toString('latin1', s, i);
     if (name === '') throw this.fail('syntax', 'element without a name');
     // Plist elements carry no attributes (but <plist version=…>): the `>` is usually right here.
@@ -424,7 +431,7 @@ class XmlReader {
     if (end > this.n) throw this.fail('truncated', `unexpected end of document, expected </${name}>`);
     if (!sameBytes(b, at + 2, name)) {
       const gt = b.indexOf(GT, at);
-      const found = b.toString('latin1', at + 2, gt < 0 ? Math.min(this.n, at + 40) : gt);
+      const found = b.toString('latin1', at + 2, Math.min(gt < 0 ? this.n : gt, at + 40));
       throw this.fail('syntax', `expected </${name}>, found </${found}>`);
     }
     let i = end;

@@ -415,6 +415,21 @@ describe('decoding selected keys only', () => {
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.error.code).toBe('limit');
   });
+
+  it('passes over a run of open tags with no `>` between them in one sweep (each search went to the end: quadratic)', () => {
+    // 1 MB: a sweep takes tens of milliseconds; one search per tag took over a second, past the decode time limit.
+    const run = doc(`<dict><key>Junk</key><array>${'<array '.repeat(150_000)}/></array><key>Status</key><string>Idle</string></dict>`);
+    expect(decodePlist(Buffer.from(run), { Status: true }, { timeMs: 1000 })).toStrictEqual({ ok: true, value: { Status: 'Idle' } });
+  });
+
+  it('quotes no more than a few dozen bytes of a body in an error', () => {
+    const named = decodePlist(Buffer.from(doc(`<dict><key>A</key><${'PUSHMAGIC'.repeat(1000)}/></dict>`)));
+    const closed = decodePlist(Buffer.from(doc(`<dict><key>A</key><string>x</${'PUSHMAGIC'.repeat(1000)}></dict>`)));
+    for (const r of [named, closed]) {
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.error.message.length).toBeLessThan(120);
+    }
+  });
 });
 
 /** What a selection should yield: the full decode with unselected keys left out. */
