@@ -20,6 +20,7 @@ import type { InFlight } from './in-flight.js';
 import { upstreamErrorKind, upstreamFailureText, type UpstreamErrorKind } from './upstream.js';
 import type { ProxyError } from './errors.js';
 import { SCAN_REPLY, SCAN_REQUEST } from '../mdm/classify.js';
+import { pinnedLookup } from './resolve.js';
 
 export interface Target {
   /** Where to connect. */
@@ -32,6 +33,8 @@ export interface Target {
   basePath?: string;
   /** Reverse mode: the Host header the upstream expects. */
   hostHeader?: string;
+  /** The address to connect to, chosen (and checked) beforehand; `host` still names the server for TLS. */
+  address?: string;
 }
 
 export interface ForwardContext {
@@ -168,6 +171,7 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
       path,
       headers: outHeaders as unknown as http.OutgoingHttpHeaders,
       agent: target.tls ? ctx.agents.https : ctx.agents.http,
+      ...(target.address ? { lookup: pinnedLookup(target.address) } : {}),
       timeout: ctx.upstreamTimeoutMs,
       // SNI carries host names only (RFC 6066 §3); Node warns (DEP0123) when given an address.
       ...(target.tls ? { servername: net.isIP(target.host) ? '' : target.host } : {}),

@@ -13,6 +13,8 @@ import { authority, type HostMatcher, parseHostPort } from './hosts.js';
 import type { ApnsInterceptor } from '../push/interceptor.js';
 import { isApnsTarget } from '../mdm/apns-hosts.js';
 import { tunnel } from './tunnel.js';
+import type { ServerAliases } from './server-aliases.js';
+import { resolveAll } from './resolve.js';
 import type { ProxyErrorKind } from './errors.js';
 
 /** What the front door needs of the running proxy. */
@@ -26,6 +28,8 @@ export interface Front {
   upstreamTimeoutMs: number;
   who(s: Duplex): string;
   connectionOf(s: Duplex): Connection;
+  /** Forward mode: tells the MDM servers under other names, so that no unrecorded path leads to them. */
+  aliases?: ServerAliases;
   /** Decrypts a CONNECTed socket for `name` and forwards its requests to `target`. */
   decrypt(socket: Duplex, name: string, target: Target): void;
 }
@@ -63,8 +67,27 @@ export function onPlainRequest(f: Front, req: http.IncomingMessage, res: http.Se
   const port = Number(u.port || (tlsOn ? 443 : 80));
   req.url = u.pathname + u.search;
   const target: Target = { host, port, tls: tlsOn, authority: authority(host, port, tlsOn) };
-  // Hosts mdmtap does not decrypt are passed on untouched (captive-portal checks, OCSP, CRLs), not recorded.
-  forward(req, res, target, ctx, f.connectionOf(req.socket), f.matcher.matches(host, port));
+  if (f.matcher.matches(host, port)) return forward(req, res, target, ctx, f.connectionOf(req.socket));
+  // Hosts mdmtap does not decrypt are passed on untouched (captive-portal checks, OCSP, CRLs), not recorded — unless
+  // the host is an MDM server under another name. The address checked is the one connected to.
+  req.pause();
+  void passOn(f, req, res, target);
+}
+
+async function passOn(f: Front, req: http.IncomingMessage, res: http.ServerResponse, target: Target): Promise<void> {
+  const { ctx } = f;
+  const addresses = await resolveAll(target.host).catch(() => [] as string[]);
+  if (res.destroyed) return;
+  for (const address of addresses) {
+    const mdm = await f.aliases?.serverAt(address, target.port);
+    if (mdm) {
+      const text = `mdmtap: ${target.authority} is the MDM server ${mdm}; address it as ${mdm}\n`;
+      return answer(ctx, res, 403, 'proxy-refused', text, `${req.method} ${target.authority} from ${f.who(req.socket)} reaches the MDM server ${mdm} under another name: refused`);
+    }
+  }
+  req.resume();
+  // No address: the request fails as it would have (Node's own lookup reports it).
+  forward(req, res, addresses.length ? { ...target, address: addresses[0] } : target, ctx, f.connectionOf(req.socket), false);
 }
 
 /**
@@ -99,5 +122,6 @@ export function onConnect(f: Front, req: http.IncomingMessage, socket: Duplex, h
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     return f.decrypt(socket, hp.host, { host: hp.host, port: hp.port, tls: true, authority: authority(hp.host, hp.port, true) });
   }
-  tunnel(socket, hp.host, hp.port, f.upstreamTimeoutMs, ctx.onError);
+  const aliases = f.aliases;
+  tunnel(socket, hp.host, hp.port, f.upstreamTimeoutMs, ctx.onError, aliases ? (a, p) => aliases.serverAt(a, p) : undefined);
 }

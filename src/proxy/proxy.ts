@@ -33,6 +33,7 @@ import { admittingListener, listenOn } from './admission.js';
 import { deadline, DEFAULT_TIMEOUTS, serverTimeoutOptions, startRequestClocks, type Timeouts } from './timeouts.js';
 import { SetupError, type ProxyError } from './errors.js';
 import { fileProblem } from '../util/file-errors.js';
+import { ServerAliases } from './server-aliases.js';
 
 export interface ProxyOptions {
   host: string;
@@ -152,7 +153,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const front: Front = {
     ctx, ca, matcher: new HostMatcher(mdmHosts), upstreamTimeoutMs: timeouts.upstreamMs, who, decrypt,
     connectionOf: (s) => connections.of(s),
-    ...(upstream ? { upstream } : {}),
+    ...(upstream ? { upstream } : { aliases: new ServerAliases(mdmHosts) }),
     ...(apns ? { apns } : {}),
   };
   const plain = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => onPlainRequest(front, req, res));

@@ -2,18 +2,38 @@
  * A CONNECT mdmtap does not decrypt (forward mode): raw bytes both ways, untouched. Connecting is bounded by the
  * upstream timeout; once connected a tunnel has no timeout of its own, because what runs inside may rightly be
  * quiet for long (a device's push connection), and it counts towards --max-connections like any connection.
+ * `serverAt` names the MDM server an address reaches: a tunnel to it is refused once connected (server-aliases.ts).
  */
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyError } from './errors.js';
 
-export function tunnel(client: Duplex, host: string, port: number, connectTimeoutMs: number, onError: (e: ProxyError) => void): void {
+export function tunnel(
+  client: Duplex,
+  host: string,
+  port: number,
+  connectTimeoutMs: number,
+  onError: (e: ProxyError) => void,
+  serverAt?: (address: string, port: number) => Promise<string | undefined>,
+): void {
   const server = net.connect({ host, port, noDelay: true });
   let connected = false;
+  let refused = false;
   server.setTimeout(connectTimeoutMs, () => server.destroy(Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
-  server.on('connect', () => {
+  server.on('connect', async () => {
     connected = true;
     server.setTimeout(0);
+    // The address really reached, not the name asked for: no spelling or second resolution gets round it.
+    const mdm = serverAt ? await serverAt(server.remoteAddress ?? '', server.remotePort ?? port).catch(() => undefined) : undefined;
+    if (client.destroyed || server.destroyed) return void server.destroy();
+    if (mdm) {
+      refused = true;
+      server.destroy();
+      onError({ kind: 'proxy-refused', message: `CONNECT ${host}:${port} reaches the MDM server ${mdm} under another name: refused (mdmtap decrypts it as ${mdm} only)` });
+      const text = `mdmtap: ${host}:${port} is the MDM server ${mdm}; connect to it as ${mdm}\n`;
+      client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      return;
+    }
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
     server.pipe(client);
     client.pipe(server);
@@ -24,5 +44,6 @@ export function tunnel(client: Duplex, host: string, port: number, connectTimeou
     if (!connected) onError({ kind: e.code === 'ETIMEDOUT' ? 'timeout' : 'upstream-unreachable', message: `tunnel to ${host}:${port}: ${e.message}` });
   });
   client.on('close', () => server.destroy());
-  server.on('close', () => client.destroy());
+  // A refused tunnel's client is ended with its answer instead.
+  server.on('close', () => refused || client.destroy());
 }

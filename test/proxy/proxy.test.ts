@@ -8,7 +8,7 @@ import * as plist from 'plist';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import type { Exchange } from '../../src/model/exchange.js';
 import { createCa } from '../../src/proxy/ca.js';
-import { connectTls, plainGet, requestOver, startUpstream, tempDir, waitFor, type Upstream } from '../helpers/tls-peers.js';
+import { connectTls, plainGet, rawExchange, requestOver, startUpstream, tempDir, waitFor, type Upstream } from '../helpers/tls-peers.js';
 
 const SIGNATURE = 'MIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADCABgkqhkiG9w0BBwEAAKCAMIIC';
 
@@ -163,6 +163,21 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
     } finally {
       await other.close();
     }
+  });
+
+  it('refuses to tunnel or pass on to the MDM server under another name: no path around the recording and the certificate header', async () => {
+    const port = upstream.port;
+    const before = upstream.seen.length;
+    for (const other of ['127.1', '2130706433', '[::ffff:127.0.0.1]']) {
+      const reply = await rawExchange(proxy.port, `CONNECT ${other}:${port} HTTP/1.1\r\nhost: ${other}:${port}\r\n\r\n`);
+      expect(reply, other).toMatch(/^HTTP\/1\.1 403 /);
+      expect(reply).toContain(`MDM server ${target}`);
+    }
+    // (A URL's 127.1 is 127.0.0.1 already, which is decrypted and recorded; a name is not.)
+    const plain = await rawExchange(proxy.port, `GET https://localhost:${port}/mdm HTTP/1.1\r\nhost: localhost:${port}\r\nX-Client-Cert: :Zm9yZ2Vk:\r\n\r\n`);
+    expect(plain).toMatch(/^HTTP\/1\.1 403 /);
+    expect(upstream.seen.length).toBe(before);
+    expect(errors.filter((e) => e.kind === 'proxy-refused')).toHaveLength(4);
   });
 
   it('answers 502 and reports an error when the MDM server is down', async () => {
