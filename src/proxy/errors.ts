@@ -15,7 +15,7 @@ export type ProxyErrorKind =
   | 'timeout'
   /** The server closed its connection mid-exchange. */
   | 'connection-reset'
-  /** Reverse mode is not a proxy: a CONNECT or absolute-form request was refused (403). */
+  /** Refused (403): CONNECT or absolute-form in reverse mode; in forward mode, the MDM server under another name. */
   | 'proxy-refused'
   /** A client from a public address, not covered by --allow-client, was dropped. */
   | 'client-refused'

@@ -71,10 +71,13 @@ export function onPlainRequest(f: Front, req: http.IncomingMessage, res: http.Se
   // Hosts mdmtap does not decrypt are passed on untouched (captive-portal checks, OCSP, CRLs), not recorded — unless
   // the host is an MDM server under another name. The address checked is the one connected to.
   req.pause();
-  void passOn(f, req, res, target);
+  // The connection counts as busy while the check runs, so requests it pipelines wait (in-flight.ts).
+  const conn = f.connectionOf(req.socket);
+  ctx.inFlight.begin(conn.key);
+  void passOn(f, req, res, target, conn).finally(() => ctx.inFlight.end(conn.key));
 }
 
-async function passOn(f: Front, req: http.IncomingMessage, res: http.ServerResponse, target: Target): Promise<void> {
+async function passOn(f: Front, req: http.IncomingMessage, res: http.ServerResponse, target: Target, conn: Connection): Promise<void> {
   const { ctx } = f;
   const addresses = await resolveAll(target.host).catch(() => [] as string[]);
   if (res.destroyed) return;
@@ -87,7 +90,7 @@ async function passOn(f: Front, req: http.IncomingMessage, res: http.ServerRespo
   }
   req.resume();
   // No address: the request fails as it would have (Node's own lookup reports it).
-  forward(req, res, addresses.length ? { ...target, address: addresses[0] } : target, ctx, f.connectionOf(req.socket), false);
+  forward(req, res, addresses.length ? { ...target, address: addresses[0] } : target, ctx, conn, false);
 }
 
 /**

@@ -95,6 +95,8 @@ export const DEFAULT_BODY_BUDGET = 256 * 1024 * 1024;
 /** How long a stop waits for exchanges in progress before cutting them off (they are then recorded as failed). */
 const DRAIN_MS = 5000;
 const TLS_HANDSHAKE = 0x16;
+/** Requests a connection may send ahead of the answers it waits for (devices send one at a time). */
+const MAX_PIPELINED = 32;
 
 export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   let ca: CertificateAuthority;
@@ -122,14 +124,22 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const clientError = clientErrorHandler({ timeouts, timedOut: ctx.timedOut, who, onError });
 
   // Decrypted traffic: requests arrive on TLS sockets whose target was fixed by the CONNECT or by reverse mode.
-  const inner = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => {
+  const decrypted = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (req.socket.destroyed) return; // a pipelined request whose connection closed while it waited
     if (draining) return answerStopping(ctx, res);
     const url = req.url ?? '';
     if (!url.startsWith('/')) {
       return answer(ctx, res, 400, 'malformed-request', `mdmtap: the request target must be a path, not "${url.slice(0, 100)}"\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}" is not a path`);
     }
     forward(req, res, targets.get(connections.raw(req.socket)) ?? upstream!, ctx, connections.of(req.socket));
-  });
+  };
+  // One exchange at a time per connection (in-flight.ts): pipelined requests wait their turn.
+  const oneAtATime = (req: http.IncomingMessage, start: () => void) => {
+    if (ctx.inFlight.whenFree(connections.of(req.socket).key, start, MAX_PIPELINED)) return;
+    onError({ kind: 'malformed-request', message: `${who(req.socket)} sent more than ${MAX_PIPELINED} requests without waiting for answers: connection closed` });
+    req.socket.destroy();
+  };
+  const inner = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => oneAtATime(req, () => decrypted(req, res)));
   inner.on('clientError', clientError);
   startRequestClocks(inner);
 
@@ -156,7 +166,9 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     ...(upstream ? { upstream } : { aliases: new ServerAliases(mdmHosts) }),
     ...(apns ? { apns } : {}),
   };
-  const plain = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) => onPlainRequest(front, req, res));
+  const plain = http.createServer({ noDelay: true, ...serverTimeoutOptions(timeouts) }, (req, res) =>
+    oneAtATime(req, () => req.socket.destroyed || onPlainRequest(front, req, res)),
+  );
   plain.on('clientError', clientError);
   plain.on('connect', (req: http.IncomingMessage, socket: Duplex, head: Buffer) => onConnect(front, req, socket, head));
   startRequestClocks(plain);

@@ -165,6 +165,45 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
     }
   });
 
+  it('takes pipelined requests one at a time, in order, and closes a connection that sends too many ahead', async () => {
+    let active = 0;
+    let most = 0;
+    const slow = await startUpstream((seen, res) => {
+      most = Math.max(most, ++active);
+      setTimeout(() => {
+        active--;
+        res.end(`answer to ${seen.url}`);
+      }, 5);
+    });
+    const up = `127.0.0.1:${slow.port}`;
+    const p = await startProxy({ host: '127.0.0.1', port: 0, mdmHosts: [up], upstreamCa: [slow.ca.certPem], certsDir: certs.dir, maxBody: 1024, onExchange: (ex) => exchanges.push(ex), onError: (e) => errors.push(e) });
+    try {
+      const ask = (n: number) => Array.from({ length: n }, (_, i) => `GET /r${i} HTTP/1.1\r\nhost: mdm.test\r\n\r\n`).join('');
+      const s = await connectTls(p.port, up, p.ca.certPem);
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      s.write(ask(10));
+      await waitFor([], () => text.includes('answer to /r9'), 'ten answers');
+      s.destroy();
+      expect([...text.matchAll(/answer to \/r(\d+)/g)].map((m) => Number(m[1]))).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+      expect(most).toBe(1);
+
+      const flood = await connectTls(p.port, up, p.ca.certPem);
+      const closed = new Promise((r) => flood.on('close', r));
+      flood.on('error', () => undefined);
+      flood.write(ask(200));
+      await closed;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(errors.some((e) => e.kind === 'malformed-request' && /more than 32 requests/.test(e.message))).toBe(true);
+      // Nothing waiting behind a closed connection is sent on: at most the one in progress and the queue ran.
+      expect(slow.seen.length).toBeLessThanOrEqual(10 + 1 + 32);
+      expect(most).toBe(1);
+    } finally {
+      await p.close();
+      await slow.close();
+    }
+  });
+
   it('refuses to tunnel or pass on to the MDM server under another name: no path around the recording and the certificate header', async () => {
     const port = upstream.port;
     const before = upstream.seen.length;
