@@ -50,23 +50,34 @@ export function isSecretKey(key: string): boolean {
   return SECRET_KEYS.has(key) || SECRET_PATTERN.test(key);
 }
 
+/**
+ * How deep a tree is walked. Decoded plists are bounded by the decoder already; JSON.parse is not, and a body of
+ * a few hundred KB nested 100,000 deep overflowed the stack here. Deeper trees throw TooDeep, and the caller
+ * falls back to the byte-level scan.
+ */
+const MAX_WALK_DEPTH = 1000;
+
+class TooDeep extends Error {}
+
 /** Whether any key in the tree names a secret. */
-export function hasSecret(value: PlistValue): boolean {
-  if (Array.isArray(value)) return value.some(hasSecret);
+export function hasSecret(value: PlistValue, depth = 0): boolean {
+  if (depth > MAX_WALK_DEPTH) throw new TooDeep('nested too deep to search for secrets');
+  if (Array.isArray(value)) return value.some((v) => hasSecret(v, depth + 1));
   if (isDict(value)) {
-    for (const k of Object.keys(value)) if (isSecretKey(k) || hasSecret(value[k])) return true;
+    for (const k of Object.keys(value)) if (isSecretKey(k) || hasSecret(value[k], depth + 1)) return true;
   }
   return false;
 }
 
 /** A deep copy with every secret value replaced by its tag. */
-export function redactPlist(value: PlistValue): PlistValue {
-  if (Array.isArray(value)) return value.map(redactPlist);
+export function redactPlist(value: PlistValue, depth = 0): PlistValue {
+  if (depth > MAX_WALK_DEPTH) throw new TooDeep('nested too deep to redact');
+  if (Array.isArray(value)) return value.map((v) => redactPlist(v, depth + 1));
   if (isDict(value)) {
     const out: Record<string, PlistValue> = {};
     for (const k of Object.keys(value)) {
       const v = value[k];
-      const r = isSecretKey(k) ? secretTag(v) : redactPlist(v);
+      const r = isSecretKey(k) ? secretTag(v) : redactPlist(v, depth + 1);
       if (k === '__proto__') Object.defineProperty(out, k, { value: r, enumerable: true, writable: true, configurable: true });
       else out[k] = r;
     }
@@ -161,14 +172,19 @@ const MAX_JSON_REDACT = 4 * 1024 * 1024;
 function redactJson(buf: Buffer): Buffer | undefined {
   const first = buf.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
   if ((first !== 0x7b && first !== 0x5b) || buf.length > MAX_JSON_REDACT) return undefined;
-  let value: unknown;
+  let value: PlistValue;
   try {
-    value = JSON.parse(buf.toString('utf8'));
+    value = JSON.parse(buf.toString('utf8')) as PlistValue;
   } catch {
     return undefined;
   }
-  if (!hasSecret(value as PlistValue)) return buf;
-  return Buffer.from(JSON.stringify(redactPlist(value as PlistValue)));
+  try {
+    if (!hasSecret(value)) return buf;
+    return Buffer.from(JSON.stringify(redactPlist(value)));
+  } catch {
+    // Nested past what is walked, and it names a secret key (mayHoldSecret): withheld, as it cannot be searched.
+    return Buffer.from(`<withheld by mdmtap: a JSON body nested too deep to search names a secret key; ${buf.length} bytes, ${secretTag(buf)}>`);
+  }
 }
 
 /**

@@ -63,7 +63,19 @@ export function openCaptureStore(file: string, opts: StoreOptions): CaptureStore
       } catch (e) {
         // The batch rolled back: bodies it stored are not in the file after all.
         st.forgetBodies();
-        throw e;
+        // One row that cannot be written (a hostile body, a full disk) must not take the others with it: they are
+        // written again one by one, and only what fails is reported.
+        if (batch.length === 1) throw e;
+        const failed = { rows: 0, first: e as Error };
+        for (const it of batch) {
+          try {
+            db.transaction(() => write(st, it))();
+          } catch (one) {
+            st.forgetBodies();
+            if (failed.rows++ === 0) failed.first = one as Error;
+          }
+        }
+        if (failed.rows > 0) opts.onError({ kind: 'store', message: `could not write ${failed.rows} rows to ${file}: ${failed.first.message}` });
       }
     },
     shed: (it) => {

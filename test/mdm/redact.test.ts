@@ -55,6 +55,17 @@ describe('redaction', () => {
     expect(Buffer.from(redactBody(plain)).equals(plain)).toBe(true);
   });
 
+  it('withholds JSON nested too deep to walk when it names a secret key, instead of overflowing the stack', () => {
+    for (const depth of [5_000, 300_000]) {
+      const body = Buffer.from(`${'['.repeat(depth)}{"Token":"TOKSECRET"}${']'.repeat(depth)}`);
+      const out = Buffer.from(redactBody(body)).toString('latin1');
+      expect(out).not.toContain('TOKSECRET');
+      expect(out).toMatch(/^<withheld by mdmtap: a JSON body nested too deep/);
+    }
+    const harmless = Buffer.from(`${'['.repeat(5_000)}1${']'.repeat(5_000)}`);
+    expect(Buffer.from(redactBody(harmless)).equals(harmless)).toBe(true);
+  });
+
   it('redacts secret keys at any depth and keeps everything else deep-equal', () => {
     const cmd: PlistValue = {
       CommandUUID: 'C-1',

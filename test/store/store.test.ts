@@ -238,6 +238,22 @@ describe('writing a live capture', () => {
     r.close();
   });
 
+  it('a row that cannot be written costs only itself, not the batch it was in', () => {
+    const file = join(dir(), 'cap.sqlite');
+    const errors: string[] = [];
+    const s = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message) });
+    stores.push(s);
+    s.recordExchange(exchange(idle()), undefined, undefined);
+    // An event that cannot be serialised (a bigint) fails its own insert.
+    s.recordEvent({ type: 'error', ts: new Date(1_700_000_000_000).toISOString(), kind: 'internal', message: 'x', detail: 1n } as unknown as AnalyzerEvent);
+    s.recordExchange(exchange(idle()), undefined, undefined);
+    s.flush();
+    const r = openCaptureReadonly(file);
+    expect([...r.exchanges()]).toHaveLength(2);
+    r.close();
+    expect(errors).toEqual([expect.stringMatching(/^could not write 1 rows to .*BigInt/)]);
+  });
+
   it('a capture that cannot be created gives one clear error, records nothing, and record calls keep working', () => {
     // Failures root cannot bypass (a read-only folder would not stop it): a path under a regular file (ENOTDIR)
     // and a path that is a folder.
