@@ -9,6 +9,7 @@ import { iso } from '../util/iso.js';
 import type { Exchange } from '../model/exchange.js';
 import type { MdmMessage, PushSeen } from '../model/message.js';
 import { classify } from '../mdm/classify.js';
+import { decodeContent } from '../mdm/content-coding.js';
 import { Analyzer, type AnalyzerOptions } from '../analysis/analyzer.js';
 import type { Sink } from '../sinks/sink.js';
 
@@ -46,8 +47,10 @@ export class LivePipeline {
     this.guard('analyzer', () => this.emit(this.analyzer.advance(this.now())));
   }
 
-  exchange(ex: Exchange): void {
+  exchange(wire: Exchange): void {
     this.guard('decode', () => {
+      // Compressed bodies are analysed and recorded decoded (content-coding.ts).
+      const ex = decodeContent(wire);
       const msg: MdmMessage | undefined = classify(ex, { assumeMdm: true });
       const events = msg ? this.analyzer.feed(msg) : [];
       const sessionId = sessionOf(events, ex.id);

@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, type Writable } from 'node:stream';
 import * as plist from 'plist';
+import zlib from 'node:zlib';
 import { openCaptureStore } from '../../src/store/capture-store.js';
 import { openCaptureReadonly, type CaptureReader, type Filter } from '../../src/store/reader.js';
 import { exportCsv, exportHar, exportJsonl } from '../../src/store/export.js';
@@ -132,5 +133,37 @@ describe('redaction fails closed', () => {
     const stored = raw.find(([w]) => w === 'stored bodies')![1];
     expect(stored).toContain('<withheld by mdmtap: a binary body that was cut at the capture limit names a secret key');
     expect(stored).toContain('<key>RequestType</key>');
+  });
+
+  it('a compressed reply (gzip, deflate, br) is analysed and stored decoded, its secrets redacted; one that does not decode is not kept', async () => {
+    const d = tempDir('mdmtap-coding-');
+    dirs.push(d);
+    const file = join(d.dir, 'cap.sqlite');
+    const errors: string[] = [];
+    const store = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message), run: { version: 'test', options: {} } });
+    const pipeline = new LivePipeline({ now: () => T0 + seq * 100 });
+    pipeline.addSink(storeSink(store));
+    const events: AnalyzerEvent[] = [];
+    pipeline.addSink({ event: (e) => events.push(e) });
+    const lock = (n: number) => Buffer.from(plist.build({ Command: { PIN: `PIN-${n}-424242`, RequestType: 'DeviceLock' }, CommandUUID: `L-${n}` }));
+    const codings: Array<[string, (b: Buffer) => Buffer]> = [['gzip', (b) => zlib.gzipSync(b)], ['deflate', (b) => zlib.deflateSync(b)], ['br', (b) => zlib.brotliCompressSync(b)]];
+    codings.forEach(([coding, pack], i) => pipeline.exchange(exchange(idle(), pack(lock(i)), { responseHeaders: { 'content-encoding': coding } })));
+    const broken = Buffer.concat([zlib.gzipSync(lock(9)).subarray(0, 30), Buffer.alloc(40, 7)]);
+    pipeline.exchange(exchange(idle(), broken, { responseHeaders: { 'content-encoding': 'gzip' } }));
+    await pipeline.close();
+    expect(errors).toEqual([]);
+    // Read as commands, as the device read them.
+    const replies = events.filter((e) => e.type === 'exchange').map((e) => (e.type === 'exchange' ? [e.reply, e.requestType] : []));
+    expect(replies.slice(0, 3)).toEqual([['command', 'DeviceLock'], ['command', 'DeviceLock'], ['command', 'DeviceLock']]);
+    const db = new Database(file, { readonly: true });
+    const rows = db.prepare('SELECT b.response_body, e.response_headers FROM exchanges e JOIN exchange_bodies b ON b.id = e.id ORDER BY e.rowid').all() as Array<{ response_body: Buffer; response_headers: string }>;
+    db.close();
+    const reader = openCaptureReadonly(file);
+    const har = await exported(reader, exportHar);
+    reader.close();
+    for (const text of [readFileSync(file).toString('latin1'), har, ...rows.map((r) => r.response_body.toString('latin1'))]) expect(text).not.toMatch(/PIN-\d-424242/);
+    expect(rows[0].response_body.toString()).toContain('<key>RequestType</key>');
+    expect(JSON.parse(rows[0].response_headers)).toEqual({ 'x-mdmtap-decoded-content-encoding': 'gzip' });
+    expect(rows[3].response_body.toString()).toMatch(/^<not kept by mdmtap: a gzip body of \d+ bytes that could not be decoded/);
   });
 });
