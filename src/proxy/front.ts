@@ -9,7 +9,7 @@ import type { CertificateAuthority } from './ca.js';
 import { serveCa } from './ca-download.js';
 import type { Connection, ForwardContext, Target } from './forward.js';
 import { forward } from './forward.js';
-import { authority, type HostMatcher, parseHostPort } from './hosts.js';
+import { authority, type HostMatcher, parseHostPort, quotedTarget } from './hosts.js';
 import type { ApnsInterceptor } from '../push/interceptor.js';
 import { isApnsTarget } from '../mdm/apns-hosts.js';
 import { tunnel } from './tunnel.js';
@@ -52,14 +52,14 @@ export function onPlainRequest(f: Front, req: http.IncomingMessage, res: http.Se
   const url = req.url ?? '/';
   if (url.startsWith('/')) return serveCa(req, res, f.ca);
   if (f.upstream) {
-    return answer(ctx, res, 403, 'proxy-refused', `mdmtap (reverse mode) is not a proxy: ${req.method} ${url.slice(0, 100)} refused\n`, `reverse mode refused ${req.method} ${url.slice(0, 100)} from ${f.who(req.socket)}`);
+    return answer(ctx, res, 403, 'proxy-refused', `mdmtap (reverse mode) is not a proxy: ${req.method} ${quotedTarget(url)} refused\n`, `reverse mode refused ${req.method} ${quotedTarget(url)} from ${f.who(req.socket)}`);
   }
   let u: URL;
   try {
     u = new URL(url);
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`scheme ${u.protocol} is not http: or https:`);
   } catch (e) {
-    return answer(ctx, res, 400, 'malformed-request', `mdmtap: malformed request target\n`, `from ${f.who(req.socket)}: request target "${url.slice(0, 100)}": ${(e as Error).message}`);
+    return answer(ctx, res, 400, 'malformed-request', `mdmtap: malformed request target\n`, `from ${f.who(req.socket)}: request target "${quotedTarget(url)}": ${(e as Error).message}`);
   }
   if (ctx.draining()) return answerStopping(ctx, res);
   const tlsOn = u.protocol === 'https:';

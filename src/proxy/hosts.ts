@@ -30,3 +30,11 @@ export function authority(host: string, port: number, tls: boolean): string {
   const h = host.includes(':') ? `[${host}]` : host;
   return port === (tls ? 443 : 80) ? h : `${h}:${port}`;
 }
+
+/**
+ * A request target as it may be quoted in a message: at most 100 characters, with any credentials of an absolute
+ * URL (`http://user:password@host/`) left out, since messages reach the screen, the JSON lines and the capture.
+ */
+export function quotedTarget(url: string): string {
+  return url.replace(/^([A-Za-z][A-Za-z0-9+.-]*:\/\/)[^/?#]*@/, '$1…@').slice(0, 100);
+}

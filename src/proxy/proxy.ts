@@ -15,7 +15,7 @@ import type { Duplex } from 'node:stream';
 import type { Exchange } from '../model/exchange.js';
 import { ensureCa, type CaKeyType, type CertificateAuthority } from './ca.js';
 import { forward, type ForwardContext, type Target } from './forward.js';
-import { authority, HostMatcher, parseHostPort } from './hosts.js';
+import { authority, HostMatcher, parseHostPort, quotedTarget } from './hosts.js';
 import { agents } from './upstream.js';
 import type { PushSeen } from '../model/message.js';
 import { createApnsInterceptor } from '../push/interceptor.js';
@@ -129,7 +129,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
     if (draining) return answerStopping(ctx, res);
     const url = req.url ?? '';
     if (!url.startsWith('/')) {
-      return answer(ctx, res, 400, 'malformed-request', `mdmtap: the request target must be a path, not "${url.slice(0, 100)}"\n`, `from ${who(req.socket)}: request target "${url.slice(0, 100)}" is not a path`);
+      return answer(ctx, res, 400, 'malformed-request', `mdmtap: the request target must be a path, not "${quotedTarget(url)}"\n`, `from ${who(req.socket)}: request target "${quotedTarget(url)}" is not a path`);
     }
     forward(req, res, targets.get(connections.raw(req.socket)) ?? upstream!, ctx, connections.of(req.socket));
   };

@@ -5,6 +5,7 @@
 import type { Writable } from 'node:stream';
 import type { AnalyzerEvent } from '../model/events.js';
 import type { Sink } from './sink.js';
+import { printable } from '../util/printable.js';
 
 export function describeEvent(ev: AnalyzerEvent): string | undefined {
   const time = ev.ts.slice(11, 23);
@@ -33,7 +34,7 @@ export function consoleSink(out: Writable = process.stdout): Sink {
   return {
     event(ev) {
       const line = describeEvent(ev);
-      if (line) out.write(line + '\n');
+      if (line) out.write(printable(line) + '\n');
     },
   };
 }

@@ -74,15 +74,19 @@ describe('reverse mode is not a proxy', () => {
 
   it('refuses absolute-form requests, plain or inside TLS', async () => {
     const otherPort = (other.address() as net.AddressInfo).port;
-    const plain = await rawExchange(proxy.port, `GET http://127.0.0.1:${otherPort}/ HTTP/1.1\r\nhost: 127.0.0.1:${otherPort}\r\n\r\n`);
+    // With credentials in the URL: they are not quoted in any message.
+    const plain = await rawExchange(proxy.port, `GET http://admin:HUNTER2@127.0.0.1:${otherPort}/ HTTP/1.1\r\nhost: 127.0.0.1:${otherPort}\r\n\r\n`);
     expect(plain).toMatch(/^HTTP\/1\.1 403 /);
+    expect(plain).not.toContain('HUNTER2');
     const s = await tlsTo(proxy.port, proxy.ca.certPem);
-    const r = await requestOver(s, { method: 'GET', path: `http://127.0.0.1:${otherPort}/` });
+    const r = await requestOver(s, { method: 'GET', path: `http://admin:HUNTER2@127.0.0.1:${otherPort}/` });
     s.destroy();
     expect(r.status).toBe(400);
     expect(otherHits).toBe(0);
     expect(upstream.seen).toHaveLength(0);
     expect(errors.map((e) => e.kind)).toEqual(['proxy-refused', 'malformed-request']);
+    expect(JSON.stringify(errors)).not.toContain('HUNTER2');
+    expect(errors[0].message).toContain('http://…@127.0.0.1');
   });
 
   it('strips the client-certificate header in every spelling a server stack folds to the same name', async () => {

@@ -25,6 +25,23 @@ describe('dashboard', () => {
     expect(f).toContain('AB:CD:EF:01…');
   });
 
+  it('shows control characters a device sends as \\xNN: a UDID cannot retitle or redraw the terminal', async () => {
+    const r = dashboardRig();
+    // Character references decode to ESC and BEL: an OSC title sequence, then a line erase.
+    r.strand('EVIL&#27;]0;PWNED&#7;&#27;[2K');
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={120} rows={30} color={false} />);
+    const f = await until(ui.lastFrame, (x) => x.includes('EVIL'), 'the device row');
+    expect(ui.frames.join('')).not.toMatch(/\u001b\]0;|\u0007/);
+    expect(f).toContain('EVIL\\x1b]0;PWNED');
+    // The --plain lines say the same.
+    const lines: string[] = [];
+    const { consoleSink } = await import('../../src/sinks/console.js');
+    const sink = consoleSink({ write: (t: string) => lines.push(t) } as unknown as NodeJS.WritableStream as never);
+    sink.event({ type: 'warning', ts: new Date().toISOString(), udid: 'EVIL\u001b]0;PWNED\u0007', channel: 'device', warningId: 'w', rule: 'notnow-no-push', severity: 'warning', message: 'm' });
+    expect(lines.join('')).toContain('EVIL\\x1b]0;PWNED\\x07');
+    expect(lines.join('')).not.toContain('\u001b');
+  });
+
   it('shows a warning when the analyzer raises it, and marks it resolved when the device returns', async () => {
     const r = dashboardRig();
     r.strand();

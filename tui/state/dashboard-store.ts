@@ -13,6 +13,7 @@ import { commandInfo, platformOf, supportSummary, unsupportedOn } from '../../sr
 import { Fleet, channelKey, type ChannelState, type FleetCounters } from '../../src/analysis/fleet.js';
 import { RecentMap } from '../../src/util/recent-map.js';
 import { keptBody } from '../../src/model/sole-copy.js';
+import { printableDeep } from '../../src/util/printable.js';
 import { describeDdm } from '../../src/analysis/ddm-text.js';
 
 export interface TimelineEntry {
@@ -310,7 +311,7 @@ export class DashboardStore {
     if (sent) view.command = commandFacts(sent.requestType, sent.platform, sent.channel);
     const open = (b: Uint8Array | undefined) => {
       const r = b ? decodePlist(b) : undefined;
-      return r?.ok ? redactPlist(r.value) : undefined;
+      return r?.ok ? printableDeep(redactPlist(r.value)) : undefined;
     };
     const request = open(requestBody);
     const response = open(responseBody);

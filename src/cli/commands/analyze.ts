@@ -13,6 +13,7 @@ import { UserError } from '../errors.js';
 import { latest } from '../../util/latest.js';
 import { addSettingOptions, settingsFrom } from '../setting-options.js';
 import { spoolStdin, type Spooled } from '../stdin.js';
+import { printableLines } from '../../util/printable.js';
 
 interface AnalyzeOptions {
   json?: boolean;
@@ -70,16 +71,16 @@ export function registerAnalyze(program: Command): void {
           await out.drained();
           progress.stop();
           if (report) {
-            process.stdout.write(
-              report.render({
-                files: sources.map((x) => ({ name: x.name, format: x.format, exchanges: x.exchanges })),
-                pushGraceMs: settings.pushGraceMs,
-                ...(end.endTs !== undefined ? { endTs: end.endTs } : {}),
-                pushesObserved: pushes,
-                duplicates: stats.duplicates,
-                late: stats.late,
-              }),
-            );
+            const text = report.render({
+              files: sources.map((x) => ({ name: x.name, format: x.format, exchanges: x.exchanges })),
+              pushGraceMs: settings.pushGraceMs,
+              ...(end.endTs !== undefined ? { endTs: end.endTs } : {}),
+              pushesObserved: pushes,
+              duplicates: stats.duplicates,
+              late: stats.late,
+            });
+            // What devices sent is in the report: it must not drive the terminal.
+            process.stdout.write(printableLines(text));
           } else if (stats.duplicates && !opts.quiet) {
             process.stderr.write(`mdmtap: ${stats.duplicates} exchanges and pushes held by more than one input were counted once\n`);
           }

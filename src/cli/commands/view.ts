@@ -12,6 +12,7 @@ import { ReportBuilder } from '../report.js';
 import { showProgress } from '../progress.js';
 import { UserError } from '../errors.js';
 import { PUSH_GRACE } from '../../analysis/settings.js';
+import { printableLines } from '../../util/printable.js';
 
 export function registerView(program: Command): void {
   program
@@ -54,13 +55,15 @@ export function registerView(program: Command): void {
         progress.stop();
         const lastTs = reader.observedUntil();
         process.stdout.write(
-          header +
-            report.render({
-              files: [{ name: file, format: 'sqlite', exchanges: c.exchanges }],
-              pushGraceMs,
-              ...(lastTs !== undefined ? { endTs: lastTs } : {}),
-              pushesObserved: pushes,
-            }),
+          printableLines(
+            header +
+              report.render({
+                files: [{ name: file, format: 'sqlite', exchanges: c.exchanges }],
+                pushGraceMs,
+                ...(lastTs !== undefined ? { endTs: lastTs } : {}),
+                pushesObserved: pushes,
+              }),
+          ),
         );
       } finally {
         reader.close();
