@@ -72,6 +72,11 @@ export class KeyScanner {
     else if (!this.xml!.write(buf)) this.fail(this.xml!.error ?? 'not an XML plist');
   }
 
+  /** Bytes of the body held (a binary plist's head and tail; XML holds at most a tag). */
+  get held(): number {
+    return this.bin?.held ?? 0;
+  }
+
   end(): ScanResult {
     if (this.kind === 'unknown') return { problem: 'body too short to be a plist' };
     if (this.kind === 'failed') return { problem: this.problem ?? 'unreadable' };
@@ -426,6 +431,10 @@ class BinaryWindow {
   private tail: Buffer[] = [];
   private tailLen = 0;
   private total = 0;
+
+  get held(): number {
+    return this.headLen + this.tailLen;
+  }
 
   write(buf: Buffer): void {
     this.total += buf.length;

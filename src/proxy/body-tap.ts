@@ -3,7 +3,8 @@
  * long as the global copy budget allows, and anything beyond is only counted. The copy is a prefix: once a chunk
  * is refused, nothing later is kept, so a copy never has a hole. A body whose copy stops short (cap or budget) is
  * also run through a KeyScanner as it passes, so its identifying keys (which Apple's sorted keys put after the
- * big arrays) are known whatever was kept.
+ * big arrays) are known whatever was kept. What the scanner holds (a binary plist's last megabytes) is taken from
+ * the same budget as the copies: past it, the scan is given up and says so.
  */
 import { EMPTY_BODY, type BodyScan } from '../model/exchange.js';
 import { KeyScanner } from '../plist/key-scan.js';
@@ -17,6 +18,8 @@ export class BodyTap {
   private stopped = false;
   private released = false;
   private scanner?: KeyScanner;
+  /** Bytes the scanner holds, as charged to the budget; -1 once the scan was given up for the budget. */
+  private scanHeld = 0;
   size = 0;
 
   constructor(
@@ -28,7 +31,10 @@ export class BodyTap {
 
   write(chunk: Buffer): void {
     this.size += chunk.length;
-    if (this.scanner) this.scanner.write(chunk);
+    if (this.scanner) {
+      this.scanner.write(chunk);
+      this.chargeScan();
+    }
     let keep = this.stopped || this.kept >= this.cap ? 0 : Math.min(chunk.length, this.cap - this.kept);
     if (keep > 0 && this.budget && !this.budget.take(keep)) {
       this.stopped = true;
@@ -41,12 +47,26 @@ export class BodyTap {
       this.chunks.push(part.buffer.byteLength > 2 * part.length + 4096 ? Buffer.from(part) : part);
       this.kept += keep;
     }
-    if (!this.scanner && this.scanFor && this.size > this.kept) {
+    if (!this.scanner && this.scanHeld === 0 && this.scanFor && this.size > this.kept) {
       // The copy just fell short of the body: read the body from its first byte on, the kept head included.
       this.scanner = new KeyScanner(this.scanFor);
       for (const c of this.chunks) this.scanner.write(c);
       this.scanner.write(chunk.subarray(keep));
+      this.chargeScan();
     }
+  }
+
+  private chargeScan(): void {
+    const held = this.scanner!.held;
+    if (held > this.scanHeld) {
+      if (this.budget && !this.budget.take(held - this.scanHeld)) {
+        this.budget.release(this.scanHeld);
+        this.scanner = undefined;
+        this.scanHeld = -1;
+        return;
+      }
+    } else if (held < this.scanHeld) this.budget?.release(this.scanHeld - held);
+    this.scanHeld = held;
   }
 
   get truncated(): boolean {
@@ -63,6 +83,7 @@ export class BodyTap {
 
   /** What the scanner read from the whole body, when the copy fell short of it. */
   scan(): BodyScan | undefined {
+    if (this.scanHeld === -1) return { problem: 'not read: --body-budget was reached while it passed' };
     return this.scanner?.end();
   }
 
@@ -70,6 +91,6 @@ export class BodyTap {
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.budget?.release(this.kept);
+    this.budget?.release(this.kept + Math.max(0, this.scanHeld));
   }
 }

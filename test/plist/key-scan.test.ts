@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import * as plist from 'plist';
 import { KeyScanner, scanKeys } from '../../src/plist/key-scan.js';
+import { BodyTap } from '../../src/proxy/body-tap.js';
+import { CopyBudget } from '../../src/proxy/copy-budget.js';
 import { decodePlist } from '../../src/plist/decode.js';
 import type { PlistDict, PlistValue, Selection } from '../../src/plist/value.js';
 import { isDict } from '../../src/plist/value.js';
@@ -105,6 +107,28 @@ describe('KeyScanner: the identifying keys of a body, read as it streams past', 
     const short = scanKeys(bin, SEL, { binaryHead: 4096, binaryTail: 8 * 1024 });
     expect(short.keys).toBeUndefined();
     expect(short.problem).toMatch(/outside the bytes kept/);
+  });
+
+  it('what the scan of a binary body holds is taken from the copy budget, and given back (BodyTap)', () => {
+    const bin = Buffer.from(plist.buildBinary(plist.parse(bigReport(3000).toString('utf8'))));
+    const feed = (tap: BodyTap) => {
+      for (let i = 0; i < bin.length; i += 8192) tap.write(bin.subarray(i, i + 8192));
+    };
+    // A cap of 1 KB: the rest of the body is scanned, and the scanner's window is charged.
+    const roomy = new CopyBudget(64 * 1024 * 1024, () => {});
+    const tap = new BodyTap(1024, roomy, SEL);
+    feed(tap);
+    expect(roomy.inFlight).toBeGreaterThan(bin.length / 2);
+    expect(tap.scan()?.keys).toStrictEqual(IDENTITY);
+    tap.release();
+    expect(roomy.inFlight).toBe(0);
+    // A budget too small for the window: the scan is given up and says why, and nothing stays charged.
+    const tight = new CopyBudget(64 * 1024, () => {});
+    const starved = new BodyTap(1024, tight, SEL);
+    feed(starved);
+    expect(starved.scan()).toEqual({ problem: expect.stringMatching(/--body-budget/) });
+    starved.release();
+    expect(tight.inFlight).toBe(0);
   });
 
   it('says why instead of guessing: broken, foreign or unbalanced input', () => {
