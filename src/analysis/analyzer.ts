@@ -203,6 +203,24 @@ export class Analyzer {
    */
   finish(now: number): AnalyzerEvent[] {
     this.runTimers(now);
+    this.pendSessions(now, false);
+    this.out.push(...this.obligations.pending(now));
+    return this.drain();
+  }
+
+  /**
+   * mdmtap stopped watching at `now` and started again later (a capture of several runs, replayed): what a live
+   * restart does to sessions, done here too so that a replay judges alike. Sessions open at the stop are reported
+   * pending and forgotten — not timed out across the gap, not continued by what the device sends after it (that
+   * opens a partial session). Obligations stay owed, with their deadlines, as a restart restores them.
+   */
+  suspend(now: number): AnalyzerEvent[] {
+    this.runTimers(now);
+    this.pendSessions(now, true);
+    return this.drain();
+  }
+
+  private pendSessions(now: number, forget: boolean): void {
     for (const ch of this.channels.values()) {
       const s = ch.session;
       if (!s) continue;
@@ -216,9 +234,11 @@ export class Analyzer {
         ...(s.notNow.length ? { notNowCommands: [...s.notNow] } : {}),
         exchanges: s.exchanges,
       });
+      if (!forget) continue;
+      ch.session = undefined;
+      if (ch.timeout) ch.timeout.cancelled = true;
+      ch.timeout = undefined;
     }
-    this.out.push(...this.obligations.pending(now));
-    return this.drain();
   }
 
   /** The line that tells a reader of the event stream what the verdicts were judged with. */
@@ -316,7 +336,8 @@ export class Analyzer {
       this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'new-session', detail: 'a new session began first' }, false);
       s = undefined;
     }
-    if (!s) s = this.startSession(ch, key, who, msg.ts);
+    // A session whose Idle mdmtap did not see (it began before a start or restart) is partial.
+    if (!s) s = this.startSession(ch, key, who, msg.ts, true, msg.status !== 'Idle');
 
     s.exchanges++;
     s.accepted++;
@@ -431,8 +452,9 @@ export class Analyzer {
    * `accepted`: the server took the report that opens the session. One it refused proves nothing about the
    * device (it may be forged): it discharges, resolves and measures nothing.
    */
-  private startSession(ch: ChannelState, key: string, who: WhoFields, ts: number, accepted = true): Session {
+  private startSession(ch: ChannelState, key: string, who: WhoFields, ts: number, accepted = true, partial = false): Session {
     const s = newSession(key, who, ts);
+    if (partial) s.partial = true;
     ch.session = s;
     if (!accepted) {
       this.out.push({ type: 'session', ts: iso(ts), event: 'start', sessionId: s.id, ...who });
@@ -475,6 +497,7 @@ export class Analyzer {
       ...(outcome === 'stranded' ? { outstanding } : {}),
       ...(why ?? {}),
       exchanges: s.exchanges,
+      ...(s.partial ? { partial: true } : {}),
       ...(s.userConfiguration ? { userConfiguration: true } : {}),
     });
     const endedByServer = outcome !== 'interrupted';

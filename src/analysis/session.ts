@@ -24,6 +24,8 @@ export interface Session {
   /** Commands the server sent in this session: CommandUUID → RequestType. */
   sent: Map<string, string>;
   userConfiguration: boolean;
+  /** Began with a report other than Idle: mdmtap did not see its start, so what came before is unknown. */
+  partial?: boolean;
 }
 
 /** Deterministic, so a replay of a capture names sessions exactly as the live run did. */

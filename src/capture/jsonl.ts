@@ -63,6 +63,8 @@ export function readJsonlLine(line: string, where: string): JsonlLine {
   }
   if (ev.type === 'ddm') return { kind: 'ddm', ts, exchangeId: ev.exchangeId, apply: (m) => applyDdm(ev, m) };
   if (ev.type === 'capture' && ev.event === 'start') return { kind: 'settings', ts, settings: settingsOf(ev) };
+  // A stream of several runs (an export of a capture mdmtap was restarted on): each stop ends what was watched.
+  if (ev.type === 'capture' && ev.event === 'stop') return { kind: 'item', ts, item: { kind: 'suspend', ts, key: `s|${ts}` } };
   return { kind: 'other', ts };
 }
 

@@ -11,7 +11,9 @@ export type CaptureFormat = 'har' | 'jsonl' | 'sqlite';
 
 export type CaptureItem =
   | { kind: 'message'; ts: number; key: string; message: MdmMessage }
-  | { kind: 'push'; ts: number; key: string; push: PushSeen };
+  | { kind: 'push'; ts: number; key: string; push: PushSeen }
+  /** mdmtap stopped watching here (the end of one run of a capture of several): see Analyzer.suspend. */
+  | { kind: 'suspend'; ts: number; key: string };
 
 export interface CaptureProgress {
   done: number;

@@ -89,6 +89,8 @@ export interface SessionEvent extends WhoFields {
   sincePushMs?: number;
   /** Number of command-channel exchanges in the session (on end). */
   exchanges?: number;
+  /** The session began before mdmtap saw it (its first report was not Idle): its outcome covers what was seen. */
+  partial?: boolean;
   /** The session ran in Setup Assistant with UserConfiguration: its NotNows are expected. */
   userConfiguration?: boolean;
 }

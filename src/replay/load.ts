@@ -30,7 +30,7 @@ export async function loadCapture(file: string): Promise<LoadedCapture> {
     for await (const batch of source.items()) {
       for (const item of batch) {
         if (item.kind === 'message') messages.push(item.message);
-        else pushes.push(item.push);
+        else if (item.kind === 'push') pushes.push(item.push);
       }
     }
     const lastTs = latest([...messages.map((m) => m.ts), ...pushes.map((p) => p.ts), source.observedUntil()]);

@@ -27,7 +27,9 @@ export class Replayer {
       this.started = true;
       out.push(this.analyzer.captureEvent(item.ts, 'start'));
     }
-    out.push(...(item.kind === 'message' ? this.analyzer.feed(item.message) : this.analyzer.feedPush(item.push)));
+    if (item.kind === 'message') out.push(...this.analyzer.feed(item.message));
+    else if (item.kind === 'push') out.push(...this.analyzer.feedPush(item.push));
+    else out.push(...this.analyzer.suspend(item.ts));
     if (this.last === undefined || item.ts > this.last) this.last = item.ts;
     return out;
   }

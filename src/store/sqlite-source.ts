@@ -27,6 +27,9 @@ export function openSqliteSource(file: string): CaptureSource {
   const recorded = reader.recordedTiming();
   const until = reader.observedUntil();
   const counts = reader.count();
+  // Where one run ended and the next began: at a clean stop, its stop; a run that was killed, the next start.
+  const runs = reader.meta().runs;
+  const stops = runs.slice(0, -1).map((r, i) => Date.parse(r.stopped_at ?? runs[i + 1].started_at)).filter(Number.isFinite);
   let rows = 0;
   let exchanges = 0;
   async function* items(): AsyncGenerator<CaptureItem[]> {
@@ -37,15 +40,21 @@ export function openSqliteSource(file: string): CaptureSource {
       rows++;
       batch.push({ kind: 'push', ts: p.ts, key: pushKey(p), push: p });
     };
+    let nextStop = 0;
+    const stopsUpTo = (ts: number) => {
+      for (; nextStop < stops.length && stops[nextStop] < ts; nextStop++) batch.push({ kind: 'suspend', ts: stops[nextStop], key: `s|${stops[nextStop]}` });
+    };
     for (const row of reader.replayExchanges()) {
       // What live classification found; a capture from before it was kept is classified again. Live, every
       // decrypted exchange is MDM traffic by definition, and the replay judges it the same way.
       const message = 'message' in row ? row.message : classify(row.exchange, { assumeMdm: true });
       const ended = 'message' in row ? row.message.ts : row.exchange.endedAt;
       while (!nextPush.done && nextPush.value.ts <= ended) {
+        stopsUpTo(nextPush.value.ts);
         push(nextPush.value);
         nextPush = pushes.next();
       }
+      stopsUpTo(ended);
       rows++;
       exchanges++;
       if (message) batch.push({ kind: 'message', ts: message.ts, key: messageKey(message), message });
@@ -54,7 +63,10 @@ export function openSqliteSource(file: string): CaptureSource {
         batch = [];
       }
     }
-    for (; !nextPush.done; nextPush = pushes.next()) push(nextPush.value);
+    for (; !nextPush.done; nextPush = pushes.next()) {
+      stopsUpTo(nextPush.value.ts);
+      push(nextPush.value);
+    }
     if (batch.length) yield batch;
   }
   return {

@@ -19,7 +19,8 @@ function liveAndReplayed(items: Array<MdmMessage | PushSeen>, finishAt: number):
     const line = readJsonlLine(JSON.stringify(ev), `line ${i + 1}`);
     if (line.kind !== 'item') return;
     const item = line.item;
-    replayed.push(...(item.kind === 'push' ? again.feedPush(item.push) : again.feed(item.message)));
+    if (item.kind === 'push') replayed.push(...again.feedPush(item.push));
+    else if (item.kind === 'message') replayed.push(...again.feed(item.message));
   });
   replayed.push(...again.finish(finishAt));
   return { live, replayed };

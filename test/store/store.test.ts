@@ -22,6 +22,8 @@ import type { AnalyzerEvent } from '../../src/model/events.js';
 import { parseHar } from '../../src/capture/har.js';
 import { messagesOf, replay } from '../../src/replay/replayer.js';
 import { loadCapture } from '../../src/replay/load.js';
+import { openSqliteSource } from '../../src/store/sqlite-source.js';
+import { Replayer } from '../../src/replay/replayer.js';
 import { sha256Hex } from '../../src/mdm/hash.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tls-peers.js';
@@ -236,6 +238,34 @@ describe('writing a live capture', () => {
     s.flush();
     expect([...r.exchanges()]).toHaveLength(2);
     r.close();
+  });
+
+  it('a capture of two runs replays as live judged it: a session open at the stop is pending, not timed out, and its rest is partial', async () => {
+    const file = join(dir(), 'cap.sqlite');
+    const live: AnalyzerEvent[] = [];
+    // Run 1: the server keeps going after a NotNow; mdmtap stops before the device reports on B.
+    const one = livePipeline(file);
+    one.setNow(T0 + 300);
+    one.pipeline.exchange(exchange(idle(), commandBody('A-1', 'InstallProfile'), 100));
+    one.pipeline.exchange(exchange(status('NotNow', 'A-1'), commandBody('B-2', 'DeviceLock'), 200));
+    await one.pipeline.close();
+    live.push(...one.events);
+    // Run 2, five minutes later: the device's report on B ends the session it began before.
+    const two = livePipeline(file);
+    two.setNow(T0 + 300_000);
+    two.pipeline.exchange(exchange(status('Acknowledged', 'B-2'), Buffer.alloc(0), 299_000));
+    await two.pipeline.close();
+    live.push(...two.events);
+
+    const source = openSqliteSource(file);
+    const replayer = new Replayer({ pushGraceMs: 60_000 });
+    const replayed: AnalyzerEvent[] = [];
+    for await (const batch of source.items()) for (const item of batch) replayed.push(...replayer.feed(item));
+    replayed.push(...replayer.finish(source.observedUntil()).events);
+    source.close();
+    const verdicts = (evs: AnalyzerEvent[]) => evs.flatMap((e) => (e.type === 'session' && e.event !== 'start' ? [`${e.event}:${e.event === 'end' ? e.outcome : ''}${e.partial ? ':partial' : ''}`] : e.type === 'warning' ? [e.rule] : []));
+    expect(verdicts(live)).toEqual(['pending:', 'end:clean:partial']);
+    expect(verdicts(replayed)).toEqual(verdicts(live));
   });
 
   it('a row that cannot be written costs only itself, not the batch it was in', () => {

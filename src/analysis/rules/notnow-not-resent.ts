@@ -22,7 +22,8 @@ export const notNowNotResent = defineRule({
       onSessionEnd(ctx, s, outcome, endedByServer) {
         if (s.userConfiguration) return;
         const waiting = pending.get(s.key)?.waiting ?? new Map<string, string>();
-        if (endedByServer && outcome !== 'ended-on-notnow') {
+        // A partial session's unseen beginning may have sent the command: it proves nothing either.
+        if (endedByServer && outcome !== 'ended-on-notnow' && !s.partial) {
           const missed: string[] = [];
           for (const [uuid] of waiting) {
             if (!s.sent.has(uuid) && !s.finals.has(uuid)) missed.push(uuid);
