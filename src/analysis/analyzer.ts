@@ -94,7 +94,9 @@ export class Analyzer {
   private readonly platforms = new Map<string, Platform>();
   private readonly tokens = new TokenMap();
   private readonly obligations: ObligationBook;
-  private readonly rules: ActiveRule[];
+  private rules: ActiveRule[];
+  /** Counts suspends: timers a rule set before one belong to rule state that is gone, and do nothing. */
+  private generation = 0;
   /** Warning ids handed out, so two warnings never share one (bounded: only same-instant collisions matter). */
   private readonly usedIds = new Set<string>();
   private usedIdsTs = -Infinity;
@@ -120,14 +122,19 @@ export class Analyzer {
       },
       settings.pushGraceMs,
     );
-    // Each rule gets a context of its own, so what it raises carries its definition's id and severity.
-    this.rules = RULES.map((def) => ({
+    this.rules = this.activeRules();
+  }
+
+  /** Each rule gets a context of its own, so what it raises carries its definition's id and severity. */
+  private activeRules(): ActiveRule[] {
+    const generation = this.generation;
+    return RULES.map((def) => ({
       def,
       rule: def.create(),
       ctx: {
         warn: (who, w) => this.warn(def.id, def.severity, who, w, this.clockTs),
         resolve: (warningId, who, by, sessionId) => this.resolved(warningId, def.id, who, by, this.clockTs, sessionId),
-        at: (due, fn) => this.timers.add(due, fn),
+        at: (due, fn) => this.timers.add(due, () => generation === this.generation && fn()),
         setting: (key) => {
           const v = this.settings[key as keyof Settings] as number | undefined;
           if (v === undefined) throw new Error(`rule ${def.id} reads an unknown setting ${key}`);
@@ -210,13 +217,19 @@ export class Analyzer {
 
   /**
    * mdmtap stopped watching at `now` and started again later (a capture of several runs, replayed): what a live
-   * restart does to sessions, done here too so that a replay judges alike. Sessions open at the stop are reported
-   * pending and forgotten — not timed out across the gap, not continued by what the device sends after it (that
-   * opens a partial session). Obligations stay owed, with their deadlines, as a restart restores them.
+   * restart does, done here too so that a replay judges alike. Sessions open at the stop are reported pending and
+   * forgotten — not timed out across the gap, not continued by what the device sends after it (that opens a
+   * partial session). Obligations stay owed, with their deadlines, and tokens known, as a restart restores them.
    */
   suspend(now: number): AnalyzerEvent[] {
     this.runTimers(now);
     this.pendSessions(now, true);
+    // A restart keeps only what the capture restores (tokens, obligations owed, warnings raised on them): the
+    // rules' own memory, what was learnt of each channel and device, and the rules' timers start afresh.
+    this.generation++;
+    this.rules = this.activeRules();
+    this.channels.clear();
+    this.platforms.clear();
     return this.drain();
   }
 
@@ -399,17 +412,25 @@ export class Analyzer {
   }
 
   /**
-   * A report that never reached the server (it could not be reached, or TLS with it failed): the server cannot
-   * owe anything for it. The session ends as interrupted, with no obligation; one it never saw at all (a failed
-   * Idle) is only a record, like a refused one.
+   * A report that never reached the server (no connection to it, or no TLS handshake: the proxy reports those
+   * kinds only before a byte was sent). Nothing changes on the server for it: the session is judged on what the
+   * server did see — ended as interrupted, a push owed as after any interruption if it saw reports of this session
+   * (its last status is the one the server saw), nothing owed for a session it never saw (a failed Idle is only a
+   * record, as a refused one is).
    */
   private unreachedReport(ch: ChannelState, key: string, who: WhoFields, msg: CommandMessage): void {
-    const s = ch.session ?? this.startSession(ch, key, who, msg.ts, false);
+    let s = ch.session;
+    if (s && msg.status === 'Idle') {
+      // The device started over, as in command(); but the server never saw it return, so the push it owes stands.
+      this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'new-session', detail: 'a new session began first, but its Idle never reached the server' }, true);
+      s = undefined;
+    }
+    s ??= this.startSession(ch, key, who, msg.ts, false);
     s.exchanges++;
     s.lastTs = msg.ts;
     this.out.push(this.commandEvent(ch, who, msg, s.id));
     const error = msg.reply.kind === 'failed' ? msg.reply.error : 'failed';
-    this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'failed', detail: `exchange failed: ${error} (the report never reached the server)` }, false);
+    this.endSession(ch, s, 'interrupted', msg.ts, { reason: 'failed', detail: `exchange failed: ${error} (the report never reached the server)` }, s.accepted > 0);
   }
 
   /** The `exchange` event of a command-channel report and the server's reply. */

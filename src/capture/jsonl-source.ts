@@ -49,8 +49,17 @@ export async function openJsonlSource(file: string): Promise<CaptureSource> {
       if (line.last && e instanceof CaptureFormatError && /not a JSON object/.test(e.message)) return undefined;
       throw e;
     }
+    const before = lastTs;
     lastTs = lastTs === undefined ? parsed.ts : Math.max(lastTs, parsed.ts);
-    if (parsed.kind === 'settings') recorded ??= parsed.settings;
+    if (parsed.kind === 'settings') {
+      // Every start after the first begins a new run: the one before ended at its stop line, or — killed, with no
+      // stop line — just after the last thing it wrote (nothing was judged in the gap). See Analyzer.suspend.
+      if (recorded) {
+        const at = Math.min(parsed.ts, (before ?? parsed.ts) + 1);
+        return { kind: 'suspend', ts: at, key: `s|${at}` };
+      }
+      recorded = parsed.settings;
+    }
     if (parsed.kind === 'ddm') {
       if (held?.kind === 'message' && held.message.exchangeId === parsed.exchangeId) parsed.apply(held.message);
       return undefined;

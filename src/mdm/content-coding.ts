@@ -10,8 +10,13 @@
 import zlib from 'node:zlib';
 import type { Exchange, Headers } from '../model/exchange.js';
 
-/** A body never decodes to more than this (a compression bomb stops here). */
+/**
+ * A body never decodes to more than this, nor to more than RATIO times its own size (above a floor): decoding runs
+ * on the proxy's thread, and a bomb of a hundred bytes must not buy 16 MiB of work. Plists compress ~10×.
+ */
 export const MAX_DECODED = 16 * 1024 * 1024;
+const RATIO = 40;
+const FLOOR = 256 * 1024;
 export const DECODED_HEADER = 'x-mdmtap-decoded-content-encoding';
 
 type Side = 'request' | 'response';
@@ -61,7 +66,7 @@ function decode(body: Buffer, coding: string, truncated: boolean): Buffer {
   if (codings.length > 2) throw new Error('more than two codings');
   let b = body;
   for (const c of codings) {
-    const opts = { maxOutputLength: MAX_DECODED, ...(truncated ? { finishFlush: c === 'br' ? zlib.constants.BROTLI_OPERATION_FLUSH : zlib.constants.Z_SYNC_FLUSH } : {}) };
+    const opts = { maxOutputLength: Math.min(MAX_DECODED, Math.max(FLOOR, b.length * RATIO)), ...(truncated ? { finishFlush: c === 'br' ? zlib.constants.BROTLI_OPERATION_FLUSH : zlib.constants.Z_SYNC_FLUSH } : {}) };
     if (c === 'gzip' || c === 'x-gzip') b = zlib.gunzipSync(b, opts);
     else if (c === 'deflate') b = inflateEither(b, opts);
     else if (c === 'br') b = zlib.brotliDecompressSync(b, opts);

@@ -184,7 +184,13 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
   }
 
   // Nagle off towards the server too (see the listener): a request's last segment must not wait for an ACK.
-  upReq.on('socket', (s) => s.setNoDelay(true));
+  // Whether the request could have reached the server: a socket connected (and through TLS) before it failed.
+  let connected = false;
+  upReq.on('socket', (s) => {
+    s.setNoDelay(true);
+    if (upReq.reusedSocket) connected = true;
+    else s.once(target.tls ? 'secureConnect' : 'connect', () => (connected = true));
+  });
   upReq.on('timeout', () => {
     upReq.destroy(Object.assign(new Error(`no data to or from the server for ${ctx.upstreamTimeoutMs} ms`), { code: 'ETIMEDOUT' }));
   });
@@ -225,7 +231,10 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
   });
 
   upReq.on('error', (e: NodeJS.ErrnoException) => {
-    const kind: UpstreamErrorKind = upstreamErrorKind(e);
+    let kind: UpstreamErrorKind = upstreamErrorKind(e);
+    // `upstream-unreachable` and `tls` say the request never reached the server (the analysis relies on it): once a
+    // connection was up, a failure may have come after the server read the request.
+    if (connected && (kind === 'upstream-unreachable' || kind === 'tls')) kind = 'connection-reset';
     fail(kind, kind === 'timeout' ? 504 : 502, upstreamFailureText(kind, target.authority, e), `${target.authority}: ${e.message}`);
   });
 

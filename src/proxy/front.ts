@@ -74,7 +74,12 @@ export function onPlainRequest(f: Front, req: http.IncomingMessage, res: http.Se
   // The connection counts as busy while the check runs, so requests it pipelines wait (in-flight.ts).
   const conn = f.connectionOf(req.socket);
   ctx.inFlight.begin(conn.key);
-  void passOn(f, req, res, target, conn).finally(() => ctx.inFlight.end(conn.key));
+  void passOn(f, req, res, target, conn)
+    .catch((e: Error) => {
+      ctx.onError({ kind: 'internal', message: `passing on ${target.authority}: ${e.message}` });
+      if (!res.destroyed) res.destroy();
+    })
+    .finally(() => ctx.inFlight.end(conn.key));
 }
 
 async function passOn(f: Front, req: http.IncomingMessage, res: http.ServerResponse, target: Target, conn: Connection): Promise<void> {

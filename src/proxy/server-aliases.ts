@@ -4,7 +4,8 @@
  * another spelling of its name or a local alias of a loopback server, speak TLS to it directly *from mdmtap's
  * address*, and send a client-certificate header of its own that a server set up with `--client-cert-header`
  * trusts from mdmtap. So an unrecorded path whose peer is an MDM server is refused. Names are compared by the
- * addresses they resolve to (resolved again after a minute), and the tunnel checks the address it really reached,
+ * addresses they resolve to (resolved again after a minute; an address is remembered a quarter of an hour after it
+ * was last seen, and a failed lookup forgets nothing), and the tunnel checks the address it really reached,
  * so a name that resolves differently the second time gains nothing.
  */
 import dns from 'node:dns';
@@ -14,12 +15,18 @@ import type { HostPort } from './hosts.js';
 
 type Lookup = (host: string) => Promise<string[]>;
 
+/** How often names are resolved again, and again sooner after a failed lookup. */
 const RESOLVE_AGAIN_MS = 60_000;
+const RETRY_FAILED_MS = 5_000;
+/** An address a name resolved to stays one of the server's this long after it was last seen (round-robin DNS). */
+const REMEMBER_MS = 15 * 60_000;
 
 const systemLookup: Lookup = async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
 
 export class ServerAliases {
-  private resolved: { at: number; addresses: Array<{ address: string; port: number; spec: string }> } | undefined;
+  /** `address|port` → the `--mdm-host` it belongs to, and until when it is remembered. */
+  private readonly known = new Map<string, { address: string; port: number; spec: string; until: number }>();
+  private nextResolve = 0;
   private pending: Promise<void> | undefined;
 
   constructor(
@@ -33,8 +40,9 @@ export class ServerAliases {
     if (this.servers.length === 0) return undefined;
     await this.refresh();
     const a = plain(address);
-    for (const s of this.resolved?.addresses ?? []) {
-      if (s.port !== port) continue;
+    const now = this.now();
+    for (const s of this.known.values()) {
+      if (s.port !== port || s.until < now) continue;
       // A server on this machine answers on every local address when it listens on all of them.
       if (s.address === a || (isLocal(s.address) && isLocal(a))) return s.spec;
     }
@@ -42,16 +50,21 @@ export class ServerAliases {
   }
 
   private async refresh(): Promise<void> {
-    if (this.resolved && this.now() - this.resolved.at < RESOLVE_AGAIN_MS) return;
+    if (this.now() < this.nextResolve) return;
     this.pending ??= (async () => {
-      const addresses: Array<{ address: string; port: number; spec: string }> = [];
+      let failed = false;
       for (const s of this.servers) {
         const spec = `${s.host}:${s.port}`;
-        // A name that does not resolve now reaches nothing now; an address is its own resolution.
-        const found = net.isIP(s.host) ? [s.host] : await this.lookup(s.host).catch(() => [] as string[]);
-        for (const address of found) addresses.push({ address: plain(address), port: s.port, spec });
+        // A lookup that fails keeps what was known (an address does not stop being the server's because DNS did
+        // not answer), and is tried again soon.
+        const found = net.isIP(s.host) ? [s.host] : await this.lookup(s.host).catch(() => ((failed = true), [] as string[]));
+        const until = this.now() + REMEMBER_MS;
+        for (const address of found) {
+          const a = plain(address);
+          this.known.set(`${a}|${s.port}`, { address: a, port: s.port, spec, until });
+        }
       }
-      this.resolved = { at: this.now(), addresses };
+      this.nextResolve = this.now() + (failed ? RETRY_FAILED_MS : RESOLVE_AGAIN_MS);
     })().finally(() => (this.pending = undefined));
     await this.pending;
   }

@@ -124,13 +124,15 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
         opts.onError({ kind: 'internal', message: (e as Error).message });
       }
     };
+    let answered = 0;
     const fail = (e: Error) => {
       opts.onError({ kind: 'apns-unreachable', message: `APNs ${origin}: ${e.message}` });
       if (!stream.headersSent && !stream.destroyed) {
         stream.respond({ ':status': 502, 'content-type': 'application/json' });
         stream.end(JSON.stringify({ reason: 'mdmtap: APNs could not be reached' }));
       } else stream.destroy();
-      report(0, e.message);
+      // APNs answered before the stream broke: its status stands (0 would count as a push APNs never saw).
+      report(answered, e.message);
     };
     stream.on('data', (c: Buffer) => {
       if (bodySize < MAX_BODY) bodyChunks.push(c.subarray(0, MAX_BODY - bodySize));
@@ -146,6 +148,7 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
     up.on('error', fail);
     up.on('response', (resHeaders) => {
       const status = Number(resHeaders[':status'] ?? 0);
+      answered = status;
       const back: http2.OutgoingHttpHeaders = {};
       for (const [k, v] of Object.entries(resHeaders)) if (!k.startsWith(':') && !DROP.has(k) && v !== undefined) back[k] = v;
       back[':status'] = status;

@@ -27,9 +27,14 @@ export function openSqliteSource(file: string): CaptureSource {
   const recorded = reader.recordedTiming();
   const until = reader.observedUntil();
   const counts = reader.count();
-  // Where one run ended and the next began: at a clean stop, its stop; a run that was killed, the next start.
+  // Where one run ended: at a clean stop, its stop; a run that was killed, just after the last thing it recorded
+  // before the next start (a killed analyzer judged nothing after that: no session timed out in the gap).
   const runs = reader.meta().runs;
-  const stops = runs.slice(0, -1).map((r, i) => Date.parse(r.stopped_at ?? runs[i + 1].started_at)).filter(Number.isFinite);
+  const stops = runs
+    .slice(0, -1)
+    .map((r, i) => ({ at: Date.parse(r.stopped_at ?? runs[i + 1].started_at), killed: r.stopped_at === null }))
+    .filter((s) => Number.isFinite(s.at));
+  let lastItem = -Infinity;
   let rows = 0;
   let exchanges = 0;
   async function* items(): AsyncGenerator<CaptureItem[]> {
@@ -38,11 +43,16 @@ export function openSqliteSource(file: string): CaptureSource {
     let batch: CaptureItem[] = [];
     const push = (p: NonNullable<typeof nextPush.value>) => {
       rows++;
+      lastItem = Math.max(lastItem, p.ts);
       batch.push({ kind: 'push', ts: p.ts, key: pushKey(p), push: p });
     };
     let nextStop = 0;
     const stopsUpTo = (ts: number) => {
-      for (; nextStop < stops.length && stops[nextStop] < ts; nextStop++) batch.push({ kind: 'suspend', ts: stops[nextStop], key: `s|${stops[nextStop]}` });
+      for (; nextStop < stops.length && stops[nextStop].at < ts; nextStop++) {
+        const { at, killed } = stops[nextStop];
+        const when = killed ? Math.min(at, lastItem + 1) : at;
+        batch.push({ kind: 'suspend', ts: when, key: `s|${when}` });
+      }
     };
     for (const row of reader.replayExchanges()) {
       // What live classification found; a capture from before it was kept is classified again. Live, every
@@ -57,7 +67,10 @@ export function openSqliteSource(file: string): CaptureSource {
       stopsUpTo(ended);
       rows++;
       exchanges++;
-      if (message) batch.push({ kind: 'message', ts: message.ts, key: messageKey(message), message });
+      if (message) {
+        lastItem = Math.max(lastItem, message.ts);
+        batch.push({ kind: 'message', ts: message.ts, key: messageKey(message), message });
+      }
       if (batch.length >= BATCH) {
         yield batch;
         batch = [];

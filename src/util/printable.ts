@@ -17,11 +17,15 @@ export function printableLines(s: string): string {
 
 /**
  * The same value with every string in it printable, or the value itself when nothing needed it (the common case
- * allocates nothing). Bodies and other binary values are left alone; `depth` bounds the walk.
+ * allocates nothing). Bodies and other binary values are left alone. Past MAX_DEPTH (beyond what the plist
+ * decoder lets through) a tree is replaced by a note, never passed on unchecked.
  */
+const MAX_DEPTH = 1000;
+
 export function printableDeep<T>(value: T, depth = 0): T {
   if (typeof value === 'string') return printable(value) as T;
-  if (depth > 64 || value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value)) return value;
+  if (depth > MAX_DEPTH) return '(nested too deep to show)' as T;
   if (Array.isArray(value)) {
     let out: unknown[] | undefined;
     value.forEach((v, i) => {

@@ -102,16 +102,24 @@ describe('session outcomes', () => {
     expect(warnings(evs).map((w) => w.rule)).toEqual(['interrupted-no-push']);
   });
 
-  it('a report that never reached the server owes nothing: a failed Idle is only a record, a failed report mid-session ends it', () => {
+  it('a report that never reached the server changes nothing there: a failed Idle is only a record; mid-session, the push owed stands', () => {
     for (const error of ['upstream-unreachable', 'tls'] as const) {
       const d = Device.device(`UDID-${error}`);
       const first = run([d.idle({ kind: 'failed', error })], { finishAt: d.t + 10 * GRACE });
       expect(ends(first)).toMatchObject([{ outcome: 'interrupted', reason: 'failed' }]);
       expect(of(first, 'obligation')).toEqual([]);
       expect(warnings(first)).toEqual([]);
+      // Mid-session, the server saw the session up to its last reply: a push is owed as after any interruption.
       const mid = run([d.wait(1000).idle(A), d.report('Acknowledged', 'UUID-A', { kind: 'failed', error })], { finishAt: d.t + 10 * GRACE });
       expect(ends(mid)).toMatchObject([{ outcome: 'interrupted', reason: 'failed', lastStatus: 'Idle' }]);
-      expect(warnings(mid)).toEqual([]);
+      expect(warnings(mid).map((w) => w.rule)).toEqual(['interrupted-no-push']);
+      // A failed Idle ends the session before it as a new session would, but the server never saw the device
+      // return: the push that session owes stands. The Idle's own session owes nothing.
+      const e = Device.device(`UDID-${error}-2`);
+      const restart = run([e.idle(A), e.report('Acknowledged', 'UUID-A', B), e.wait(20_000).idle({ kind: 'failed', error })], { finishAt: e.t + 10 * GRACE });
+      expect(ends(restart).map((x) => x.reason)).toEqual(['new-session', 'failed']);
+      expect(of(restart, 'obligation').filter((o) => o.event === 'open')).toHaveLength(1);
+      expect(warnings(restart).map((w) => w.rule)).toEqual(['interrupted-no-push']);
     }
     // The server took the report, or may have: a push is owed as before.
     const d = Device.device();

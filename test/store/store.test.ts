@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
@@ -23,6 +23,8 @@ import { parseHar } from '../../src/capture/har.js';
 import { messagesOf, replay } from '../../src/replay/replayer.js';
 import { loadCapture } from '../../src/replay/load.js';
 import { openSqliteSource } from '../../src/store/sqlite-source.js';
+import { openJsonlSource } from '../../src/capture/jsonl-source.js';
+import type { CaptureSource } from '../../src/capture/source.js';
 import { Replayer } from '../../src/replay/replayer.js';
 import { sha256Hex } from '../../src/mdm/hash.js';
 import { fixture } from '../helpers/fixtures.js';
@@ -245,27 +247,61 @@ describe('writing a live capture', () => {
     const live: AnalyzerEvent[] = [];
     // Run 1: the server keeps going after a NotNow; mdmtap stops before the device reports on B.
     const one = livePipeline(file);
+    one.setNow(T0 + 50);
+    one.pipeline.start();
     one.setNow(T0 + 300);
     one.pipeline.exchange(exchange(idle(), commandBody('A-1', 'InstallProfile'), 100));
     one.pipeline.exchange(exchange(status('NotNow', 'A-1'), commandBody('B-2', 'DeviceLock'), 200));
+    // Another device's session ends on NotNow before the stop: the refused command is owed again later — which a
+    // restart forgets live, and so must a replay.
+    const other = (b: Buffer) => Buffer.from(b.toString().replaceAll(UDID, 'OTHER-UDID'));
+    one.pipeline.exchange(exchange(other(idle()), commandBody('C-3', 'ProfileList'), 220));
+    one.pipeline.exchange(exchange(other(status('NotNow', 'C-3')), Buffer.alloc(0), 240));
     await one.pipeline.close();
     live.push(...one.events);
     // Run 2, five minutes later: the device's report on B ends the session it began before.
     const two = livePipeline(file);
+    two.setNow(T0 + 298_000);
+    two.pipeline.start();
     two.setNow(T0 + 300_000);
     two.pipeline.exchange(exchange(status('Acknowledged', 'B-2'), Buffer.alloc(0), 299_000));
+    two.pipeline.exchange(exchange(other(idle()), Buffer.alloc(0), 299_500));
     await two.pipeline.close();
     live.push(...two.events);
 
-    const source = openSqliteSource(file);
-    const replayer = new Replayer({ pushGraceMs: 60_000 });
-    const replayed: AnalyzerEvent[] = [];
-    for await (const batch of source.items()) for (const item of batch) replayed.push(...replayer.feed(item));
-    replayed.push(...replayer.finish(source.observedUntil()).events);
-    source.close();
-    const verdicts = (evs: AnalyzerEvent[]) => evs.flatMap((e) => (e.type === 'session' && e.event !== 'start' ? [`${e.event}:${e.event === 'end' ? e.outcome : ''}${e.partial ? ':partial' : ''}`] : e.type === 'warning' ? [e.rule] : []));
-    expect(verdicts(live)).toEqual(['pending:', 'end:clean:partial']);
-    expect(verdicts(replayed)).toEqual(verdicts(live));
+    const replay = async (source: CaptureSource) => {
+      const replayer = new Replayer({ pushGraceMs: 60_000 });
+      const out: AnalyzerEvent[] = [];
+      for await (const batch of source.items()) for (const item of batch) out.push(...replayer.feed(item));
+      out.push(...replayer.finish(source.observedUntil()).events);
+      source.close();
+      return out;
+    };
+    const jsonl = join(dir(), 'export.jsonl');
+    const reader = openCaptureReadonly(file);
+    const out = createWriteStream(jsonl);
+    await exportJsonl(reader, {}, out);
+    await new Promise((r) => out.end(r));
+    reader.close();
+    const verdicts = (evs: AnalyzerEvent[]) =>
+      evs.flatMap((e) => (e.type === 'session' && e.event !== 'start' ? [`${e.udid}:${e.event}:${e.event === 'end' ? e.outcome : ''}${e.partial ? ':partial' : ''}`] : e.type === 'warning' ? [e.rule] : [])).sort();
+    expect(verdicts(live)).toEqual([`${UDID}:end:clean:partial`, `${UDID}:pending:`, 'OTHER-UDID:end:clean', 'OTHER-UDID:end:ended-on-notnow']);
+    expect(verdicts(await replay(openSqliteSource(file)))).toEqual(verdicts(live));
+    expect(verdicts(await replay(await openJsonlSource(jsonl)))).toEqual(verdicts(live));
+    // A first run that was killed leaves no stop line: the next run's start ends it.
+    const lines = readFileSync(jsonl, 'utf8').split('\n');
+    const firstStop = lines.findIndex((l) => l.includes('"type":"capture"') && l.includes('"event":"stop"'));
+    const killed = join(dir(), 'killed.jsonl');
+    writeFileSync(killed, lines.filter((_, i) => i !== firstStop).join('\n'));
+    expect(verdicts(await replay(await openJsonlSource(killed)))).toEqual(verdicts(live));
+    const killedDb = join(dir(), 'killed.sqlite');
+    writeFileSync(killedDb, readFileSync(file));
+    const raw = new Database(killedDb);
+    raw.prepare('UPDATE runs SET stopped_at = NULL WHERE id = (SELECT min(id) FROM runs)').run();
+    // Runs are stamped by the wall clock; this test's traffic by its own.
+    raw.prepare('UPDATE runs SET started_at = ? WHERE id = (SELECT max(id) FROM runs)').run(new Date(T0 + 298_000).toISOString());
+    raw.close();
+    expect(verdicts(await replay(openSqliteSource(killedDb)))).toEqual(verdicts(live));
   });
 
   it('a row that cannot be written costs only itself, not the batch it was in', () => {
