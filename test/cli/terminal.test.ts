@@ -7,6 +7,7 @@
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI } from '../helpers/cli.js';
@@ -140,6 +141,28 @@ describe.skipIf(!hasTmux)('the dashboard in a real terminal', () => {
       expect(s).not.toMatch(/^Devices \(/m);
       tmux('send-keys', '-t', session, 'C-c');
       await until((x) => x.includes('EXITED 0'), 'start exiting on Ctrl-C');
+    } finally {
+      await lab.close();
+    }
+  }, 60_000);
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('start with the dashboard stops cleanly on %s: exit 0, the run recorded as stopped', async (signal) => {
+    const lab = await serverLab('keep-going');
+    try {
+      const port = await freePort();
+      const db = join(dir, `signal-${signal}.sqlite`);
+      start(120, 40, `${lab.forwardArgs('--db', db).map((a) => (a === '0' ? String(port) : JSON.stringify(a))).join(' ')}`);
+      await until((x) => x.includes('? help · q quit'), 'the dashboard');
+      await strandOneSession(lab.server, port, lab.certs, 11);
+      const pid = tmux('list-panes', '-t', session, '-F', '#{pane_pid}').trim();
+      // The shell runs node as its child: signal node, as a service manager or kill would.
+      const node = execFileSync('pgrep', ['-P', pid], { encoding: 'utf8' }).trim().split('\n')[0];
+      process.kill(Number(node), signal);
+      await until((x) => x.includes('EXITED 0'), `start exiting 0 on ${signal}`);
+      const raw = new Database(db, { readonly: true });
+      const run = raw.prepare('SELECT stopped_at FROM runs ORDER BY id DESC LIMIT 1').get() as { stopped_at: string | null };
+      raw.close();
+      expect(run.stopped_at).toBeTruthy();
     } finally {
       await lab.close();
     }

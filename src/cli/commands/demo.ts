@@ -65,8 +65,8 @@ export function registerDemo(program: Command): void {
       // Signal handlers first: whoever reads the line below may stop the demo at once.
       const stopped = new Promise<void>((done) => {
         const stop = () => done();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+        process.on('SIGINT', stop);
+        process.on('SIGTERM', stop);
         void presenter!.quit.then(stop);
       });
       if (json) process.stderr.write(`mdmtap demo on ${demo.listen}: ${devices} simulated devices, push grace ${formatDuration(opts.pushGrace)}; Ctrl-C to stop\n`);

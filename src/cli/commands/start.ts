@@ -295,8 +295,15 @@ function armStop(proxy: RunningProxy, pipeline: LivePipeline): Stop {
       })();
     },
   };
-  process.once('SIGINT', handle.stop);
-  process.once('SIGTERM', handle.stop);
+  // `on`, not `once`: Ink's signal-exit re-raises a signal when it finds no listener but its own, and a `once`
+  // listener has already removed itself by then — the dashboard's run was killed instead of stopped (found in
+  // review). A repeated signal finds the stop under way (it is bounded: exchanges get 5 s).
+  process.on('SIGINT', handle.stop);
+  process.on('SIGTERM', handle.stop);
+  void handle.stopped.then(() => {
+    process.off('SIGINT', handle.stop);
+    process.off('SIGTERM', handle.stop);
+  });
   return handle;
 }
 

@@ -134,7 +134,8 @@ async function browse(
     : undefined;
   await new Promise<void>((done) => {
     const ui = runDashboard({ store, onQuit: () => done() });
-    process.once('SIGTERM', () => {
+    // `on`: with `once`, Ink's signal-exit would find no listener but its own and re-raise the signal.
+    process.on('SIGTERM', () => {
       ui.unmount();
       done();
     });
