@@ -18,6 +18,8 @@ function judgedWith(r: AnalyzerOptions): AnalyzerOptions {
 }
 
 async function write(out: Writable, s: string): Promise<void> {
+  // An output that failed (a full disk) stops the export: waiting for its 'drain' would wait forever.
+  if (out.errored || out.destroyed) throw out.errored ?? new Error('the output was closed');
   if (!out.write(s)) await once(out, 'drain');
 }
 

@@ -4,7 +4,7 @@
  * `-` for stdin, the export format from the output's name, and a proxy that outlives its stdout's reader.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -108,6 +108,24 @@ describe('inputs and outputs', () => {
     const bad = await runCli(['export', db, '--format', 'xml']);
     expect(bad.code).toBe(2);
     expect(oneLine(bad.stderr)).toEqual([expect.stringMatching(/^mdmtap: option '--format <format>' argument 'xml' is invalid\. Allowed choices are har, jsonl, csv\.$/)]);
+  });
+
+  it('export never destroys the capture and never reports a failed write as done', async () => {
+    const before = readFileSync(db);
+    const self = await runCli(['export', db, '--format', 'csv', '-o', db]);
+    expect(self.code).toBe(2);
+    expect(oneLine(self.stderr)).toEqual([`mdmtap: -o ${db} is the capture itself: give another file`]);
+    expect(readFileSync(db).equals(before)).toBe(true);
+    const folder = await runCli(['export', db, '--format', 'har', '-o', dir]);
+    expect(folder.code).toBe(2);
+    expect(oneLine(folder.stderr)).toEqual([`mdmtap: cannot write ${dir}: it is a directory`]);
+    if (existsSync('/dev/full')) {
+      for (const format of ['har', 'jsonl', 'csv']) {
+        const full = await runCli(['export', db, '--format', format, '-o', '/dev/full']);
+        expect(full.code, format).toBe(2);
+        expect(oneLine(full.stderr), format).toEqual(['mdmtap: cannot write /dev/full: no space left on the device']);
+      }
+    }
   });
 
   it('a proxy whose stdout reader goes away keeps serving, says so once, and stops cleanly', async () => {

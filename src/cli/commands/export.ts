@@ -1,13 +1,13 @@
 /** `mdmtap export FILE [--format har|jsonl|csv] [-o OUT]`: a capture for other tools, redacted as stored. */
 import { Option, type Command } from 'commander';
 import { extname } from 'node:path';
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
+import { createWriteStream, realpathSync, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { NotACaptureError, openCaptureReadonly, type CaptureReader, type Filter } from '../../store/reader.js';
 import { showProgress } from '../progress.js';
 import { exportCsv, exportHar, exportJsonl } from '../../store/export.js';
 import { UserError } from '../errors.js';
+import { fileProblem } from '../../util/file-errors.js';
 import { timeOption } from '../options.js';
 
 interface ExportOptions {
@@ -62,6 +62,8 @@ export function registerExport(program: Command): void {
       }
       opts.format = format;
       const fn = FORMATS[format];
+      // Opening the output truncates it: an -o naming the capture itself would destroy what is being exported.
+      if (opts.output && sameFile(file, opts.output)) throw new UserError(`-o ${opts.output} is the capture itself: give another file`);
       let reader;
       try {
         reader = openCaptureReadonly(file);
@@ -74,9 +76,20 @@ export function registerExport(program: Command): void {
         ...(opts.until !== undefined ? { until: opts.until } : {}),
       };
       let out: Writable = process.stdout;
+      // A write that fails (a full disk, a folder given as -o) is one line and a non-zero exit, never a success.
+      let writeError: Error | undefined;
       if (opts.output) {
         const ws = createWriteStream(opts.output);
-        await Promise.race([once(ws, 'open'), once(ws, 'error').then(([e]) => Promise.reject(new UserError(`cannot write ${opts.output}: ${(e as Error).message}`)))]);
+        try {
+          await new Promise<void>((resolve, reject) => {
+            ws.once('open', () => resolve());
+            ws.once('error', reject);
+          });
+        } catch (e) {
+          reader.close();
+          throw new UserError(`cannot write ${opts.output}: ${fileProblem(e)}`);
+        }
+        ws.on('error', (e) => (writeError ??= e));
         out = ws;
       }
       // Progress counts the rows the format writes: exchanges (and pushes) for HAR and CSV, events for JSON lines.
@@ -85,17 +98,38 @@ export function registerExport(program: Command): void {
       const c = reader.count(filter);
       const total = opts.format === 'jsonl' ? c.events : c.exchanges + (opts.format === 'har' ? c.pushes : 0);
       const progress = showProgress('export', () => ({ done, total: Math.max(total, done), unit: 'rows' }), { quiet: opts.quiet === true });
+      let n = 0;
       try {
-        const n = await fn(counted, filter, out);
-        progress.stop();
-        if (opts.output) process.stderr.write(`wrote ${n} ${opts.format === 'jsonl' ? 'events' : opts.format === 'har' ? 'HAR entries (exchanges and pushes)' : 'exchanges'} to ${opts.output}\n`);
+        n = await fn(counted, filter, out);
+      } catch (e) {
+        if (!writeError) throw e;
       } finally {
         progress.stop();
         reader.close();
-        if (out !== process.stdout) {
-          out.end();
-          await once(out, 'finish');
-        }
       }
+      if (out !== process.stdout && !writeError) {
+        out.end();
+        await new Promise<void>((resolve) => {
+          out.once('finish', resolve);
+          out.once('error', () => resolve());
+        });
+      }
+      if (writeError) throw new UserError(`cannot write ${opts.output}: ${fileProblem(writeError)}`);
+      if (opts.output) process.stderr.write(`wrote ${n} ${opts.format === 'jsonl' ? 'events' : opts.format === 'har' ? 'HAR entries (exchanges and pushes)' : 'exchanges'} to ${opts.output}\n`);
     });
+}
+
+/** Whether two paths are one file (when the second exists; a path that does not exist yet is no capture). */
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    try {
+      return realpathSync(a) === realpathSync(b);
+    } catch {
+      return false;
+    }
+  }
 }
