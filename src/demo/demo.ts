@@ -54,9 +54,32 @@ function demoDdm(server: number, servers: number): (index: number) => SimDdm | u
 
 export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
   const certs = mkdtempSync(join(tmpdir(), 'mdmtap-demo-ca-'));
-  const apns = await startSimApns();
-  const policies: PolicyName[] = opts.policy === 'mix' ? [...POLICIES] : [opts.policy];
   const servers: ReferenceServer[] = [];
+  let apns: Awaited<ReturnType<typeof startSimApns>> | undefined;
+  let pipeline: LivePipeline | undefined;
+  try {
+    return await runDemo(opts, certs, servers, (a) => (apns = a), (p) => (pipeline = p));
+  } catch (e) {
+    // A demo that cannot start (a port in use, a capture that cannot be opened) leaves nothing running behind:
+    // what it started would keep the process alive, and the temporary CA would stay on disk.
+    for (const s of servers) await s.close().catch(() => undefined);
+    await apns?.close().catch(() => undefined);
+    await pipeline?.close().catch(() => undefined);
+    rmSync(certs, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+async function runDemo(
+  opts: DemoOptions,
+  certs: string,
+  servers: ReferenceServer[],
+  gotApns: (a: Awaited<ReturnType<typeof startSimApns>>) => void,
+  gotPipeline: (p: LivePipeline) => void,
+): Promise<RunningDemo> {
+  const apns = await startSimApns();
+  gotApns(apns);
+  const policies: PolicyName[] = opts.policy === 'mix' ? [...POLICIES] : [opts.policy];
   for (const [i, policy] of policies.entries()) {
     servers.push(
       await startReferenceServer({
@@ -70,6 +93,7 @@ export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
     );
   }
   const pipeline = new LivePipeline({ pushGraceMs: opts.pushGraceMs, tickInterval: 250 });
+  gotPipeline(pipeline);
   await opts.onPipeline?.(pipeline);
   const proxy = await startProxy({
     host: '127.0.0.1',

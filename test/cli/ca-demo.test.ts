@@ -5,7 +5,9 @@
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from '../helpers/cli.js';
 import { jsonLines } from '../helpers/lab.js';
@@ -54,6 +56,24 @@ describe('mdmtap demo options', () => {
     const warning = events.find((e) => e.type === 'warning' && e.rule === 'notnow-no-push');
     expect(warning).toBeDefined();
   }, 40_000);
+
+  it('a demo that cannot start says why in one line, exits 2, and leaves nothing running or on disk', async () => {
+    const busy = net.createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const port = (busy.address() as net.AddressInfo).port;
+    const before = readdirSync(tmpdir()).filter((n) => n.startsWith('mdmtap-demo-ca-')).length;
+    try {
+      for (const args of [['--port', String(port)], ['--db', '/dev/null/x.sqlite']]) {
+        const r = await runCli(['demo', '--json', ...args], { timeoutMs: 20_000 });
+        expect(r.code, args.join(' ')).toBe(2);
+        expect(r.stderr.trim().split('\n'), args.join(' ')).toEqual([expect.stringMatching(/^mdmtap: the demo could not start: /)]);
+        expect(r.stderr).not.toContain('--no-db');
+      }
+    } finally {
+      busy.close();
+    }
+    expect(readdirSync(tmpdir()).filter((n) => n.startsWith('mdmtap-demo-ca-')).length).toBeLessThanOrEqual(before);
+  });
 
   it('--policy apple ends refused sessions on NotNow: no session is stranded', async () => {
     const events = await demo(['--devices', '2', '--policy', 'apple', '--push-grace', '1s'], (t) => (t.match(/"outcome":"ended-on-notnow"/g) ?? []).length >= 2);

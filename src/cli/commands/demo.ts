@@ -58,7 +58,9 @@ export function registerDemo(program: Command): void {
         });
       } catch (e) {
         presenter?.close();
-        throw new UserError(`the demo could not start: ${(e as Error).message}`, 1);
+        // What stops a start is the user's to fix (a port in use, a --db that cannot be opened): one line, exit 2.
+        const why = (e as Error).message.replace(/ \(--no-db runs without a capture\)$/, '');
+        throw new UserError(`the demo could not start: ${why}`);
       }
       presenter!.setInfo({ listen: demo.listen, caFingerprint: demo.proxy.caFingerprint });
       installLastResort((kind, message) => demo.pipeline.error(kind, message));
