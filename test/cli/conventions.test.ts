@@ -55,6 +55,18 @@ describe('one wording and one exit code per kind of mistake', () => {
     expect(oneLine(none.stderr)).toEqual([`mdmtap: cannot read ${missing}: no such file`]);
   });
 
+  it.each([
+    [['--mdm-host', ''], 'mdmtap: --mdm-host: "" is not HOST[:PORT]'],
+    [['--mdm-host', 'mdm.example.com:99999'], 'mdmtap: --mdm-host: "mdm.example.com:99999": port must be 1-65535'],
+    [['--mdm-host', 'mdm example.com'], 'mdmtap: --mdm-host: "mdm example.com" is not a host name or address'],
+    [['--upstream', 'https://127.0.0.1:1', '--client-cert-header', 'X Client Cert'], 'mdmtap: --client-cert-header: "X Client Cert" is not a header name (letters, digits and - _ . and the like, no spaces)'],
+  ])('start %j: one line, exit 2, nothing on stdout', async (args, line) => {
+    const r = await runCli(['start', '--json', '--no-db', '--certs', join(dir, 'certs'), ...args]);
+    expect(r.code).toBe(2);
+    expect(oneLine(r.stderr)).toEqual([line]);
+    expect(r.stdout).toBe('');
+  });
+
   it('an unknown command is answered with the closest one, exit 2', async () => {
     const r = await runCli(['anlyze', har]);
     expect(r.code).toBe(2);

@@ -21,6 +21,7 @@ import { DEFAULT_CERTS, DEFAULT_MAX_BODY, DEFAULT_PORT } from '../defaults.js';
 import { formatDuration } from '../../util/duration.js';
 import { addSettingOptions, settingsFrom } from '../setting-options.js';
 import type { Settings } from '../../analysis/settings.js';
+import { parseHostPort } from '../../proxy/hosts.js';
 
 export interface StartOptions {
   port: number;
@@ -175,6 +176,20 @@ function checkModes(opts: StartOptions): void {
     );
   }
   if (opts.serverName.length && !opts.upstream) throw new UserError('--server-name is for reverse mode (--upstream)', 2);
+  for (const h of opts.mdmHost) {
+    let hp;
+    try {
+      hp = parseHostPort(h);
+    } catch (e) {
+      throw new UserError(`--mdm-host: ${(e as Error).message}`);
+    }
+    // A name or an address, nothing a CONNECT line could not carry.
+    if (!/^[a-z0-9.\-_:%]+$/i.test(hp.host)) throw new UserError(`--mdm-host: "${h}" is not a host name or address`);
+  }
+  // A header name is an HTTP token (RFC 9110 §5.1): anything else would make every forwarded request unsendable.
+  if (opts.clientCertHeader !== undefined && !/^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(opts.clientCertHeader)) {
+    throw new UserError(`--client-cert-header: "${opts.clientCertHeader}" is not a header name (letters, digits and - _ . and the like, no spaces)`);
+  }
   if (opts.upstream) {
     let u: URL;
     try {
