@@ -117,6 +117,18 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
     devices: { items: devices as readonly unknown[], key: deviceKey as (t: unknown) => string, visible: Math.max(1, panes.devH - 2), mode: 'centre' as const },
     log: { items: log as readonly unknown[], key: logKey as (t: unknown) => string, visible: Math.max(1, panes.logH - 1), mode: 'follow' as const },
   };
+  // What is shown selected is held from the first frame on, not only once a key has moved it: a warning or device
+  // arriving above it must not slide a different one under the cursor before Enter (found in review).
+  useEffect(() => {
+    setSel((s) => {
+      let next = s;
+      for (const pane of ['warnings', 'devices'] as const) {
+        const { items, key } = lists[pane];
+        if (s[pane].key === undefined && items.length > 0) next = { ...next, [pane]: { key: key(items[0]), index: 0, offset: 0 } };
+      }
+      return next;
+    });
+  }, [warnings, devices]);
   const placed = {
     warnings: place(lists.warnings.items, lists.warnings.key, sel.warnings, lists.warnings.visible, 'centre'),
     devices: place(lists.devices.items, lists.devices.key, sel.devices, lists.devices.visible, 'centre'),
@@ -127,8 +139,10 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
   const push = (v: View) => setView((s) => [...s, v]);
   const back = () => setView((s) => (s.length > 1 ? s.slice(0, -1) : s));
   const timelineEntries = current.kind === 'timeline' ? store.timelineOf(current.deviceKey) : [];
+  // The timeline's selection is an entry (its seq), not a row: the oldest entries age out while it is open.
+  const timelineAt = Math.max(0, timelineEntries.findIndex((e) => (e.seq ?? 0) >= line.timeline));
   const openTimeline = (key: string) => {
-    setLine((l) => ({ ...l, timeline: Math.max(0, store.timelineOf(key).length - 1) }));
+    setLine((l) => ({ ...l, timeline: store.timelineOf(key).at(-1)?.seq ?? 0 }));
     push({ kind: 'timeline', deviceKey: key });
   };
 
@@ -152,8 +166,8 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
     if (input === 'p' && !snap.info.readOnly) return togglePause();
     const step = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : key.pageUp ? -10 : key.pageDown ? 10 : 0;
     if (current.kind === 'timeline') {
-      if (step) setLine((l) => ({ ...l, timeline: clamp(l.timeline + step, timelineEntries.length) }));
-      const e = timelineEntries[clamp(line.timeline, timelineEntries.length)];
+      if (step) setLine((l) => ({ ...l, timeline: timelineEntries[clamp(timelineAt + step, timelineEntries.length)]?.seq ?? 0 }));
+      const e = timelineEntries[clamp(timelineAt, timelineEntries.length)];
       if (key.return && e?.exchangeId) {
         setLine((l) => ({ ...l, detail: 0 }));
         push({ kind: 'detail', exchangeId: e.exchangeId });
@@ -209,7 +223,7 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
   else if (current.kind === 'timeline') {
     const device = snap.devices.find((d) => d.key === current.deviceKey);
     main = device ? (
-      <DeviceTimeline device={device} entries={timelineEntries} height={body} width={width} theme={theme} selected={clamp(line.timeline, timelineEntries.length)} />
+      <DeviceTimeline device={device} entries={timelineEntries} height={body} width={width} theme={theme} selected={clamp(timelineAt, timelineEntries.length)} />
     ) : (
       <Text>This device is no longer in memory.</Text>
     );

@@ -97,6 +97,45 @@ describe('dashboard', () => {
     f = await until(ui.lastFrame, (x) => x.includes('Devices (2)'), 'the main view');
   });
 
+  it('the row shown selected on the first frame stays selected when a newer device sorts above it', async () => {
+    const r = dashboardRig();
+    r.poll('DEVICE-FIRST');
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('› DEVICE-FIRST'), 'the first device selected');
+    r.advance(2000);
+    r.poll('DEVICE-NEWER');
+    await until(ui.lastFrame, (x) => /DEVICE-NEWER[\s\S]*DEVICE-FIRST/.test(x), 'the newer device above');
+    await press(ui, KEY.enter);
+    const f = await until(ui.lastFrame, (x) => x.includes('Enter: exchange detail'), 'the timeline');
+    expect(f).toContain('DEVICE-FIRST · device');
+  });
+
+  it('the timeline keeps its selected entry while the oldest entries age out', async () => {
+    const r = dashboardRig();
+    // Two seconds apart, so each exchange's time names it in the detail view.
+    const poll = () => {
+      r.advance(2000);
+      r.poll('DEVICE-TTTT');
+    };
+    for (let i = 0; i < 70; i++) poll();
+    const ui = render(<App store={r.store} onQuit={() => {}} columns={100} rows={30} color={false} />);
+    await until(ui.lastFrame, (x) => x.includes('DEVICE-TTTT'), 'the row');
+    await press(ui, KEY.enter);
+    await until(ui.lastFrame, (x) => x.includes('Enter: exchange detail'), 'the timeline');
+    // Up to an exchange a few entries back (sessions' start and end lines have no detail to open).
+    const entries = r.store.timelineOf([...r.store.getSnapshot().devices][0].key);
+    let at = entries.length - 4;
+    while (!entries[at].exchangeId) at--;
+    const chosen = entries[at];
+    await press(ui, ...Array.from({ length: entries.length - 1 - at }, () => KEY.up));
+    // More polls than the timeline holds: every entry that was there when the choice was made ages out but this one.
+    for (let i = 0; i < 40; i++) poll();
+    await press(ui, KEY.enter);
+    const f = await until(ui.lastFrame, (x) => x.includes('Exchange detail'), 'the detail view');
+    expect(chosen.exchangeId).toBeDefined();
+    expect(f).toContain(`(${new Date(chosen.ts).toISOString().slice(11, 19)})`);
+  });
+
   it('shows an exchange decoded and redacted: the Token is a tag, never the raw value', async () => {
     const r = dashboardRig();
     const tu = fixture('nanomdm/TokenUpdate.1.plist');

@@ -17,6 +17,8 @@ import { printableDeep } from '../../src/util/printable.js';
 import { describeDdm } from '../../src/analysis/ddm-text.js';
 
 export interface TimelineEntry {
+  /** Increasing in the order entries were added: what a selection holds on to while old entries age out. */
+  seq?: number;
   ts: number;
   kind: 'exchange' | 'session' | 'obligation' | 'warning' | 'resolved' | 'push' | 'ddm';
   text: string;
@@ -399,9 +401,12 @@ export class DashboardStore {
     return row;
   }
 
+  private timelineSeq = 0;
+
   private timeline(key: string, e: TimelineEntry): void {
     let t = this.timelines.get(key);
     if (!t) this.timelines.set(key, (t = []));
+    e.seq = ++this.timelineSeq;
     t.push(e);
     if (t.length > MAX_TIMELINE) t.splice(0, t.length - MAX_TIMELINE);
   }
