@@ -163,7 +163,9 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
       return back();
     }
     if (input === '?') return current.kind === 'help' ? back() : push({ kind: 'help' });
-    if (input === 'p' && !snap.info.readOnly) return togglePause();
+    // Pause holds a live display: the proxy's, or a capture being followed; a finished capture does not move.
+    const live = !snap.info.readOnly || snap.info.following === true;
+    if (input === 'p' && live) return togglePause();
     const step = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : key.pageUp ? -10 : key.pageDown ? 10 : 0;
     if (current.kind === 'timeline') {
       if (step) setLine((l) => ({ ...l, timeline: timelineEntries[clamp(timelineAt + step, timelineEntries.length)]?.seq ?? 0 }));
@@ -254,7 +256,7 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
         {main}
       </Box>
       <Text wrap="truncate" dimColor={theme.dim}>
-        {footer(width, { editing, filter, warningsOnly, view: current.kind, readOnly: snap.info.readOnly === true })}
+        {footer(width, { editing, filter, warningsOnly, view: current.kind, readOnly: snap.info.readOnly === true && snap.info.following !== true })}
       </Text>
     </Box>
   );
