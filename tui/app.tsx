@@ -140,7 +140,8 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
   const back = () => setView((s) => (s.length > 1 ? s.slice(0, -1) : s));
   const timelineEntries = current.kind === 'timeline' ? store.timelineOf(current.deviceKey) : [];
   // The timeline's selection is an entry (its seq), not a row: the oldest entries age out while it is open.
-  const timelineAt = Math.max(0, timelineEntries.findIndex((e) => (e.seq ?? 0) >= line.timeline));
+  const indexOfSeq = (seq: number) => Math.max(0, timelineEntries.findIndex((e) => (e.seq ?? 0) >= seq));
+  const timelineAt = indexOfSeq(line.timeline);
   const openTimeline = (key: string) => {
     setLine((l) => ({ ...l, timeline: store.timelineOf(key).at(-1)?.seq ?? 0 }));
     push({ kind: 'timeline', deviceKey: key });
@@ -168,8 +169,10 @@ export function App({ store, onQuit, columns, rows, color }: AppProps) {
     if (input === 'p' && live) return togglePause();
     const step = key.upArrow || input === 'k' ? -1 : key.downArrow || input === 'j' ? 1 : key.pageUp ? -10 : key.pageDown ? 10 : 0;
     if (current.kind === 'timeline') {
-      if (step) setLine((l) => ({ ...l, timeline: timelineEntries[clamp(timelineAt + step, timelineEntries.length)]?.seq ?? 0 }));
-      const e = timelineEntries[clamp(timelineAt, timelineEntries.length)];
+      // From the state, not this render: keys that arrive before the next render each count.
+      if (step) setLine((l) => ({ ...l, timeline: timelineEntries[clamp(indexOfSeq(l.timeline) + step, timelineEntries.length)]?.seq ?? 0 }));
+      // Found again now: entries may have aged out since the last render.
+      const e = timelineEntries[clamp(indexOfSeq(line.timeline), timelineEntries.length)];
       if (key.return && e?.exchangeId) {
         setLine((l) => ({ ...l, detail: 0 }));
         push({ kind: 'detail', exchangeId: e.exchangeId });
