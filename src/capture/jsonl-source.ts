@@ -2,7 +2,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { AnalyzerOptions } from '../analysis/analyzer.js';
 import { readJsonlLine } from './jsonl.js';
-import type { CaptureItem, CaptureSource } from './source.js';
+import { suspendItem, type CaptureItem, type CaptureSource } from './source.js';
 import { CaptureFormatError } from './errors.js';
 
 /** A line longer than this is not an mdmtap event (events are a few KB at most). */
@@ -55,8 +55,7 @@ export async function openJsonlSource(file: string): Promise<CaptureSource> {
       // Every start after the first begins a new run: the one before ended at its stop line, or — killed, with no
       // stop line — just after the last thing it wrote (nothing was judged in the gap). See Analyzer.suspend.
       if (recorded) {
-        const at = Math.min(parsed.ts, (before ?? parsed.ts) + 1);
-        return { kind: 'suspend', ts: at, key: `s|${at}` };
+        return suspendItem(Math.min(parsed.ts, (before ?? parsed.ts) + 1));
       }
       recorded = parsed.settings;
     }

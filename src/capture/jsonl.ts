@@ -23,7 +23,7 @@ import type {
 import type { ExchangeErrorKind } from '../model/exchange.js';
 import { sha256Hex } from '../mdm/hash.js';
 import { CaptureFormatError } from './errors.js';
-import { messageKey, pushKey, type CaptureItem } from './source.js';
+import { messageKey, pushKey, suspendItem, type CaptureItem } from './source.js';
 
 /**
  * One line of mdmtap's JSON lines as what the analyzer needs: a message, a push, the settings of the stream
@@ -64,7 +64,7 @@ export function readJsonlLine(line: string, where: string): JsonlLine {
   if (ev.type === 'ddm') return { kind: 'ddm', ts, exchangeId: ev.exchangeId, apply: (m) => applyDdm(ev, m) };
   if (ev.type === 'capture' && ev.event === 'start') return { kind: 'settings', ts, settings: settingsOf(ev) };
   // A stream of several runs (an export of a capture mdmtap was restarted on): each stop ends what was watched.
-  if (ev.type === 'capture' && ev.event === 'stop') return { kind: 'item', ts, item: { kind: 'suspend', ts, key: `s|${ts}` } };
+  if (ev.type === 'capture' && ev.event === 'stop') return { kind: 'item', ts, item: suspendItem(ts) };
   return { kind: 'other', ts };
 }
 

@@ -58,3 +58,8 @@ export function messageKey(m: MdmMessage): string {
 export function pushKey(p: PushSeen): string {
   return `p|${p.ts}|${p.tokenPrefix}|${p.apnsStatus}`;
 }
+
+/** The end of a run (Analyzer.suspend): the same instant is one suspend whichever file says so. */
+export function suspendItem(ts: number): CaptureItem {
+  return { kind: 'suspend', ts, key: `s|${ts}` };
+}

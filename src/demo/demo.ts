@@ -55,102 +55,90 @@ function demoDdm(server: number, servers: number): (index: number) => SimDdm | u
 export async function startDemo(opts: DemoOptions): Promise<RunningDemo> {
   const certs = mkdtempSync(join(tmpdir(), 'mdmtap-demo-ca-'));
   const servers: ReferenceServer[] = [];
-  let apns: Awaited<ReturnType<typeof startSimApns>> | undefined;
-  let pipeline: LivePipeline | undefined;
+  // What has been started so far, for the clean-up of a start that fails.
+  const started: { apns?: Awaited<ReturnType<typeof startSimApns>>; pipeline?: LivePipeline } = {};
   try {
-    return await runDemo(opts, certs, servers, (a) => (apns = a), (p) => (pipeline = p));
+    const apns = (started.apns = await startSimApns());
+    const policies: PolicyName[] = opts.policy === 'mix' ? [...POLICIES] : [opts.policy];
+    for (const [i, policy] of policies.entries()) {
+      servers.push(
+        await startReferenceServer({
+          policy,
+          seed: (opts.seed ?? 1) + i,
+          initialCommands: 3,
+          pushDelayMs: 1000,
+          // Each server queues a command (and pushes, as real servers do on enqueue) about every 2 s.
+          autoEnqueue: { everyMs: 2000, seed: 100 + i },
+        }),
+      );
+    }
+    const pipeline = (started.pipeline = new LivePipeline({ pushGraceMs: opts.pushGraceMs, tickInterval: 250 }));
+    await opts.onPipeline?.(pipeline);
+    const proxy = await startProxy({
+      host: '127.0.0.1',
+      port: opts.port ?? 0,
+      mdmHosts: servers.map((s) => `127.0.0.1:${s.port}`),
+      upstreamCa: servers.map((s) => s.ca),
+      certsDir: certs,
+      maxBody: 16 * 1024 * 1024,
+      onExchange: (ex) => pipeline.exchange(ex),
+      onError: (e) => pipeline.error(e.kind, e.message),
+      // mdmtap holds the push certificate and sends intercepted pushes on to the simulated APNs.
+      apns: { ...apns.pushCert, upstream: apns.url, upstreamCa: [apns.ca], onPush: (p) => pipeline.push(p) },
+    });
+    // Servers push to Apple's host through mdmtap, as a NanoMDM with HTTPS_PROXY does: every push is seen.
+    for (const s of servers) {
+      s.setApns({ url: 'https://api.push.apple.com', ca: [proxy.ca.certPem], ...apns.pushCert, topic: 'com.apple.mgmt.External.mdmtap-sim', proxy: { host: '127.0.0.1', port: proxy.port } });
+    }
+    pipeline.start();
+    // Devices are spread over the servers; each trusts mdmtap's CA and uses it as its HTTP proxy.
+    const ddmOf = servers.map((_, i) => demoDdm(i, servers.length));
+    const fleets: Fleet[] = servers.map((server, i) =>
+      startFleet({
+        count: Math.floor(opts.devices / servers.length) + (i < opts.devices % servers.length ? 1 : 0),
+        serverUrl: server.url,
+        transport: { ca: [proxy.ca.certPem], proxy: { host: '127.0.0.1', port: proxy.port } },
+        seed: (opts.seed ?? 1) * 10 + i,
+        busyProbability: 0.45,
+        pollAfterNotNowMs: 3000,
+        apns,
+        ddm: ddmOf[i],
+      }),
+    );
+    // The DDM devices: their server queues the DeclarativeManagement command when they enrol.
+    fleets.forEach((f, i) => f.devices.forEach((d, j) => ddmOf[i](j) && servers[i].enableDdm(d.udid)));
+    const fleet: Fleet = {
+      devices: fleets.flatMap((f) => f.devices),
+      ready: Promise.all(fleets.map((f) => f.ready)).then(() => undefined),
+      stop: () => fleets.forEach((f) => f.stop()),
+    };
+    fleet.ready.catch((e: Error) => pipeline.error('demo', `simulated fleet: ${e.message}`));
+    let stopped = false;
+    return {
+      pipeline,
+      proxy,
+      servers,
+      apns,
+      fleet,
+      listen: `127.0.0.1:${proxy.port}`,
+      stop: async () => {
+        if (stopped) return;
+        stopped = true;
+        fleet.stop();
+        for (const s of servers) await s.close();
+        await apns.close();
+        await proxy.close();
+        await pipeline.close();
+        rmSync(certs, { recursive: true, force: true });
+      },
+    };
   } catch (e) {
     // A demo that cannot start (a port in use, a capture that cannot be opened) leaves nothing running behind:
     // what it started would keep the process alive, and the temporary CA would stay on disk.
     for (const s of servers) await s.close().catch(() => undefined);
-    await apns?.close().catch(() => undefined);
-    await pipeline?.close().catch(() => undefined);
+    await started.apns?.close().catch(() => undefined);
+    await started.pipeline?.close().catch(() => undefined);
     rmSync(certs, { recursive: true, force: true });
     throw e;
   }
-}
-
-async function runDemo(
-  opts: DemoOptions,
-  certs: string,
-  servers: ReferenceServer[],
-  gotApns: (a: Awaited<ReturnType<typeof startSimApns>>) => void,
-  gotPipeline: (p: LivePipeline) => void,
-): Promise<RunningDemo> {
-  const apns = await startSimApns();
-  gotApns(apns);
-  const policies: PolicyName[] = opts.policy === 'mix' ? [...POLICIES] : [opts.policy];
-  for (const [i, policy] of policies.entries()) {
-    servers.push(
-      await startReferenceServer({
-        policy,
-        seed: (opts.seed ?? 1) + i,
-        initialCommands: 3,
-        pushDelayMs: 1000,
-        // Each server queues a command (and pushes, as real servers do on enqueue) about every 2 s.
-        autoEnqueue: { everyMs: 2000, seed: 100 + i },
-      }),
-    );
-  }
-  const pipeline = new LivePipeline({ pushGraceMs: opts.pushGraceMs, tickInterval: 250 });
-  gotPipeline(pipeline);
-  await opts.onPipeline?.(pipeline);
-  const proxy = await startProxy({
-    host: '127.0.0.1',
-    port: opts.port ?? 0,
-    mdmHosts: servers.map((s) => `127.0.0.1:${s.port}`),
-    upstreamCa: servers.map((s) => s.ca),
-    certsDir: certs,
-    maxBody: 16 * 1024 * 1024,
-    onExchange: (ex) => pipeline.exchange(ex),
-    onError: (e) => pipeline.error(e.kind, e.message),
-    // mdmtap holds the push certificate and sends intercepted pushes on to the simulated APNs.
-    apns: { ...apns.pushCert, upstream: apns.url, upstreamCa: [apns.ca], onPush: (p) => pipeline.push(p) },
-  });
-  // Servers push to Apple's host through mdmtap, as a NanoMDM with HTTPS_PROXY does: every push is seen.
-  for (const s of servers) {
-    s.setApns({ url: 'https://api.push.apple.com', ca: [proxy.ca.certPem], ...apns.pushCert, topic: 'com.apple.mgmt.External.mdmtap-sim', proxy: { host: '127.0.0.1', port: proxy.port } });
-  }
-  pipeline.start();
-  // Devices are spread over the servers; each trusts mdmtap's CA and uses it as its HTTP proxy.
-  const ddmOf = servers.map((_, i) => demoDdm(i, servers.length));
-  const fleets: Fleet[] = servers.map((server, i) =>
-    startFleet({
-      count: Math.floor(opts.devices / servers.length) + (i < opts.devices % servers.length ? 1 : 0),
-      serverUrl: server.url,
-      transport: { ca: [proxy.ca.certPem], proxy: { host: '127.0.0.1', port: proxy.port } },
-      seed: (opts.seed ?? 1) * 10 + i,
-      busyProbability: 0.45,
-      pollAfterNotNowMs: 3000,
-      apns,
-      ddm: ddmOf[i],
-    }),
-  );
-  // The DDM devices: their server queues the DeclarativeManagement command when they enrol.
-  fleets.forEach((f, i) => f.devices.forEach((d, j) => ddmOf[i](j) && servers[i].enableDdm(d.udid)));
-  const fleet: Fleet = {
-    devices: fleets.flatMap((f) => f.devices),
-    ready: Promise.all(fleets.map((f) => f.ready)).then(() => undefined),
-    stop: () => fleets.forEach((f) => f.stop()),
-  };
-  fleet.ready.catch((e: Error) => pipeline.error('demo', `simulated fleet: ${e.message}`));
-  let stopped = false;
-  return {
-    pipeline,
-    proxy,
-    servers,
-    apns,
-    fleet,
-    listen: `127.0.0.1:${proxy.port}`,
-    stop: async () => {
-      if (stopped) return;
-      stopped = true;
-      fleet.stop();
-      for (const s of servers) await s.close();
-      await apns.close();
-      await proxy.close();
-      await pipeline.close();
-      rmSync(certs, { recursive: true, force: true });
-    },
-  };
 }

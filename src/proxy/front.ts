@@ -12,7 +12,7 @@ import { forward } from './forward.js';
 import { authority, type HostMatcher, parseHostPort, quotedTarget } from './hosts.js';
 import type { ApnsInterceptor } from '../push/interceptor.js';
 import { isApnsTarget } from '../mdm/apns-hosts.js';
-import { tunnel } from './tunnel.js';
+import { forbidden, tunnel } from './tunnel.js';
 import type { ServerAliases } from './server-aliases.js';
 import { resolveAll } from './resolve.js';
 import type { ProxyErrorKind } from './errors.js';
@@ -122,8 +122,7 @@ export function onConnect(f: Front, req: http.IncomingMessage, socket: Duplex, h
   }
   if (f.upstream) {
     ctx.onError({ kind: 'proxy-refused', message: `reverse mode refused CONNECT ${hp.host}:${hp.port} from ${f.who(socket)}` });
-    const text = `mdmtap (reverse mode) is not a proxy: CONNECT ${hp.host}:${hp.port} refused\n`;
-    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+    socket.end(forbidden(`mdmtap (reverse mode) is not a proxy: CONNECT ${hp.host}:${hp.port} refused\n`));
     return;
   }
   if (decrypt) {

@@ -8,10 +8,10 @@
  * was last seen, and a failed lookup forgets nothing), and the tunnel checks the address it really reached,
  * so a name that resolves differently the second time gains nothing.
  */
-import dns from 'node:dns';
 import os from 'node:os';
 import net from 'node:net';
 import type { HostPort } from './hosts.js';
+import { resolveAll } from './resolve.js';
 
 type Lookup = (host: string) => Promise<string[]>;
 
@@ -21,8 +21,6 @@ const RETRY_FAILED_MS = 5_000;
 /** An address a name resolved to stays one of the server's this long after it was last seen (round-robin DNS). */
 const REMEMBER_MS = 15 * 60_000;
 
-const systemLookup: Lookup = async (host) => (await dns.promises.lookup(host, { all: true, verbatim: true })).map((a) => a.address);
-
 export class ServerAliases {
   /** `address|port` → the `--mdm-host` it belongs to, and until when it is remembered. */
   private readonly known = new Map<string, { address: string; port: number; spec: string; until: number }>();
@@ -31,7 +29,7 @@ export class ServerAliases {
 
   constructor(
     private readonly servers: HostPort[],
-    private readonly lookup: Lookup = systemLookup,
+    private readonly lookup: Lookup = resolveAll,
     private readonly now: () => number = Date.now,
   ) {}
 
@@ -57,7 +55,7 @@ export class ServerAliases {
         const spec = `${s.host}:${s.port}`;
         // A lookup that fails keeps what was known (an address does not stop being the server's because DNS did
         // not answer), and is tried again soon.
-        const found = net.isIP(s.host) ? [s.host] : await this.lookup(s.host).catch(() => ((failed = true), [] as string[]));
+        const found = await this.lookup(s.host).catch(() => ((failed = true), [] as string[]));
         const until = this.now() + REMEMBER_MS;
         for (const address of found) {
           const a = plain(address);

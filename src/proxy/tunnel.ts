@@ -30,8 +30,7 @@ export function tunnel(
       refused = true;
       server.destroy();
       onError({ kind: 'proxy-refused', message: `CONNECT ${host}:${port} reaches the MDM server ${mdm} under another name: refused (mdmtap decrypts it as ${mdm} only)` });
-      const text = `mdmtap: ${host}:${port} is the MDM server ${mdm}; connect to it as ${mdm}\n`;
-      client.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`);
+      client.end(forbidden(`mdmtap: ${host}:${port} is the MDM server ${mdm}; connect to it as ${mdm}\n`));
       return;
     }
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -46,4 +45,9 @@ export function tunnel(
   client.on('close', () => server.destroy());
   // A refused tunnel's client is ended with its answer instead.
   server.on('close', () => refused || client.destroy());
+}
+
+/** A 403 with a text body, written raw on a socket that carries no HTTP server's response (CONNECT). */
+export function forbidden(text: string): string {
+  return `HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(text)}\r\nconnection: close\r\n\r\n${text}`;
 }

@@ -5,7 +5,7 @@
  * bodies over --max-body as its scans, so the analyzer judges exactly as it did live.
  */
 import { CaptureFormatError } from '../capture/errors.js';
-import { messageKey, pushKey, type CaptureItem, type CaptureSource } from '../capture/source.js';
+import { messageKey, pushKey, suspendItem, type CaptureItem, type CaptureSource } from '../capture/source.js';
 import { classify } from '../mdm/classify.js';
 import { NotACaptureError, openCaptureReadonly } from './reader.js';
 
@@ -50,8 +50,7 @@ export function openSqliteSource(file: string): CaptureSource {
     const stopsUpTo = (ts: number) => {
       for (; nextStop < stops.length && stops[nextStop].at < ts; nextStop++) {
         const { at, killed } = stops[nextStop];
-        const when = killed ? Math.min(at, lastItem + 1) : at;
-        batch.push({ kind: 'suspend', ts: when, key: `s|${when}` });
+        batch.push(suspendItem(killed ? Math.min(at, lastItem + 1) : at));
       }
     };
     for (const row of reader.replayExchanges()) {

@@ -77,17 +77,23 @@ async function exported(reader: CaptureReader, fn: (r: CaptureReader, f: Filter,
   return Buffer.concat(chunks).toString('latin1');
 }
 
+/** A capture file written by the real store through the live pipeline, with the events and store errors kept. */
+function capturing(prefix: string) {
+  const d = tempDir(prefix);
+  dirs.push(d);
+  const file = join(d.dir, 'cap.sqlite');
+  const errors: string[] = [];
+  const store = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message), run: { version: 'test', options: {} } });
+  const pipeline = new LivePipeline({ now: () => T0 + seq * 100 });
+  pipeline.addSink(storeSink(store));
+  const events: AnalyzerEvent[] = [];
+  pipeline.addSink({ event: (e) => events.push(e) });
+  return { file, errors, store, pipeline, events };
+}
+
 describe('redaction fails closed', () => {
   it(`no planted secret (${KEYS.length} keys × 7 undecodable bodies, as reply and as report) reaches the DB, WAL, exports, events or screen`, async () => {
-    const d = tempDir('mdmtap-failclosed-');
-    dirs.push(d);
-    const file = join(d.dir, 'cap.sqlite');
-    const errors: string[] = [];
-    const store = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message), run: { version: 'test', options: {} } });
-    const pipeline = new LivePipeline({ now: () => T0 + seq * 100 });
-    pipeline.addSink(storeSink(store));
-    const events: AnalyzerEvent[] = [];
-    pipeline.addSink({ event: (e) => events.push(e) });
+    const { file, errors, store, pipeline, events } = capturing('mdmtap-failclosed-');
     const dashboard = new DashboardStore({ now: () => T0 });
     pipeline.addSink(dashboardSink(dashboard));
 
@@ -136,15 +142,7 @@ describe('redaction fails closed', () => {
   });
 
   it('a compressed reply (gzip, deflate, br) is analysed and stored decoded, its secrets redacted; one that does not decode is not kept', async () => {
-    const d = tempDir('mdmtap-coding-');
-    dirs.push(d);
-    const file = join(d.dir, 'cap.sqlite');
-    const errors: string[] = [];
-    const store = openCaptureStore(file, { keepSecrets: false, bodies: true, onError: (e) => errors.push(e.message), run: { version: 'test', options: {} } });
-    const pipeline = new LivePipeline({ now: () => T0 + seq * 100 });
-    pipeline.addSink(storeSink(store));
-    const events: AnalyzerEvent[] = [];
-    pipeline.addSink({ event: (e) => events.push(e) });
+    const { file, errors, pipeline, events } = capturing('mdmtap-coding-');
     const lock = (n: number) => Buffer.from(plist.build({ Command: { PIN: `PIN-${n}-424242`, RequestType: 'DeviceLock' }, CommandUUID: `L-${n}` }));
     const codings: Array<[string, (b: Buffer) => Buffer]> = [['gzip', (b) => zlib.gzipSync(b)], ['deflate', (b) => zlib.deflateSync(b)], ['br', (b) => zlib.brotliCompressSync(b)]];
     codings.forEach(([coding, pack], i) => pipeline.exchange(exchange(idle(), pack(lock(i)), { responseHeaders: { 'content-encoding': coding } })));

@@ -1,7 +1,7 @@
 /** `mdmtap export FILE [--format har|jsonl|csv] [-o OUT]`: a capture for other tools, redacted as stored. */
 import { Option, type Command } from 'commander';
 import { extname } from 'node:path';
-import { createWriteStream, realpathSync, statSync } from 'node:fs';
+import { createWriteStream, statSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { NotACaptureError, openCaptureReadonly, type CaptureReader, type Filter } from '../../store/reader.js';
 import { showProgress } from '../progress.js';
@@ -119,17 +119,13 @@ export function registerExport(program: Command): void {
     });
 }
 
-/** Whether two paths are one file (when the second exists; a path that does not exist yet is no capture). */
+/** Whether two paths are one file (an output that does not exist yet is not the capture). */
 function sameFile(a: string, b: string): boolean {
   try {
     const x = statSync(a);
     const y = statSync(b);
     return x.dev === y.dev && x.ino === y.ino;
   } catch {
-    try {
-      return realpathSync(a) === realpathSync(b);
-    } catch {
-      return false;
-    }
+    return false;
   }
 }
