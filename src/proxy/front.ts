@@ -25,7 +25,8 @@ export interface Front {
   /** Reverse mode: the server every decrypted request goes to; mdmtap is then no proxy. */
   upstream?: Target;
   apns?: ApnsInterceptor;
-  upstreamTimeoutMs: number;
+  /** A tunnel's connect and inactivity limits (--upstream-timeout, --tunnel-timeout). */
+  tunnelLimits: { connectMs: number; idleMs: number };
   who(s: Duplex): string;
   connectionOf(s: Duplex): Connection;
   /** Forward mode: tells the MDM servers under other names, so that no unrecorded path leads to them. */
@@ -130,5 +131,5 @@ export function onConnect(f: Front, req: http.IncomingMessage, socket: Duplex, h
     return f.decrypt(socket, hp.host, { host: hp.host, port: hp.port, tls: true, authority: authority(hp.host, hp.port, true) });
   }
   const aliases = f.aliases;
-  tunnel(socket, hp.host, hp.port, f.upstreamTimeoutMs, ctx.onError, aliases ? (a, p) => aliases.serverAt(a, p) : undefined);
+  tunnel(socket, hp.host, hp.port, f.tunnelLimits, ctx.onError, aliases ? (a, p) => aliases.serverAt(a, p) : undefined);
 }

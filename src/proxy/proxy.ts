@@ -161,7 +161,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   };
 
   const front: Front = {
-    ctx, ca, matcher: new HostMatcher(mdmHosts), upstreamTimeoutMs: timeouts.upstreamMs, who, decrypt,
+    ctx, ca, matcher: new HostMatcher(mdmHosts), tunnelLimits: { connectMs: timeouts.upstreamMs, idleMs: timeouts.tunnelMs }, who, decrypt,
     connectionOf: (s) => connections.of(s),
     ...(upstream ? { upstream } : { aliases: new ServerAliases(mdmHosts) }),
     ...(apns ? { apns } : {}),

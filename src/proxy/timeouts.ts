@@ -9,7 +9,8 @@
  * - request: from the first byte of a request to the last byte of its body;
  * - idle: a kept-alive connection with no new request this long after the last response;
  * - upstream: no byte to or from the server for this long (a server that stops answering, or a device that stops
- *   reading its answer and so holds the server's side still).
+ *   reading its answer and so holds the server's side still);
+ * - tunnel: a CONNECT tunnelled untouched (forward mode) with no byte either way for this long (tunnel.ts).
  *
  * The header, request and idle clocks are Node's own (`headersTimeout`, `requestTimeout`, `keepAliveTimeout`).
  * mdmtap's HTTP servers never listen — connections reach them by `emit('connection')` after mdmtap has sniffed,
@@ -24,6 +25,7 @@ export interface Timeouts {
   requestMs: number;
   idleMs: number;
   upstreamMs: number;
+  tunnelMs: number;
 }
 
 export const DEFAULT_TIMEOUTS: Timeouts = {
@@ -32,6 +34,7 @@ export const DEFAULT_TIMEOUTS: Timeouts = {
   requestMs: 300_000,
   idleMs: 60_000,
   upstreamMs: 60_000,
+  tunnelMs: 600_000,
 };
 
 /** The http.Server options that carry the header, request and idle timeouts. */

@@ -1,7 +1,9 @@
 /**
  * A CONNECT mdmtap does not decrypt (forward mode): raw bytes both ways, untouched. Connecting is bounded by the
- * upstream timeout; once connected a tunnel has no timeout of its own, because what runs inside may rightly be
- * quiet for long (a device's push connection), and it counts towards --max-connections like any connection.
+ * upstream timeout; once connected, a tunnel with no byte either way for `idleMs` (--tunnel-timeout) is closed, so
+ * that a peer that vanished or a client that parks tunnels does not hold them for ever. The default is long
+ * (10 min, as mitmproxy's inactivity watchdog), because what runs inside may rightly be quiet for a while (a push
+ * connection between its keep-alives); a tunnel also counts towards --max-connections like any connection.
  * `serverAt` names the MDM server an address reaches: a tunnel to it is refused once connected (server-aliases.ts).
  */
 import net from 'node:net';
@@ -12,17 +14,19 @@ export function tunnel(
   client: Duplex,
   host: string,
   port: number,
-  connectTimeoutMs: number,
+  limits: { connectMs: number; idleMs: number },
   onError: (e: ProxyError) => void,
   serverAt?: (address: string, port: number) => Promise<string | undefined>,
 ): void {
   const server = net.connect({ host, port, noDelay: true });
   let connected = false;
   let refused = false;
-  server.setTimeout(connectTimeoutMs, () => server.destroy(Object.assign(new Error(`no connection within ${connectTimeoutMs} ms`), { code: 'ETIMEDOUT' })));
+  server.setTimeout(limits.connectMs, () => server.destroy(Object.assign(new Error(`no connection within ${limits.connectMs} ms`), { code: 'ETIMEDOUT' })));
   server.on('connect', async () => {
     connected = true;
-    server.setTimeout(0);
+    // A socket's clock restarts on every read and every write, so this is silence both ways. Closed quietly, as an
+    // idle kept-alive connection is: nothing went wrong.
+    server.setTimeout(limits.idleMs, () => server.destroy());
     // The address really reached, not the name asked for: no spelling or second resolution gets round it.
     const mdm = serverAt ? await serverAt(server.remoteAddress ?? '', server.remotePort ?? port).catch(() => undefined) : undefined;
     if (client.destroyed || server.destroyed) return void server.destroy();

@@ -153,9 +153,12 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
       for (const [k, v] of Object.entries(resHeaders)) if (!k.startsWith(':') && !DROP.has(k) && v !== undefined) back[k] = v;
       back[':status'] = status;
       if (!stream.destroyed) stream.respond(back);
+      // APNs's reason is a short JSON object; an error body beyond that is not kept (an --apns-upstream may be anyone).
       const resChunks: Buffer[] = [];
+      let resSize = 0;
       up.on('data', (c: Buffer) => {
-        if (status >= 400) resChunks.push(c);
+        if (status >= 400 && resSize < MAX_BODY) resChunks.push(c.subarray(0, MAX_BODY - resSize));
+        resSize += c.length;
       });
       up.pipe(stream);
       up.on('end', () => report(status, status >= 400 ? jsonString(Buffer.concat(resChunks), 'reason') : undefined));

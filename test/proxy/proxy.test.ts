@@ -165,6 +165,38 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
     }
   });
 
+  it('closes a tunnel silent both ways for --tunnel-timeout, and only then: traffic either way keeps it open', async () => {
+    const far = net.createServer((c) => c.on('data', (d) => c.write(d)).on('error', () => undefined));
+    await new Promise<void>((r) => far.listen(0, '127.0.0.1', r));
+    const farPort = (far.address() as net.AddressInfo).port;
+    const p = await startProxy({ host: '127.0.0.1', port: 0, mdmHosts: [target], certsDir: certs.dir, maxBody: 1024, timeouts: { tunnelMs: 1000 }, onExchange: () => undefined, onError: (e) => errors.push(e) });
+    try {
+      const s = net.connect(p.port, '127.0.0.1');
+      s.on('error', () => undefined);
+      let text = '';
+      s.on('data', (d: Buffer) => (text += d.toString('latin1')));
+      let closedAt = 0;
+      s.on('close', () => (closedAt = Date.now()));
+      s.write(`CONNECT 127.0.0.1:${farPort} HTTP/1.1\r\nhost: 127.0.0.1:${farPort}\r\n\r\n`);
+      await waitFor([], () => text.includes('200 Connection Established'), 'the tunnel');
+      // Two and a half timeouts of echoed traffic: each byte restarts the clock.
+      for (let i = 0; i < 25; i++) {
+        s.write('x');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(closedAt).toBe(0);
+      expect(text.endsWith('x'.repeat(20))).toBe(true);
+      const quietFrom = Date.now();
+      await waitFor([], () => closedAt > 0, 'the idle tunnel closed');
+      expect(closedAt - quietFrom).toBeGreaterThanOrEqual(900);
+      // Closing an idle tunnel is housekeeping, not a fault.
+      expect(errors).toEqual([]);
+    } finally {
+      await p.close();
+      await new Promise((r) => far.close(r));
+    }
+  });
+
   it('takes pipelined requests one at a time, in order, and closes a connection that sends too many ahead', async () => {
     let active = 0;
     let most = 0;
