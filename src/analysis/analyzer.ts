@@ -72,7 +72,12 @@ interface ActiveRule {
 }
 
 export class Analyzer {
-  readonly settings: Readonly<Settings>;
+  private current: Settings;
+
+  /** What verdicts are judged with now: the run's settings (a replay of several runs takes each run's, see suspend). */
+  get settings(): Readonly<Settings> {
+    return this.current;
+  }
 
   get pushGraceMs(): number {
     return this.settings.pushGraceMs;
@@ -102,11 +107,7 @@ export class Analyzer {
   private usedIdsTs = -Infinity;
 
   constructor(opts: AnalyzerOptions = {}) {
-    const settings = defaultSettings();
-    // Only settings (numbers named …Ms): callers pass wider option objects (a pipeline's clock, say), and the
-    // settings are written into the capture's first line and sent to the store's thread.
-    for (const [k, v] of Object.entries(opts)) if (typeof v === 'number' && k.endsWith('Ms')) settings[k as keyof Settings] = v;
-    this.settings = settings;
+    this.current = settingsOf(opts);
     this.obligations = new ObligationBook(
       this.timers,
       {
@@ -120,7 +121,6 @@ export class Analyzer {
         },
         resolve: (r, by, ts) => this.resolved(r.warningId, r.rule, r.who, by, ts, r.sessionId),
       },
-      settings.pushGraceMs,
     );
     this.rules = this.activeRules();
   }
@@ -220,10 +220,13 @@ export class Analyzer {
    * restart does, done here too so that a replay judges alike. Sessions open at the stop are reported pending and
    * forgotten — not timed out across the gap, not continued by what the device sends after it (that opens a
    * partial session). Obligations stay owed, with their deadlines, and tokens known, as a restart restores them.
+   * `next`: the settings the next run was started with, when it was started with others (`--push-grace 2s` after a
+   * run with 60 s): what it opens is judged with them, what the run before opened keeps its deadlines.
    */
-  suspend(now: number): AnalyzerEvent[] {
+  suspend(now: number, next?: AnalyzerOptions): AnalyzerEvent[] {
     this.runTimers(now);
     this.pendSessions(now, true);
+    if (next) this.current = settingsOf(next);
     // A restart keeps only what the capture restores (tokens, obligations owed, warnings raised on them): the
     // rules' own memory, what was learnt of each channel and device, and the rules' timers start afresh.
     this.generation++;
@@ -259,8 +262,10 @@ export class Analyzer {
     return { type: 'capture', ts: iso(ts), event, format: 1, ...this.settings } as CaptureEvent;
   }
 
-  restoreToken(tokenHash: string, who: WhoFields, pushMagicHash?: string): void {
-    this.tokens.set({ tokenHash, key: keyOf(who), who, ...(pushMagicHash ? { pushMagicHash } : {}) });
+  restoreToken(tokenHash: string, who: WhoFields, pushMagicHash?: string, checkedOut = false): void {
+    const entry = { tokenHash, key: keyOf(who), who, ...(pushMagicHash ? { pushMagicHash } : {}) };
+    if (checkedOut) this.tokens.retire(entry);
+    else this.tokens.set(entry);
   }
 
   restoreObligation(o: RestoredObligation): void {
@@ -650,4 +655,14 @@ function ddmEvent(msg: CheckinMessage, who: WhoFields): DdmEvent {
   }
   if (d.malformed) ev.malformed = d.malformed;
   return ev;
+}
+
+/**
+ * Only settings (numbers named …Ms), over the defaults: callers pass wider option objects (a pipeline's clock, say),
+ * and the settings are written into the capture's first line and sent to the store's thread.
+ */
+function settingsOf(opts: AnalyzerOptions): Settings {
+  const settings = defaultSettings();
+  for (const [k, v] of Object.entries(opts)) if (typeof v === 'number' && k.endsWith('Ms')) settings[k as keyof Settings] = v;
+  return settings;
 }

@@ -35,7 +35,6 @@ export class ObligationBook {
   constructor(
     private readonly timers: TimerQueue,
     private readonly hooks: ObligationHooks,
-    private readonly graceMs: number,
   ) {}
 
   /**

@@ -41,6 +41,11 @@ export class TokenMap {
     return h === undefined ? undefined : this.byToken.get(h);
   }
 
+  /** A token whose enrollment checked out (restored from a capture): recognised, waking nothing. */
+  retire(entry: TokenEntry): void {
+    if (!this.byToken.has(entry.tokenHash)) this.retired.set(entry.tokenHash, { ...entry, checkedOut: true });
+  }
+
   /** CheckOut: every channel of the enrollment forgets its token. */
   removeEnrollment(host: string | undefined, udid: string): void {
     for (const [key, hash] of this.byKey) {

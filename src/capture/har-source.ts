@@ -6,7 +6,7 @@ import { sha256Hex } from '../mdm/hash.js';
 import { harEntries } from './har-stream.js';
 import { harEntryToExchange, harEntryToPush, readHarMeta, Scratch, type HarEntry } from './har.js';
 import { latest } from '../util/latest.js';
-import { messageKey, pushKey, type CaptureItem, type CaptureSource, type OpenOptions } from './source.js';
+import { messageKey, pushKey, suspendItem, type CaptureItem, type CaptureSource, type OpenOptions } from './source.js';
 
 export async function openHarSource(file: string, opts: OpenOptions = {}): Promise<CaptureSource> {
   const total = statSync(file).size;
@@ -43,17 +43,25 @@ export async function openHarSource(file: string, opts: OpenOptions = {}): Promi
   async function* items(): AsyncGenerator<CaptureItem[]> {
     // mdmtap's own export holds only decrypted MDM traffic: judged as live (undecodable bodies are flagged).
     const assumeMdm = meta !== undefined;
+    // The runs of an mdmtap export: each begins when the first later item is read (the timeline orders by time).
+    const runs = meta?.runs ?? [];
+    let nextRun = 0;
     const convert = (raw: unknown[]): CaptureItem[] => {
       const out: CaptureItem[] = [];
       for (const e of raw) {
         const item = read(e, assumeMdm);
-        if (item) out.push(item);
+        if (!item) continue;
+        for (; nextRun < runs.length && runs[nextRun].at < item.ts; nextRun++) out.push(suspendItem(runs[nextRun].at, runs[nextRun].settings));
+        out.push(item);
       }
       return out;
     };
-    if (first.done) return;
-    yield convert(first.value);
-    for await (const batch of entries) yield convert(batch);
+    if (!first.done) {
+      yield convert(first.value);
+      for await (const batch of entries) yield convert(batch);
+    }
+    const rest = runs.slice(nextRun).map((r) => suspendItem(r.at, r.settings));
+    if (rest.length) yield rest;
   }
   return {
     name: file,

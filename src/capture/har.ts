@@ -69,7 +69,10 @@ export function harToExchanges(doc: unknown, source = 'HAR'): Exchange[] {
 
 /** What mdmtap's own HAR export says about how its capture was judged (`log._mdmtap`, versioned). */
 export interface HarCaptureMeta {
+  /** What the capture's first run was judged with. */
   settings: AnalyzerOptions;
+  /** Where each later run begins for a replay (ms), with its settings (a capture mdmtap was restarted on). */
+  runs: Array<{ at: number; settings: AnalyzerOptions }>;
   /** Until when mdmtap was watching (ms): deadlines up to then were judged live. */
   observedUntil?: number;
 }
@@ -96,13 +99,22 @@ export function harToCapture(doc: unknown, source = 'HAR'): { exchanges: Exchang
 }
 
 /** mdmtap's `log._mdmtap` (format 1): the settings a capture was judged with and until when it was watched. */
+/** Runs read from a HAR's `_mdmtap` (a file is untrusted input: a list beyond any real capture's is cut). */
+const MAX_RUNS = 100_000;
+
 export function readHarMeta(m: unknown): HarCaptureMeta | undefined {
   if (!m || typeof m !== 'object') return undefined;
   const o = m as Record<string, unknown>;
   if (o.format !== 1) return undefined;
   const settings = settingsIn(o);
   const until = typeof o.observedUntil === 'string' ? Date.parse(o.observedUntil) : NaN;
-  return { settings, ...(Number.isFinite(until) ? { observedUntil: until } : {}) };
+  const runs: HarCaptureMeta['runs'] = [];
+  for (const r of Array.isArray(o.runs) ? (o.runs as unknown[]).slice(0, MAX_RUNS) : []) {
+    const at = r && typeof r === 'object' ? Date.parse(String((r as Record<string, unknown>).at)) : NaN;
+    if (Number.isFinite(at)) runs.push({ at, settings: settingsIn(r as Record<string, unknown>) });
+  }
+  runs.sort((a, b) => a.at - b.at);
+  return { settings, runs, ...(Number.isFinite(until) ? { observedUntil: until } : {}) };
 }
 
 /** A push in a HAR entry: mdmtap's own push entry, or a server's request to APNs; undefined for anything else. */

@@ -55,7 +55,7 @@ export async function openJsonlSource(file: string): Promise<CaptureSource> {
       // Every start after the first begins a new run: the one before ended at its stop line, or — killed, with no
       // stop line — just after the last thing it wrote (nothing was judged in the gap). See Analyzer.suspend.
       if (recorded) {
-        return suspendItem(Math.min(parsed.ts, (before ?? parsed.ts) + 1));
+        return suspendItem(Math.min(parsed.ts, (before ?? parsed.ts) + 1), parsed.settings);
       }
       recorded = parsed.settings;
     }

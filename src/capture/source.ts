@@ -12,8 +12,11 @@ export type CaptureFormat = 'har' | 'jsonl' | 'sqlite';
 export type CaptureItem =
   | { kind: 'message'; ts: number; key: string; message: MdmMessage }
   | { kind: 'push'; ts: number; key: string; push: PushSeen }
-  /** mdmtap stopped watching here (the end of one run of a capture of several): see Analyzer.suspend. */
-  | { kind: 'suspend'; ts: number; key: string };
+  /**
+   * mdmtap stopped watching here (the end of one run of a capture of several): see Analyzer.suspend. `settings`:
+   * what the run after it was started with, when the capture says.
+   */
+  | { kind: 'suspend'; ts: number; key: string; settings?: AnalyzerOptions };
 
 export interface CaptureProgress {
   done: number;
@@ -60,6 +63,6 @@ export function pushKey(p: PushSeen): string {
 }
 
 /** The end of a run (Analyzer.suspend): the same instant is one suspend whichever file says so. */
-export function suspendItem(ts: number): CaptureItem {
-  return { kind: 'suspend', ts, key: `s|${ts}` };
+export function suspendItem(ts: number, settings?: AnalyzerOptions): CaptureItem {
+  return settings ? { kind: 'suspend', ts, key: `s|${ts}`, settings } : { kind: 'suspend', ts, key: `s|${ts}` };
 }

@@ -99,11 +99,19 @@ export class ReportBuilder {
   private readonly selfReturns = new Sample();
   private readonly wakes = new Sample();
   private exchanges = 0;
+  /** The push grace each run was judged with, where it changed. */
+  private readonly graces: Array<{ ts: string; ms: number }> = [];
   private pushes = 0;
   private errors = 0;
 
   add(ev: AnalyzerEvent): void {
     switch (ev.type) {
+      case 'capture': {
+        // A capture of several runs is judged run by run with each run's settings: the header says when they changed.
+        const last = this.graces.at(-1);
+        if (ev.event === 'start' && ev.pushGraceMs !== last?.ms) this.graces.push({ ts: ev.ts, ms: ev.pushGraceMs });
+        break;
+      }
       case 'exchange': {
         this.exchanges++;
         const c = this.chan(ev);
@@ -193,12 +201,18 @@ export class ReportBuilder {
     }
   }
 
+  private graceText(given: number): string {
+    if (this.graces.length < 2) return formatDuration(given);
+    const [first, ...later] = this.graces;
+    return `${formatDuration(first.ms)} (${later.map((g) => `${formatDuration(g.ms)} from ${g.ts}`).join(', ')}: runs started with another)`;
+  }
+
   render(input: ReportMeta): string {
     const out: string[] = [];
     const files = input.files.map((f) => `${f.name} (${f.format}, ${f.exchanges} exchanges)`).join(', ');
     out.push(`mdmtap analyze: ${files}`);
     out.push(
-      `push grace ${formatDuration(input.pushGraceMs)}; deadlines judged at ${
+      `push grace ${this.graceText(input.pushGraceMs)}; deadlines judged at ${
         input.endTs !== undefined ? new Date(input.endTs).toISOString() : 'the end of the capture'
       } (the capture's last timestamp)`,
     );

@@ -17,7 +17,14 @@ export class Replayer {
   /** The capture's last timestamp so far. */
   last: number | undefined;
 
-  constructor(settings: AnalyzerOptions) {
+  /**
+   * `settings`: what the capture (its first run) is judged with. `settingsFor` turns a later run's recorded
+   * settings into the ones to judge it with (`mdmtap analyze --push-grace` overrides every run's).
+   */
+  constructor(
+    settings: AnalyzerOptions,
+    private readonly settingsFor: (recorded: AnalyzerOptions) => AnalyzerOptions = (recorded) => ({ ...settings, ...recorded }),
+  ) {
     this.analyzer = new Analyzer(settings);
   }
 
@@ -29,7 +36,12 @@ export class Replayer {
     }
     if (item.kind === 'message') out.push(...this.analyzer.feed(item.message));
     else if (item.kind === 'push') out.push(...this.analyzer.feedPush(item.push));
-    else out.push(...this.analyzer.suspend(item.ts));
+    else if (!item.settings) out.push(...this.analyzer.suspend(item.ts));
+    else {
+      // A run started with settings of its own: the stream says so as a live one does, with a stop and a start.
+      const stopped = this.analyzer.captureEvent(item.ts, 'stop');
+      out.push(...this.analyzer.suspend(item.ts, this.settingsFor(item.settings)), stopped, this.analyzer.captureEvent(item.ts, 'start'));
+    }
     if (this.last === undefined || item.ts > this.last) this.last = item.ts;
     return out;
   }

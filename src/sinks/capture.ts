@@ -60,11 +60,12 @@ export const captureSink: SinkModule = {
     opened = true;
     if (!store) throw new UserError(`--db: ${openError ?? `cannot open the capture ${file}`} (--no-db runs without a capture)`, 2);
     const state = store.state;
-    for (const t of state.tokens) run.analyzer.restoreToken(t.tokenHash, t.who, t.pushMagicHash);
+    for (const t of state.tokens) run.analyzer.restoreToken(t.tokenHash, t.who, t.pushMagicHash, t.checkedOut === true);
     for (const o of state.obligations) run.analyzer.restoreObligation(o);
     for (const w of state.warnings) run.analyzer.restoreWarning(w);
-    if (state.tokens.length || state.obligations.length || state.warnings.length) {
-      notices.push(`restored from the capture: ${state.tokens.length} push tokens, ${state.obligations.length} open push obligations, ${state.warnings.length} unresolved warnings`);
+    const tokens = state.tokens.filter((t) => !t.checkedOut).length;
+    if (tokens || state.obligations.length || state.warnings.length) {
+      notices.push(`restored from the capture: ${tokens} push tokens, ${state.obligations.length} open push obligations, ${state.warnings.length} unresolved warnings`);
     }
     return { sink: storeSink(store), status: `capture ${file}`, notices };
   },

@@ -25,13 +25,16 @@ async function write(out: Writable, s: string): Promise<void> {
 
 /**
  * What the capture was judged with, so `mdmtap analyze` of the HAR reaches the capture's verdicts: the analyzer
- * settings of the run that wrote it and the moment mdmtap stopped watching (versioned: `format`).
+ * settings of its first run, where each later run begins with its own (`runs`), and the moment mdmtap stopped
+ * watching (versioned: `format`).
  */
 export function harCaptureMeta(reader: CaptureReader): Record<string, unknown> {
   const until = reader.observedUntil();
+  const runs = reader.runBoundaries();
   return {
     format: 1,
-    ...judgedWith(reader.recordedTiming()),
+    ...judgedWith(reader.runSettings()[0] ?? {}),
+    ...(runs.length ? { runs: runs.map((r) => ({ at: new Date(r.at).toISOString(), ...judgedWith(r.settings) })) } : {}),
     ...(until !== undefined ? { observedUntil: new Date(until).toISOString() } : {}),
   };
 }
@@ -174,17 +177,24 @@ export async function exportJsonl(reader: CaptureReader, filter: Filter, out: Wr
   let n = 0;
   // The stream opens with what it was judged with and closes at the moment watching stopped, so the export
   // replays alike: a filtered export (whose events leave those lines out) or an older capture gets them here.
-  const judged = judgedWith(reader.recordedTiming());
+  // The settings are those of the run the first line falls in (a filtered export may begin in a later run).
+  const runs = reader.runBoundaries();
+  const judgedAt = (ts: string) => judgedWith(runs.filter((r) => r.at <= Date.parse(ts)).at(-1)?.settings ?? reader.runSettings()[0] ?? {});
+  let judged = judgedWith(reader.recordedTiming());
   const line = (ts: string, event: 'start' | 'stop') => JSON.stringify({ type: 'capture', ts, event, format: 1, ...judged }) + '\n';
   let last: { ts: string; type: string; json: string } | undefined;
   for (const ev of reader.events(filter)) {
-    if (!last && ev.type !== 'capture') await write(out, line(ev.ts, 'start'));
+    if (!last && ev.type !== 'capture') {
+      judged = judgedAt(ev.ts);
+      await write(out, line(ev.ts, 'start'));
+    }
     await write(out, ev.json + '\n');
     last = ev;
     n++;
   }
   const until = reader.observedUntil();
   if (last && until !== undefined && !(last.type === 'capture' && Date.parse(last.ts) >= until)) {
+    judged = judgedWith(reader.recordedTiming());
     await write(out, line(new Date(until).toISOString(), 'stop'));
   }
   return n;

@@ -77,6 +77,14 @@ export interface CaptureReader {
   meta(): { runs: Array<{ started_at: string; stopped_at: string | null; mdmtap_version: string; keep_secrets: number }> };
   /** `--push-grace` / `--session-timeout` of the last run that wrote the file (ms), when it recorded them. */
   recordedTiming(): AnalyzerOptions;
+  /** The settings each run was started with, in run order (a replay judges each run with its own). */
+  runSettings(): AnalyzerOptions[];
+  /**
+   * Where each run after the first begins for a replay, and the settings it was started with: at the clean stop of
+   * the run before, or — that run killed — just after the last thing it recorded (nothing was judged in the gap),
+   * but never after the next start. One computation for the SQLite replay and the HAR export, so both agree.
+   */
+  runBoundaries(): Array<{ at: number; settings: AnalyzerOptions }>;
   /**
    * Until when mdmtap was watching (ms): the last stored event or the last clean stop, whichever is later. Live,
    * deadlines up to that moment were judged by the running proxy, so a replay judges them too.
@@ -182,7 +190,8 @@ export function openCaptureReadonly(file: string): CaptureReader {
         args.push(new Date(f.until).toISOString());
       }
       if (f?.udid) {
-        conds.push(`json_extract(json, '$.udid') = ?`);
+        // The capture lines stay: they say where each run began and what it was judged with.
+        conds.push(`(json_extract(json, '$.udid') = ? OR type = 'capture')`);
         args.push(f.udid);
       }
       if (f?.upTo) {
@@ -222,13 +231,24 @@ export function openCaptureReadonly(file: string): CaptureReader {
     },
     recordedTiming() {
       const row = db.prepare('SELECT options FROM runs ORDER BY id DESC LIMIT 1').get() as { options: string } | undefined;
-      let o: Record<string, unknown> = {};
-      try {
-        o = row ? (JSON.parse(row.options) as Record<string, unknown>) : {};
-      } catch {
-        // options are a courtesy record; fall back to the defaults
-      }
-      return judgedWith(o);
+      return judgedWith(row?.options);
+    },
+    runSettings() {
+      return (db.prepare('SELECT options FROM runs ORDER BY id').all() as Array<{ options: string }>).map((r) => judgedWith(r.options));
+    },
+    runBoundaries() {
+      const runs = db.prepare('SELECT started_at, stopped_at, options FROM runs ORDER BY id').all() as Array<{ started_at: string; stopped_at: string | null; options: string }>;
+      const lastBefore = db.prepare('SELECT max(t) AS t FROM (SELECT max(ended_ms) AS t FROM exchanges WHERE ended_ms <= ? UNION ALL SELECT max(ts_ms) FROM pushes WHERE ts_ms <= ?)');
+      return runs.slice(1).flatMap((next, i) => {
+        const stopped = runs[i].stopped_at;
+        let at = Date.parse(stopped ?? next.started_at);
+        if (!Number.isFinite(at)) return [];
+        if (stopped === null) {
+          const last = (lastBefore.get(at, at) as { t: number | null }).t;
+          if (last !== null) at = Math.min(at, last + 1);
+        }
+        return [{ at, settings: judgedWith(next.options) }];
+      });
     },
     observedUntil() {
       const r = db.prepare('SELECT (SELECT max(ts) FROM events) AS ev, (SELECT max(stopped_at) FROM runs) AS stop').get() as { ev: string | null; stop: string | null };
@@ -345,7 +365,13 @@ function toExchange(r: Record<string, unknown>): StoredExchange {
 }
 
 /** The analyzer settings a run was started with, from its recorded options (`--push-grace` etc., in ms). */
-function judgedWith(o: Record<string, unknown>): AnalyzerOptions {
+function judgedWith(options: string | undefined): AnalyzerOptions {
+  let o: Record<string, unknown> = {};
+  try {
+    o = options ? (JSON.parse(options) as Record<string, unknown>) : {};
+  } catch {
+    // options are a courtesy record; fall back to the defaults
+  }
   const out: AnalyzerOptions = {};
   for (const spec of SETTINGS) {
     const v = o[optionName(spec)];

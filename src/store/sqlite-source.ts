@@ -24,17 +24,11 @@ export function openSqliteSource(file: string): CaptureSource {
   // pushes are read side by side.
   const reader = open();
   const pushReader = open();
-  const recorded = reader.recordedTiming();
   const until = reader.observedUntil();
   const counts = reader.count();
-  // Where one run ended: at a clean stop, its stop; a run that was killed, just after the last thing it recorded
-  // before the next start (a killed analyzer judged nothing after that: no session timed out in the gap).
-  const runs = reader.meta().runs;
-  const stops = runs
-    .slice(0, -1)
-    .map((r, i) => ({ at: Date.parse(r.stopped_at ?? runs[i + 1].started_at), killed: r.stopped_at === null }))
-    .filter((s) => Number.isFinite(s.at));
-  let lastItem = -Infinity;
+  // Where each run after the first begins, and what it is judged with, as it was live (reader.runBoundaries).
+  const recorded = reader.runSettings()[0];
+  const stops = reader.runBoundaries();
   let rows = 0;
   let exchanges = 0;
   async function* items(): AsyncGenerator<CaptureItem[]> {
@@ -43,14 +37,12 @@ export function openSqliteSource(file: string): CaptureSource {
     let batch: CaptureItem[] = [];
     const push = (p: NonNullable<typeof nextPush.value>) => {
       rows++;
-      lastItem = Math.max(lastItem, p.ts);
       batch.push({ kind: 'push', ts: p.ts, key: pushKey(p), push: p });
     };
     let nextStop = 0;
     const stopsUpTo = (ts: number) => {
       for (; nextStop < stops.length && stops[nextStop].at < ts; nextStop++) {
-        const { at, killed } = stops[nextStop];
-        batch.push(suspendItem(killed ? Math.min(at, lastItem + 1) : at));
+        batch.push(suspendItem(stops[nextStop].at, stops[nextStop].settings));
       }
     };
     for (const row of reader.replayExchanges()) {
@@ -67,7 +59,6 @@ export function openSqliteSource(file: string): CaptureSource {
       rows++;
       exchanges++;
       if (message) {
-        lastItem = Math.max(lastItem, message.ts);
         batch.push({ kind: 'message', ts: message.ts, key: messageKey(message), message });
       }
       if (batch.length >= BATCH) {
@@ -79,6 +70,8 @@ export function openSqliteSource(file: string): CaptureSource {
       stopsUpTo(nextPush.value.ts);
       push(nextPush.value);
     }
+    // A last run that recorded nothing of its own still judged with its settings what the runs before left open.
+    stopsUpTo(Infinity);
     if (batch.length) yield batch;
   }
   return {

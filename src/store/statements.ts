@@ -87,7 +87,8 @@ export class Statements {
         device_name = COALESCE(excluded.device_name, device_name), platform = COALESCE(excluded.platform, platform),
         token_hash = COALESCE(excluded.token_hash, token_hash), token_prefix = COALESCE(excluded.token_prefix, token_prefix),
         push_magic_hash = COALESCE(excluded.push_magic_hash, push_magic_hash), last_seen = excluded.last_seen, checked_out = 0`);
-    this.deviceCheckout = db.prepare(`UPDATE devices SET checked_out = 1, token_hash = NULL, last_seen = ? WHERE host = ? AND udid = ?`);
+    // The token stays: a restart must still recognise a push to a checked-out enrollment (NanoMDM sends them).
+    this.deviceCheckout = db.prepare(`UPDATE devices SET checked_out = 1, last_seen = ? WHERE host = ? AND udid = ?`);
   }
 
   insertPush(p: PushSeen): void {
@@ -217,10 +218,12 @@ export class Statements {
       ...(r.host ? { host: r.host } : {}),
     });
     type Row = { host: string | null; udid: string; channel: string; user_id: string | null };
-    const tokens = (this.db.prepare('SELECT host, udid, channel, user_id, token_hash, push_magic_hash FROM devices WHERE token_hash IS NOT NULL AND checked_out = 0').all() as Array<Row & { token_hash: string; push_magic_hash: string | null }>).map((r) => ({
+    // Checked-out enrollments first: a token an enrolled channel holds now is that channel's, whatever it was before.
+    const tokens = (this.db.prepare('SELECT host, udid, channel, user_id, token_hash, push_magic_hash, checked_out FROM devices WHERE token_hash IS NOT NULL ORDER BY checked_out DESC').all() as Array<Row & { token_hash: string; push_magic_hash: string | null; checked_out: number }>).map((r) => ({
       tokenHash: r.token_hash,
       who: who(r),
       ...(r.push_magic_hash ? { pushMagicHash: r.push_magic_hash } : {}),
+      ...(r.checked_out ? { checkedOut: true } : {}),
     }));
     const obligations = (this.db.prepare(`SELECT o.*, (SELECT coalesce(outstanding, notnow_commands) FROM sessions s WHERE s.session_id = o.session_id) AS notnow FROM obligations o WHERE state IN ('open', 'pending')`).all() as Array<Row & { session_id: string; opened_at: string; deadline: string; outcome: string; notnow: string | null }>).map((r) => ({
       sessionId: r.session_id,

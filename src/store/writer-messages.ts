@@ -33,7 +33,8 @@ export interface StoreOptions {
 }
 
 export interface RestoredState {
-  tokens: Array<{ tokenHash: string; who: WhoFields; pushMagicHash?: string }>;
+  /** `checkedOut`: the enrollment's last word was a CheckOut (a push to its token is still recognised). */
+  tokens: Array<{ tokenHash: string; who: WhoFields; pushMagicHash?: string; checkedOut?: boolean }>;
   obligations: Array<{ sessionId: string; who: WhoFields; openedAt: number; deadline: number; outcome: Outcome; commandUUIDs: string[] }>;
   warnings: Array<{ rule: RuleId; sessionId: string; who: WhoFields; warningId?: string }>;
 }

@@ -429,6 +429,32 @@ describe('time and restarts', () => {
     expect(of(evs, 'resolved')).toMatchObject([{ sessionId: 's-0', by: 'push' }]);
   });
 
+  it('a run suspended with other settings judges what it opens with them, and what the run before opened with its own', () => {
+    const an = new Analyzer({ pushGraceMs: 60_000 });
+    const d1 = Device.device('UDID-1');
+    const stranded = (d: Device) => [d.idle(A), d.report('NotNow', 'UUID-A', B), d.report('Acknowledged', 'UUID-B', 'end')];
+    const evs = run(stranded(d1), {}, an);
+    const restartAt = d1.t + 1000;
+    evs.push(...an.suspend(restartAt, { pushGraceMs: 2_000 }));
+    expect(an.settings.pushGraceMs).toBe(2_000);
+    const d2 = Device.device('UDID-2').at(restartAt + 1000);
+    evs.push(...run(stranded(d2), {}, an));
+    // Ten seconds on: the second run's obligation is past its 2 s, the first run's is within its 60 s.
+    evs.push(...an.advance(d2.t + 10_000));
+    expect(warnings(evs).map((w) => `${w.rule} ${w.udid}`)).toEqual(['notnow-no-push UDID-2']);
+    expect(of(evs, 'obligation').filter((o) => o.event === 'open').map((o) => Date.parse(o.deadline) - Date.parse(o.ts))).toEqual([60_000, 2_000]);
+  });
+
+  it('a token restored as checked out maps its push to the enrollment, which wakes nothing and raises nothing', () => {
+    const an = new Analyzer({ pushGraceMs: GRACE });
+    const who = { udid: 'UDID-1', channel: 'device' as const, host: 'mdm.example.com' };
+    const p = push(5000, 'tok-gone');
+    an.restoreToken(p.tokenHash, who, p.pushMagicHash, true);
+    const evs = an.feedPush(p);
+    expect(of(evs, 'push')).toMatchObject([{ udid: 'UDID-1' }]);
+    expect(warnings(evs)).toEqual([]);
+  });
+
   it('session ids are stable across runs and differ per session', () => {
     const mk = () => {
       const d = Device.device();

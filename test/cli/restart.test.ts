@@ -63,7 +63,8 @@ describe('capture across a kill -9', () => {
     expect(raw.prepare(`SELECT state, deadline FROM obligations`).all()).toEqual([{ state: 'open', deadline: open.deadline }]);
     raw.close();
 
-    const second = startCli(args);
+    // The second run with another grace: what the first opened keeps its deadline, a replay judges each run with its own.
+    const second = startCli([...args, '--push-grace', '5s']);
     procs.push(second);
     await second.waitStderr(/restored from the capture: 1 push tokens, 1 open push obligations/);
     const warning = JSON.parse((await second.waitStdout(/\{"type":"warning"[^\n]*\n/))[0]);
@@ -74,18 +75,21 @@ describe('capture across a kill -9', () => {
     // Readers work while the restarted proxy holds the file.
     const analyzed = await runCli(['analyze', db]);
     expect(analyzed.stdout).toContain('stranded');
-    // Without --push-grace, a SQLite capture is judged with the grace it was recorded with (4s), as live.
-    expect(analyzed.stdout).toContain('push grace 4s');
+    // Without --push-grace, a SQLite capture is judged with the grace each run was recorded with, as live.
+    expect(analyzed.stdout).toMatch(/push grace 4s \(5s from \S+: runs started with another\)/);
     expect(analyzed.stdout).toContain('notnow-no-push');
     const view = await runCli(['view', db]);
     expect(view.code).toBe(0);
     expect(view.stdout).toContain('notnow-no-push');
-    expect(view.stdout).toContain('push grace 4s');
+    expect(view.stdout).toMatch(/push grace 4s \(5s from \S+: runs started with another\)/);
     const overridden = await runCli(['analyze', db, '--push-grace', '1h']);
-    expect(overridden.stdout).toContain('push grace 1h');
+    expect(overridden.stdout).toContain('push grace 1h;');
     const har = join(work.dir, 'export.har');
     const exported = await runCli(['export', db, '--format', 'har', '-o', har]);
     expect(exported.code).toBe(0);
+    // The HAR export carries the runs too: read without options it is judged as the SQLite file is.
+    const harReport = await runCli(['analyze', har]);
+    expect(harReport.stdout).toMatch(/push grace 4s \(5s from \S+: runs started with another\)/);
     const fromHar = await runCli(['analyze', har, '--json', '--push-grace', '4s']);
     const fromDb = await runCli(['analyze', db, '--json', '--push-grace', '4s']);
     const sessions = (out: string) => out.trim().split('\n').map((l) => JSON.parse(l)).filter((e) => e.type === 'session' && e.event === 'end').map((e) => e.outcome);

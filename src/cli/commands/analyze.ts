@@ -46,7 +46,7 @@ export function registerAnalyze(program: Command): void {
         const settings = settingsFrom(cmd, sources.find((l) => l.recorded)?.recorded);
         const progress = showProgress('analyze', () => combined(sources.map((x) => x.progress())), { quiet: opts.quiet === true });
         const stats: TimelineStats = { late: 0, duplicates: 0 };
-        const replayer = new Replayer(settings);
+        const replayer = new Replayer(settings, (recorded) => settingsFrom(cmd, recorded));
         const report = opts.json ? undefined : new ReportBuilder();
         const out = new EventWriter(process.stdout);
         let warned = false;

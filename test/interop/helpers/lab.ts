@@ -15,6 +15,7 @@ import { startApnsStandIn, type ApnsStandIn } from './apns-stand-in.js';
 import { freePort } from '../../helpers/free-port.js';
 import { startNanoMdm, type NanoMdm } from './nanomdm.js';
 import { startMdmtap, type MdmtapProcess } from './mdmtap-process.js';
+import type { AnalyzerEvent } from '../../../src/model/events.js';
 import { TestDevice, type IdentityMode } from './device.js';
 import { copyMdmtapCerts } from './mdmtap-certs.js';
 import { startUpstreamRecorder, type UpstreamRecorder } from './upstream-recorder.js';
@@ -52,6 +53,11 @@ export interface Lab {
   device(opts?: { identity?: Identity | null; udid?: string }): TestDevice;
   /** Stops mdmtap only (SIGTERM), so its capture is complete; returns its exit code. */
   stopMdmtap(): Promise<number | null>;
+  /**
+   * Stops mdmtap and starts it again on the same port and capture, with `extra` options after the first run's
+   * (a later `--push-grace` wins). `mdmtap` then answers for both runs: events() holds the first run's and the new one's.
+   */
+  restartMdmtap(extra?: string[]): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -93,7 +99,7 @@ async function startLabOnce(opts: LabOptions): Promise<Lab> {
     const db = join(dir, 'capture.sqlite');
     const certs = join(dir, 'certs');
     await copyMdmtapCerts(certs);
-    const mdmtap = await startMdmtap([
+    const args = [
       '--upstream', `http://127.0.0.1:${recorder?.port ?? nanoPort}/`,
       '--db', db,
       '--certs', certs,
@@ -104,8 +110,19 @@ async function startLabOnce(opts: LabOptions): Promise<Lab> {
       ...(opts.mode === 'tls' ? ['--client-cert-header', CERT_HEADER] : []),
       ...(opts.maxBody ? ['--max-body', opts.maxBody] : []),
       ...(opts.mdmtapArgs ?? []),
-    ]);
-    closers.push(() => mdmtap.stop());
+    ];
+    let current = await startMdmtap(args);
+    closers.push(() => current.stop());
+    let earlier: AnalyzerEvent[] = [];
+    const all = (now: AnalyzerEvent[]) => (earlier.length ? [...earlier, ...now] : now);
+    const mdmtap: MdmtapProcess = {
+      port: current.port,
+      events: () => all(current.events()),
+      waitUntil: (pred, label, timeoutMs) => current.waitUntil((now) => pred(all(now)), label, timeoutMs),
+      waitEvent: async (pred, label, timeoutMs) => earlier.find(pred) ?? current.waitEvent(pred, label, timeoutMs),
+      stderr: () => current.stderr(),
+      stop: () => current.stop(),
+    };
     const mdmtapCa = readFileSync(join(certs, 'ca.pem'), 'utf8');
 
     // NanoMDM trusts the system CAs plus mdmtap's, so mdmtap can terminate its APNs connection.
@@ -142,6 +159,11 @@ async function startLabOnce(opts: LabOptions): Promise<Lab> {
         return d;
       },
       stopMdmtap: () => mdmtap.stop(),
+      async restartMdmtap(extra = []) {
+        await current.stop();
+        earlier = mdmtap.events();
+        current = await startMdmtap([...args, ...extra, '--port', String(mdmtap.port)]);
+      },
       close,
     };
   } catch (e) {
