@@ -12,7 +12,7 @@ import { forward } from './forward.js';
 import { authority, type HostMatcher, parseHostPort, quotedTarget } from './hosts.js';
 import type { ApnsInterceptor } from '../push/interceptor.js';
 import { isApnsTarget } from '../mdm/apns-hosts.js';
-import { forbidden, tunnel } from './tunnel.js';
+import { answerRaw, forbidden, tunnel } from './tunnel.js';
 import type { ServerAliases } from './server-aliases.js';
 import { resolveAll } from './resolve.js';
 import type { ProxyErrorKind } from './errors.js';
@@ -111,10 +111,10 @@ export function onConnect(f: Front, req: http.IncomingMessage, socket: Duplex, h
     hp = parseHostPort(req.url ?? '', 443);
   } catch (e) {
     ctx.onError({ kind: 'malformed-request', message: `from ${f.who(socket)}: CONNECT ${String(req.url).slice(0, 100)}: ${(e as Error).message}` });
-    socket.end('HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
+    answerRaw(socket, 'HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n');
     return;
   }
-  if (ctx.draining()) return void socket.end('HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
+  if (ctx.draining()) return answerRaw(socket, 'HTTP/1.1 503 Service Unavailable\r\ncontent-length: 0\r\n\r\n');
   if (head.length) socket.unshift(head);
   const decrypt = !f.upstream && f.matcher.matches(hp.host, hp.port);
   if (!decrypt && f.apns && isApnsTarget(hp.host, hp.port)) {
@@ -123,7 +123,7 @@ export function onConnect(f: Front, req: http.IncomingMessage, socket: Duplex, h
   }
   if (f.upstream) {
     ctx.onError({ kind: 'proxy-refused', message: `reverse mode refused CONNECT ${hp.host}:${hp.port} from ${f.who(socket)}` });
-    socket.end(forbidden(`mdmtap (reverse mode) is not a proxy: CONNECT ${hp.host}:${hp.port} refused\n`));
+    answerRaw(socket, forbidden(`mdmtap (reverse mode) is not a proxy: CONNECT ${hp.host}:${hp.port} refused\n`));
     return;
   }
   if (decrypt) {

@@ -69,7 +69,15 @@ export interface ProxyOptions {
    * with the push certificate; without it they are tunnelled untouched like any other host (forward mode) or
    * refused (reverse mode).
    */
-  apns?: { cert: string; key: string; upstream?: string; upstreamCa?: string[]; onPush(p: PushSeen): void };
+  apns?: {
+    cert: string;
+    key: string;
+    upstream?: string;
+    upstreamCa?: string[];
+    onPush(p: PushSeen): void;
+    /** How APNs names are resolved (tests point Apple's names at 127.0.0.1, so nothing leaves the machine). */
+    lookup?: net.LookupFunction;
+  };
 }
 
 export interface RunningProxy {
@@ -258,9 +266,11 @@ async function apnsInterceptor(apns: NonNullable<ProxyOptions['apns']>, ca: Cert
     pushKey: apns.key,
     ...(apns.upstream ? { upstream: apns.upstream } : {}),
     ...(apns.upstreamCa ? { upstreamCa: apns.upstreamCa } : {}),
+    ...(apns.lookup ? { lookup: apns.lookup } : {}),
     onPush: apns.onPush,
     onError,
     handshakeTimeoutMs: timeouts.handshakeMs,
+    idleTimeoutMs: timeouts.tunnelMs,
   });
 }
 

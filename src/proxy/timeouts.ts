@@ -10,7 +10,8 @@
  * - idle: a kept-alive connection with no new request this long after the last response;
  * - upstream: no byte to or from the server for this long (a server that stops answering, or a device that stops
  *   reading its answer and so holds the server's side still);
- * - tunnel: a CONNECT tunnelled untouched (forward mode) with no byte either way for this long (tunnel.ts).
+ * - tunnel: a CONNECT tunnelled untouched (forward mode), or an intercepted APNs connection (either side), with no
+ *   byte either way for this long (tunnel.ts, push/interceptor.ts).
  *
  * The header, request and idle clocks are Node's own (`headersTimeout`, `requestTimeout`, `keepAliveTimeout`).
  * mdmtap's HTTP servers never listen — connections reach them by `emit('connection')` after mdmtap has sniffed,

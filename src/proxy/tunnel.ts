@@ -9,6 +9,19 @@
 import net from 'node:net';
 import type { Duplex } from 'node:stream';
 import type { ProxyError } from './errors.js';
+import { deadline } from './timeouts.js';
+
+/**
+ * How long a client has to close after mdmtap's own answer on a CONNECT's socket. Such a socket has left the HTTP
+ * server, so no server clock watches it: ended without this, a client that never closes its side holds it for ever.
+ */
+const LINGER_MS = 2_000;
+
+/** Writes `text` raw on a socket that no HTTP server answers for any more (a CONNECT's), and closes it. */
+export function answerRaw(socket: Duplex, text: string): void {
+  socket.end(text);
+  deadline(socket, LINGER_MS, () => undefined);
+}
 
 export function tunnel(
   client: Duplex,
@@ -34,7 +47,7 @@ export function tunnel(
       refused = true;
       server.destroy();
       onError({ kind: 'proxy-refused', message: `CONNECT ${host}:${port} reaches the MDM server ${mdm} under another name: refused (mdmtap decrypts it as ${mdm} only)` });
-      client.end(forbidden(`mdmtap: ${host}:${port} is the MDM server ${mdm}; connect to it as ${mdm}\n`));
+      answerRaw(client, forbidden(`mdmtap: ${host}:${port} is the MDM server ${mdm}; connect to it as ${mdm}\n`));
       return;
     }
     client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
@@ -42,7 +55,7 @@ export function tunnel(
     client.pipe(server);
   });
   server.on('error', (e: NodeJS.ErrnoException) => {
-    if (!connected) client.end(e.code === 'ETIMEDOUT' ? 'HTTP/1.1 504 Gateway Timeout\r\n\r\n' : 'HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    if (!connected) answerRaw(client, e.code === 'ETIMEDOUT' ? 'HTTP/1.1 504 Gateway Timeout\r\n\r\n' : 'HTTP/1.1 502 Bad Gateway\r\n\r\n');
     else client.destroy();
     if (!connected) onError({ kind: e.code === 'ETIMEDOUT' ? 'timeout' : 'upstream-unreachable', message: `tunnel to ${host}:${port}: ${e.message}` });
   });

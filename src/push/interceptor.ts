@@ -4,6 +4,10 @@
  * certificate (mutual TLS). Requests and responses pass unchanged; each `POST /3/device/<token>` becomes a PushSeen
  * that ties the push to a device through the token map. When APNs cannot be reached the server gets a 502 — mdmtap
  * never pretends a push succeeded.
+ *
+ * Where a request goes is the CONNECT's APNs host and port (or --apns-upstream), never the name in the ClientHello:
+ * any admitted client can CONNECT to an APNs name, and a server name of its choosing would have sent its requests,
+ * with mdmtap's push certificate, to any host. Connections on both sides close after `idleTimeoutMs` without a frame.
  */
 import http2 from 'node:http2';
 import tls from 'node:tls';
@@ -24,10 +28,14 @@ export interface ApnsInterceptorOptions {
   upstream?: string;
   /** Extra CAs for the upstream, added to the system's. */
   upstreamCa?: string[];
+  /** How the upstream's name is resolved (the system's unless given). */
+  lookup?: net.LookupFunction;
   onPush(p: PushSeen): void;
   onError(e: ProxyError): void;
   /** The MDM server's TLS handshake with mdmtap must complete within this (`--handshake-timeout`). */
   handshakeTimeoutMs?: number;
+  /** A connection, the MDM server's or mdmtap's to APNs, with nothing either way this long is closed (`--tunnel-timeout`). */
+  idleTimeoutMs?: number;
   now?: () => number;
 }
 
@@ -44,28 +52,35 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
   const now = opts.now ?? Date.now;
   const upstreamSessions = new Map<string, http2.ClientHttp2Session>();
   const serverSessions = new Set<http2.ServerHttp2Session>();
-  // Which port the server CONNECTed to, per APNs host (443, or 2197 where 443 is blocked).
-  const portFor = new Map<string, number>();
+  // One TLS server per APNs host and port CONNECTed to (a handful: isApnsTarget), each re-originating to its own.
+  const servers = new Map<string, http2.Http2SecureServer>();
 
-  const server = http2.createSecureServer({
-    // Leaves are issued off the event loop: the callback answers when the context is ready.
-    SNICallback: (name, cb) => {
-      if (!name) return cb(null, undefined);
-      opts.contextFor(name).then((c) => cb(null, c), (e: Error) => cb(e));
-    },
-    cert: opts.defaultCert.cert,
-    key: opts.defaultCert.key,
-    ALPNProtocols: ['h2'],
-    allowHTTP1: false,
-    // A handshake past this is abandoned and reported through 'tlsClientError' (Node's own option for TLS servers).
-    ...(opts.handshakeTimeoutMs ? { handshakeTimeout: opts.handshakeTimeoutMs } : {}),
-  });
-  server.on('session', (s) => {
-    serverSessions.add(s);
-    s.on('close', () => serverSessions.delete(s));
-    s.on('error', () => s.destroy());
-  });
-  server.on('tlsClientError', (e: Error) => opts.onError({ kind: 'tls', message: `TLS with the MDM server's push client failed: ${e.message}` }));
+  const createServer = (origin: string) => {
+    const server = http2.createSecureServer({
+      // Leaves are issued off the event loop: the callback answers when the context is ready.
+      SNICallback: (name, cb) => {
+        if (!name) return cb(null, undefined);
+        opts.contextFor(name).then((c) => cb(null, c), (e: Error) => cb(e));
+      },
+      cert: opts.defaultCert.cert,
+      key: opts.defaultCert.key,
+      ALPNProtocols: ['h2'],
+      allowHTTP1: false,
+      // A handshake past this is abandoned and reported through 'tlsClientError' (Node's own option for TLS servers).
+      ...(opts.handshakeTimeoutMs ? { handshakeTimeout: opts.handshakeTimeoutMs } : {}),
+    });
+    // With no 'timeout' listener, Node closes a session idle this long (GOAWAY), the TLS connection with it — also
+    // one that never sent the HTTP/2 preface.
+    if (opts.idleTimeoutMs) server.setTimeout(opts.idleTimeoutMs);
+    server.on('session', (s) => {
+      serverSessions.add(s);
+      s.on('close', () => serverSessions.delete(s));
+      s.on('error', () => s.destroy());
+    });
+    server.on('tlsClientError', (e: Error) => opts.onError({ kind: 'tls', message: `TLS with the MDM server's push client failed: ${e.message}` }));
+    server.on('stream', (stream, headers) => onStream(origin, stream, headers));
+    return server;
+  };
 
   const upstreamFor = (origin: string): http2.ClientHttp2Session => {
     const existing = upstreamSessions.get(origin);
@@ -75,10 +90,12 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
       cert: opts.pushCert,
       key: opts.pushKey,
       ...(opts.upstreamCa?.length ? { ca: [...tls.rootCertificates, ...opts.upstreamCa] } : {}),
+      ...(opts.lookup ? { lookup: opts.lookup } : {}),
       // SNI carries host names only (RFC 6066 §3); Node warns (DEP0123) when given an address.
       servername: net.isIP(u.hostname.replace(/^\[|\]$/g, '')) ? '' : u.hostname,
     });
     session.on('error', () => session.destroy());
+    if (opts.idleTimeoutMs) session.setTimeout(opts.idleTimeoutMs, () => session.close());
     session.on('close', () => {
       if (upstreamSessions.get(origin) === session) upstreamSessions.delete(origin);
     });
@@ -86,9 +103,7 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
     return session;
   };
 
-  server.on('stream', (stream, headers) => {
-    const sni = (stream.session?.socket as tls.TLSSocket | undefined)?.servername || 'api.push.apple.com';
-    const origin = opts.upstream ?? `https://${sni}:${portFor.get(sni) ?? 443}`;
+  const onStream = (origin: string, stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders) => {
     const path = String(headers[':path'] ?? '/');
     const method = String(headers[':method'] ?? 'GET');
     const token = /^\/3\/device\/([0-9A-Za-z]+)/.exec(path)?.[1];
@@ -164,12 +179,14 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
       up.on('end', () => report(status, status >= 400 ? jsonString(Buffer.concat(resChunks), 'reason') : undefined));
     });
     stream.pipe(up);
-  });
+  };
 
   return {
     handleSocket(socket, host, port) {
-      // The server asked for this APNs host: re-originate there unless --apns-upstream says otherwise.
-      portFor.set(host.toLowerCase(), port);
+      // The server asked for this APNs host (front.ts checked it is one): re-originate there unless --apns-upstream says otherwise.
+      const target = `${host.toLowerCase()}:${port}`;
+      let server = servers.get(target);
+      if (!server) servers.set(target, (server = createServer(opts.upstream ?? `https://${target}`)));
       socket.on('error', () => socket.destroy());
       server.emit('connection', socket);
     },
@@ -177,7 +194,7 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
       for (const s of serverSessions) s.destroy();
       for (const s of upstreamSessions.values()) s.destroy();
       upstreamSessions.clear();
-      server.close();
+      for (const s of servers.values()) s.close();
     },
   };
 }

@@ -72,6 +72,38 @@ describe('reverse mode is not a proxy', () => {
     expect(errors.map((e) => e.kind)).toEqual(['proxy-refused', 'proxy-refused', 'proxy-refused']);
   });
 
+  it('a refused CONNECT whose client never closes its side does not keep its place under --max-connections', async () => {
+    const p = await startProxy({
+      host: '127.0.0.1', port: 0, mdmHosts: [], upstream: `https://127.0.0.1:${upstream.port}/`, upstreamCa: [upstream.ca.certPem],
+      certsDir: certs.dir, maxBody: 1 << 20, maxConnections: 2, onExchange: () => undefined, onError: () => undefined,
+    });
+    try {
+      // Two clients read their 403 and then hold their half of the connection open, as a hostile one would.
+      const held = await Promise.all(
+        [0, 1].map(
+          () =>
+            new Promise<net.Socket>((resolve) => {
+              const c = net.connect({ port: p.port, host: '127.0.0.1', allowHalfOpen: true });
+              c.on('error', () => undefined);
+              c.on('end', () => resolve(c));
+              c.resume();
+              c.write('CONNECT 127.0.0.1:1 HTTP/1.1\r\nhost: 127.0.0.1:1\r\n\r\n');
+            }),
+        ),
+      );
+      // mdmtap closes them itself, and a device gets in again.
+      let served = false;
+      for (let i = 0; i < 100 && !served; i++) {
+        served = /^HTTP\/1\.1 403 /.test(await rawExchange(p.port, 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nhost: 127.0.0.1:1\r\n\r\n').catch(() => ''));
+        if (!served) await new Promise((r) => setTimeout(r, 100));
+      }
+      for (const c of held) c.destroy();
+      expect(served).toBe(true);
+    } finally {
+      await p.close();
+    }
+  });
+
   it('refuses absolute-form requests, plain or inside TLS', async () => {
     const otherPort = (other.address() as net.AddressInfo).port;
     // With credentials in the URL: they are not quoted in any message.

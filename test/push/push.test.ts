@@ -4,6 +4,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
+import http2 from 'node:http2';
+import tls from 'node:tls';
 import { startProxy, type RunningProxy } from '../../src/proxy/proxy.js';
 import { LivePipeline } from '../../src/live/pipeline.js';
 import type { AnalyzerEvent, PushEvent, WarningEvent } from '../../src/model/events.js';
@@ -141,6 +143,96 @@ describe('APNs interception', () => {
     await waitFor(r.events, (e) => pushes(e).length === 1, 'the push event');
     expect(pushes(r.events)[0]).toMatchObject({ apnsStatus: 0 });
     expect(r.errors).toContain('apns-unreachable');
+  });
+});
+
+describe('APNs interception is no way around the proxy', () => {
+  it('re-originates to the APNs host the client CONNECTed to, never to the name in its ClientHello', async () => {
+    // What a forged server name would have reached: any host and port, from mdmtap's address, with the push certificate.
+    let reached = 0;
+    const victim = net.createServer((c) => {
+      reached++;
+      c.destroy();
+    });
+    await new Promise<void>((res) => victim.listen(0, '127.0.0.1', res));
+    cleanups.push(() => new Promise<void>((res) => victim.close(() => res())));
+    const victimPort = (victim.address() as net.AddressInfo).port;
+    const apns = await startSimApns();
+    cleanups.push(() => apns.close());
+    const errors: string[] = [];
+    const certs = tempDir();
+    cleanups.push(() => certs.remove());
+    // Apple's names resolve to this machine, so the re-originated request stays on it (nothing listens on 2197).
+    const lookup = ((_host: string, o: { all?: boolean }, cb: (...a: unknown[]) => void) =>
+      o?.all ? cb(null, [{ address: '127.0.0.1', family: 4 }]) : cb(null, '127.0.0.1', 4)) as unknown as net.LookupFunction;
+    const proxy = await startProxy({
+      host: '127.0.0.1', port: 0, mdmHosts: ['mdm.invalid'], certsDir: certs.dir, maxBody: 1 << 16,
+      onExchange: () => undefined, onError: (e) => errors.push(`${e.kind}: ${e.message}`),
+      apns: { ...apns.pushCert, onPush: () => undefined, lookup },
+    });
+    cleanups.push(() => proxy.close());
+    const socket = net.connect(proxy.port, '127.0.0.1');
+    socket.on('error', () => undefined);
+    socket.write('CONNECT api.push.apple.com:2197 HTTP/1.1\r\nhost: api.push.apple.com:2197\r\n\r\n');
+    await new Promise<void>((res) => socket.once('data', () => res()));
+    const client = http2.connect('https://api.push.apple.com:2197', {
+      createConnection: () => tls.connect({ socket, servername: `127.0.0.1:${victimPort}/`, ALPNProtocols: ['h2'], rejectUnauthorized: false }),
+    });
+    client.on('error', () => undefined);
+    cleanups.push(() => void client.destroy());
+    const status = await new Promise<number>((res) => {
+      const req = client.request({ ':method': 'POST', ':path': `/3/device/${'ab'.repeat(32)}` });
+      req.on('response', (h) => res(Number(h[':status'])));
+      req.on('error', () => res(0));
+      req.end('{"mdm":"x"}');
+    });
+    expect(status).toBe(502);
+    expect(reached).toBe(0);
+    expect(errors.some((e) => e.startsWith('apns-unreachable: APNs https://api.push.apple.com:2197'))).toBe(true);
+  });
+});
+
+describe('intercepted APNs connections', () => {
+  it('close after --tunnel-timeout with nothing either way: one that never sends the HTTP/2 preface, and an idle session', async () => {
+    const apns = await startSimApns();
+    cleanups.push(() => apns.close());
+    const certs = tempDir();
+    cleanups.push(() => certs.remove());
+    const proxy = await startProxy({
+      host: '127.0.0.1', port: 0, mdmHosts: ['mdm.invalid'], certsDir: certs.dir, maxBody: 1 << 16, timeouts: { tunnelMs: 500 },
+      onExchange: () => undefined, onError: () => undefined,
+      apns: { ...apns.pushCert, upstream: apns.url, upstreamCa: [apns.ca], onPush: () => undefined },
+    });
+    cleanups.push(() => proxy.close());
+    const connectApns = async () => {
+      const socket = net.connect(proxy.port, '127.0.0.1');
+      socket.on('error', () => undefined);
+      socket.write('CONNECT api.push.apple.com:443 HTTP/1.1\r\nhost: api.push.apple.com:443\r\n\r\n');
+      await new Promise<void>((res) => socket.once('data', () => res()));
+      return socket;
+    };
+    // TLS completed, then silence: no preface.
+    const silent = tls.connect({ socket: await connectApns(), servername: 'api.push.apple.com', ALPNProtocols: ['h2'], rejectUnauthorized: false });
+    silent.on('error', () => undefined);
+    // Read, so that the close mdmtap sends is seen.
+    silent.resume();
+    const silentClosed = new Promise<void>((res) => silent.once('close', () => res()));
+    // A session that pushed once and then went quiet.
+    const raw = await connectApns();
+    const session = http2.connect('https://api.push.apple.com', {
+      createConnection: () => tls.connect({ socket: raw, servername: 'api.push.apple.com', ALPNProtocols: ['h2'], rejectUnauthorized: false }),
+    });
+    session.on('error', () => undefined);
+    const sessionClosed = new Promise<void>((res) => session.once('close', () => res()));
+    const status = await new Promise<number>((res) => {
+      const req = session.request({ ':method': 'POST', ':path': `/3/device/${'cd'.repeat(32)}` });
+      req.on('response', (h) => res(Number(h[':status'])));
+      req.on('error', () => res(0));
+      req.resume();
+      req.end('{"mdm":"x"}');
+    });
+    expect(status).toBeGreaterThan(0);
+    await Promise.all([silentClosed, sessionClosed]);
   });
 });
 

@@ -80,7 +80,7 @@ export function registerStart(program: Command): void {
     .addOption(durationFlag('--request-timeout <duration>', 'a whole request, body included, must arrive within this of its first byte', DEFAULT_TIMEOUTS.requestMs, 1))
     .addOption(durationFlag('--idle-timeout <duration>', 'a kept-alive device connection with no new request is closed after this', DEFAULT_TIMEOUTS.idleMs, 1))
     .addOption(durationFlag('--upstream-timeout <duration>', 'give up on the server after this long without a byte either way', DEFAULT_TIMEOUTS.upstreamMs, 1))
-    .addOption(durationFlag('--tunnel-timeout <duration>', 'forward mode: a tunnelled (not decrypted) CONNECT with no byte either way this long is closed', DEFAULT_TIMEOUTS.tunnelMs, 1))
+    .addOption(durationFlag('--tunnel-timeout <duration>', 'a tunnelled (not decrypted) CONNECT, or an intercepted APNs connection, with no byte either way this long is closed', DEFAULT_TIMEOUTS.tunnelMs, 1))
     .option('--ca-key-type <type>', 'key of a CA created now: p256 (ECDSA) or rsa (2048); an existing CA keeps its own', caKeyTypeOption, 'p256');
   addSettingOptions(cmd);
   for (const m of SINK_MODULES) m.addOptions(cmd);
