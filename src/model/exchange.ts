@@ -13,6 +13,8 @@ export type ExchangeErrorKind =
   | 'bad-upstream-response'
   | 'connection-reset'
   | 'client-aborted'
+  /** The device's request stopped parsing after it had begun to be forwarded (a bad chunk): it got a 400. */
+  | 'malformed-request'
   | 'timeout'
   | 'tls';
 

@@ -12,8 +12,8 @@ import type { Timeouts } from './timeouts.js';
 
 export function clientErrorHandler(o: {
   timeouts: Timeouts;
-  /** Connections whose request timed out: their exchange fails as `timeout`, not `client-aborted`. */
-  timedOut: WeakSet<object>;
+  /** Connections Node's parser gave up on, and why: their exchange fails as that, not as `client-aborted`. */
+  cutOff: WeakMap<object, 'timeout' | 'malformed-request'>;
   who(socket: Duplex): string;
   onError(e: ProxyError): void;
 }): (err: NodeJS.ErrnoException, socket: Duplex) => void {
@@ -21,11 +21,12 @@ export function clientErrorHandler(o: {
     const response = (socket as { _httpMessage?: http.ServerResponse })._httpMessage;
     const canAnswer = socket.writable && (!response || !response.headersSent);
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
-      o.timedOut.add(socket);
+      o.cutOff.set(socket, 'timeout');
       o.onError({ kind: 'timeout', message: `${o.who(socket)} did not send a complete request in time (headers within ${o.timeouts.headersMs} ms, the whole request within ${o.timeouts.requestMs} ms)` });
       if (canAnswer) socket.write('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
     } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE' && socket.writable) {
       // A device that went away is no fault; anything else Node's parser refused is the device's malformed input.
+      o.cutOff.set(socket, 'malformed-request');
       o.onError({ kind: 'malformed-request', message: `from ${o.who(socket)}: ${err.message}${err.code ? ` (${err.code})` : ''}` });
       const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
       if (canAnswer) socket.write(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);

@@ -46,8 +46,8 @@ export interface ForwardContext {
   isCertHeader?: (name: string) => boolean;
   upstreamTimeoutMs: number;
   inFlight: InFlight;
-  /** Device connections whose request timed out (the exchange then fails as `timeout`, not `client-aborted`). */
-  timedOut: WeakSet<object>;
+  /** Device connections Node's parser gave up on, and why (the exchange then fails as that, not `client-aborted`). */
+  cutOff: WeakMap<object, 'timeout' | 'malformed-request'>;
   /** Set once a stop has begun: exchanges still running finish, and their connections close after them. */
   draining(): boolean;
   onExchange(ex: Exchange): void;
@@ -244,9 +244,13 @@ export function forward(req: http.IncomingMessage, res: http.ServerResponse, tar
     if (done) return;
     // The device went away (or was cut off by a timeout) before its response was complete.
     if (!res.writableFinished) {
-      error ??= ctx.timedOut.has(req.socket)
-        ? { kind: 'timeout', message: 'the device did not send its request in time' }
-        : { kind: 'client-aborted', message: 'the device closed the connection before the exchange completed' };
+      const cut = ctx.cutOff.get(req.socket);
+      error ??=
+        cut === 'timeout'
+          ? { kind: 'timeout', message: 'the device did not send its request in time' }
+          : cut === 'malformed-request'
+            ? { kind: 'malformed-request', message: 'the rest of the device’s request could not be parsed (it was answered 400)' }
+            : { kind: 'client-aborted', message: 'the device closed the connection before the exchange completed' };
       upReq.destroy();
     }
     finish();

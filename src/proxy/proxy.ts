@@ -129,7 +129,7 @@ export async function startProxy(opts: ProxyOptions): Promise<RunningProxy> {
   const connections = new DeviceConnections();
   const who = (s: Duplex) => connections.who(s);
   const targets = new WeakMap<object, Target>();
-  const clientError = clientErrorHandler({ timeouts, timedOut: ctx.timedOut, who, onError });
+  const clientError = clientErrorHandler({ timeouts, cutOff: ctx.cutOff, who, onError });
 
   // Decrypted traffic: requests arrive on TLS sockets whose target was fixed by the CONNECT or by reverse mode.
   const decrypted = (req: http.IncomingMessage, res: http.ServerResponse) => {
@@ -241,7 +241,7 @@ function forwardContext(opts: ProxyOptions, timeouts: Timeouts, maxConnections: 
     ...(opts.clientCertHeader ? { clientCertHeader: opts.clientCertHeader, isCertHeader: certHeaderMatcher(opts.clientCertHeader) } : {}),
     upstreamTimeoutMs: timeouts.upstreamMs,
     inFlight: new InFlight(),
-    timedOut: new WeakSet(),
+    cutOff: new WeakMap(),
     draining,
     onExchange: opts.onExchange,
     onError,

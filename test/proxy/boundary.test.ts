@@ -244,6 +244,19 @@ describe('malformed input and bad servers (forward mode)', () => {
     expect(errors.map((e) => e.kind)).toEqual(['malformed-request']);
   });
 
+  it('a body that stops parsing once forwarding has begun: 400 to the device, the exchange recorded as malformed-request', async () => {
+    const s = await connectTls(proxy.port, target, proxy.ca.certPem);
+    const closed = closedBy(s);
+    // Headers and a first chunk are fine (and on their way to the server); the next chunk size is not hex.
+    s.write('PUT /mdm HTTP/1.1\r\nhost: x\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n');
+    await new Promise((r) => setTimeout(r, 50));
+    s.write('zz\r\nnot a chunk\r\n');
+    expect(await closed).toMatch(/^HTTP\/1\.1 400 /);
+    await waitFor(exchanges, (e) => e.length > 0, 'the exchange');
+    expect(exchanges[0].error?.kind).toBe('malformed-request');
+    expect(errors.map((e) => e.kind)).toEqual(['malformed-request']);
+  });
+
   it('passes plain HTTP for hosts it does not decrypt on untouched, unrecorded, without a forged certificate header', async () => {
     const port = (plainServer.address() as net.AddressInfo).port;
     const reply = await rawExchange(
