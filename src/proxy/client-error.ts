@@ -10,6 +10,9 @@ import type { Duplex } from 'node:stream';
 import type { ProxyError } from './errors.js';
 import type { Timeouts } from './timeouts.js';
 
+/** The device went away: reset, or closed its side in the middle of a request (llhttp's "invalid EOF state"). */
+const GONE: ReadonlySet<string> = new Set(['ECONNRESET', 'EPIPE', 'HPE_INVALID_EOF_STATE']);
+
 export function clientErrorHandler(o: {
   timeouts: Timeouts;
   /** Connections Node's parser gave up on, and why: their exchange fails as that, not as `client-aborted`. */
@@ -24,7 +27,7 @@ export function clientErrorHandler(o: {
       o.cutOff.set(socket, 'timeout');
       o.onError({ kind: 'timeout', message: `${o.who(socket)} did not send a complete request in time (headers within ${o.timeouts.headersMs} ms, the whole request within ${o.timeouts.requestMs} ms)` });
       if (canAnswer) socket.write('HTTP/1.1 408 Request Timeout\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
-    } else if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE' && socket.writable) {
+    } else if (!GONE.has(err.code ?? '') && socket.writable) {
       // A device that went away is no fault; anything else Node's parser refused is the device's malformed input.
       o.cutOff.set(socket, 'malformed-request');
       o.onError({ kind: 'malformed-request', message: `from ${o.who(socket)}: ${err.message}${err.code ? ` (${err.code})` : ''}` });

@@ -297,6 +297,8 @@ describe('forward mode (devices use mdmtap as their HTTP proxy)', () => {
     s.destroy();
     await waitFor(exchanges, (x) => x.length === 1, 'the aborted exchange');
     expect(exchanges[0].error?.kind).toBe('client-aborted');
+    // Going away is no malformed request.
+    expect(errors.filter((e) => e.kind === 'malformed-request')).toEqual([]);
     const s2 = await connectTls(proxy.port, target, proxy.ca.certPem);
     const r = await requestOver(s2, { body: bytes(3) });
     s2.destroy();
