@@ -37,8 +37,10 @@ export function parseJson(bytes: Uint8Array): JsonResult {
   try {
     return { ok: true, value: JSON.parse(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8')) as Json };
   } catch (e) {
-    // A SyntaxError, or a RangeError from nesting deep enough to exhaust the stack.
-    return { ok: false, reason: `not JSON: ${(e as Error).message.slice(0, 200)}` };
+    // A SyntaxError, or a RangeError from nesting deep enough to exhaust the stack. V8's message quotes the input
+    // around the error, which may be a secret: only where it failed is kept.
+    const at = /position (\d+)/.exec((e as Error).message)?.[1];
+    return { ok: false, reason: e instanceof RangeError ? 'not JSON: nested too deep' : `not JSON${at ? ` (at byte ${at})` : ''}` };
   }
 }
 

@@ -1,5 +1,5 @@
 /**
- * Redaction: secrets become `<redacted:sha256:XXXXXXXX>` in everything mdmtap writes or shows. Forwarded traffic
+ * Redaction: secrets become `<redacted:XXXXXXXX>` in everything mdmtap writes or shows. Forwarded traffic
  * is never touched; this only shapes copies. Matching is by key name anywhere in the tree, because a missed
  * secret costs more than an over-redacted field.
  */
@@ -41,13 +41,34 @@ export const SECRET_KEYS: ReadonlySet<string> = new Set([
   'Passcode',
   'ManagedAppleIDPassword',
   'SharedSecret',
+  // DeviceInformation: the user channel's push token.
+  'PushToken',
+  // SCEP challenges (profiles, DDM credential assets) and a DDM identity asset's PKCS#12 data.
+  'Challenge',
+  'Identity',
+  // App Store redemption codes (ApplyRedemptionCode, ManagedApplicationList).
+  'RedemptionCode',
+  'UnusedRedemptionCode',
+  // The watch-pairing error's copy of the SecurityToken.
+  'security-token',
 ]);
 
-/** Any key naming a recovery key is secret, whatever the command calls it. */
-const SECRET_PATTERN = /RecoveryKey|Password|Passphrase/;
+/** Names compared without case: a managed app's configuration spells `password`, `pin` or `PASSWORD` as it likes. */
+const SECRET_KEYS_FOLDED: ReadonlySet<string> = new Set([...SECRET_KEYS].map((k) => k.toLowerCase()));
+
+/** Any key naming a recovery key, a password or a secret is secret, whatever the command calls it. */
+const SECRET_PATTERN = /RecoveryKey|Password|Passphrase|Secret/i;
 
 export function isSecretKey(key: string): boolean {
-  return SECRET_KEYS.has(key) || SECRET_PATTERN.test(key);
+  return SECRET_KEYS_FOLDED.has(key.toLowerCase()) || SECRET_PATTERN.test(key);
+}
+
+/** A payload whose content is a private key: a profile's PKCS#12 payload keeps it in PayloadContent. */
+const KEY_PAYLOAD_TYPES: ReadonlySet<string> = new Set(['com.apple.security.pkcs12']);
+
+/** Whether `key` of `dict` holds a secret: by its name, or as the content of a private-key payload. */
+function isSecretField(dict: Record<string, PlistValue>, key: string): boolean {
+  return isSecretKey(key) || (key === 'PayloadContent' && typeof dict.PayloadType === 'string' && KEY_PAYLOAD_TYPES.has(dict.PayloadType));
 }
 
 /**
@@ -64,7 +85,7 @@ export function hasSecret(value: PlistValue, depth = 0): boolean {
   if (depth > MAX_WALK_DEPTH) throw new TooDeep('nested too deep to search for secrets');
   if (Array.isArray(value)) return value.some((v) => hasSecret(v, depth + 1));
   if (isDict(value)) {
-    for (const k of Object.keys(value)) if (isSecretKey(k) || hasSecret(value[k], depth + 1)) return true;
+    for (const k of Object.keys(value)) if (isSecretField(value, k) || hasSecret(value[k], depth + 1)) return true;
   }
   return false;
 }
@@ -77,7 +98,7 @@ export function redactPlist(value: PlistValue, depth = 0): PlistValue {
     const out: Record<string, PlistValue> = {};
     for (const k of Object.keys(value)) {
       const v = value[k];
-      const r = isSecretKey(k) ? secretTag(v) : redactPlist(v, depth + 1);
+      const r = isSecretField(value, k) ? secretTag(v) : redactPlist(v, depth + 1);
       if (k === '__proto__') Object.defineProperty(out, k, { value: r, enumerable: true, writable: true, configurable: true });
       else out[k] = r;
     }
@@ -87,13 +108,34 @@ export function redactPlist(value: PlistValue, depth = 0): PlistValue {
 }
 
 const SECRET_HEADERS = new Set(['mdm-signature', 'authorization', 'proxy-authorization', 'cookie', 'set-cookie']);
+/** Credentials a server stack invents a header for (`x-api-key`, `x-auth-token`, `x-session-id`…). */
+const SECRET_HEADER_PATTERN = /auth|token|secret|passw|api-?key|session|cookie|signature/i;
 
 /** Headers (lower-case names) with signatures, credentials and the forwarded client certificate tagged. */
 export function redactHeaders(h: Record<string, string>, extraNames: string[] = []): Record<string, string> {
   const extra = new Set(extraNames.map((n) => n.toLowerCase()));
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h)) out[k] = SECRET_HEADERS.has(k.toLowerCase()) || extra.has(k.toLowerCase()) ? secretTag(v) : v;
+  for (const [k, v] of Object.entries(h)) {
+    const name = k.toLowerCase();
+    out[k] = SECRET_HEADERS.has(name) || SECRET_HEADER_PATTERN.test(name) || extra.has(name) ? secretTag(v) : v;
+  }
   return out;
+}
+
+/** A request target with the values of secret query parameters (`?token=…&password=…`) tagged. */
+export function redactPath(path: string): string {
+  const q = path.indexOf('?');
+  if (q === -1) return path;
+  const query = path.slice(q + 1).replace(/([^&=#]+)=([^&#]*)/g, (whole, name: string, value: string) => {
+    let key = name;
+    try {
+      key = decodeURIComponent(name.replace(/\+/g, ' '));
+    } catch {
+      // a malformed escape: judged as written
+    }
+    return isSecretKey(key) || SECRET_HEADER_PATTERN.test(key) ? `${name}=${encodeURIComponent(secretTag(value))}` : whole;
+  });
+  return `${path.slice(0, q + 1)}${query}`;
 }
 
 /**
@@ -105,7 +147,13 @@ export function redactHeaders(h: Record<string, string>, extraNames: string[] = 
  */
 const SECRET_NEEDLES: readonly Buffer[] = [
   'Token', 'Magic', 'DigestR', 'PIN', 'WiFiProfileData', 'MDMProfileData', 'LockBypass', 'Passw', 'passw', 'Passc',
-  'Passp', 'KeyExport', 'RecoveryKey', 'Payload', 'Secret', '&#', '[CDATA[', '!--', '\\u',
+  'Passp', 'KeyExport', 'RecoveryKey', 'Payload', 'Secret', 'Challenge', 'Identity', 'Redemption', 'security-token',
+  'pkcs12', '&#', '[CDATA[', '!--', '\\u',
+  // Other casings: what a key compared without case may be spelt as (short names only where delimited, since
+  // 'pin' and 'token' occur in ordinary text, and a body matched here is decoded).
+  'PASSW', 'PASSC', 'passc', 'PASSP', 'passp', 'secret', 'SECRET', 'challenge', 'CHALLENGE', 'identity', 'IDENTITY',
+  'redemption', 'REDEMPTION', 'recoverykey', 'RECOVERYKEY', 'payload', 'PAYLOAD', 'magic', 'MAGIC', 'TOKEN',
+  '"pin"', '>pin<', '"Pin"', '>Pin<', 'token', 'digestr', 'DIGESTR', 'profiledata', 'PROFILEDATA', 'keyexport', 'KEYEXPORT',
 ].map((n) => Buffer.from(n, 'latin1'));
 
 /** The needles as binary plists spell key strings: ASCII, and UTF-16BE. */
@@ -114,9 +162,29 @@ const SECRET_NEEDLES_BINARY: readonly Buffer[] = SECRET_NEEDLES.filter((n) => /^
   Buffer.from([...n.toString('latin1')].flatMap((c) => [0, c.charCodeAt(0)])),
 ]);
 
-for (const name of [...SECRET_KEYS, 'RecoveryKey', 'Password', 'Passphrase']) {
-  if (!SECRET_NEEDLES.some((n) => name.includes(n.toString('latin1')))) throw new Error(`redact: no search fragment covers the secret key ${name}`);
+/** UTF-16 text (a plist with a byte-order mark, which Apple's parser reads and mdmtap's does not): both orders. */
+const SECRET_NEEDLES_UTF16: readonly Buffer[] = SECRET_NEEDLES.filter((n) => /^[A-Za-z]/.test(n.toString('latin1'))).flatMap((n) => [
+  Buffer.from([...n.toString('latin1')].flatMap((c) => [0, c.charCodeAt(0)])),
+  Buffer.from([...n.toString('latin1')].flatMap((c) => [c.charCodeAt(0), 0])),
+]);
+
+function isUtf16(buf: Buffer): boolean {
+  return buf.length >= 2 && ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff));
 }
+
+const uncovered: string[] = [];
+// Every secret name, in its own, lower and upper case, contains a needle (or, for a short one, is one when quoted or
+// between tags).
+for (const base of [...SECRET_KEYS, 'RecoveryKey', 'Password', 'Passphrase', 'Secret']) {
+  for (const name of [base, base.toLowerCase(), base.toUpperCase()]) {
+    const covered = SECRET_NEEDLES.some((n) => {
+      const t = n.toString('latin1');
+      return name.includes(t) || t === `"${name}"` || t === `>${name}<`;
+    });
+    if (!covered) uncovered.push(name);
+  }
+}
+if (uncovered.length) throw new Error(`redact: no search fragment covers the secret keys ${uncovered.join(', ')}`);
 
 /**
  * Whether a body could hold a secret, decided by native byte searches (a few GB/s), so the great majority of
@@ -124,7 +192,7 @@ for (const name of [...SECRET_KEYS, 'RecoveryKey', 'Password', 'Passphrase']) {
  * A binary plist spells its keys in ASCII or UTF-16BE: both are searched.
  */
 export function mayHoldSecret(buf: Buffer): boolean {
-  const needles = isBinaryPlist(buf) ? SECRET_NEEDLES_BINARY : SECRET_NEEDLES;
+  const needles = isUtf16(buf) ? SECRET_NEEDLES_UTF16 : isBinaryPlist(buf) ? SECRET_NEEDLES_BINARY : SECRET_NEEDLES;
   for (const n of needles) if (buf.includes(n)) return true;
   return false;
 }
@@ -153,13 +221,14 @@ export function redactBody(bytes: Uint8Array, opts: { truncated?: boolean } = {}
       }
     }
   }
-  if (!opts.truncated && !binary) {
-    // DDM speaks JSON (declarations, their assets): a secret key anywhere in it, whatever its value's type.
-    const json = redactJson(buf);
-    if (json) return json;
+  const why = opts.truncated ? 'was cut at the capture limit' : 'could not be decoded';
+  if (!binary && looksLikeJson(buf)) {
+    // DDM speaks JSON (declarations, their assets): a secret key anywhere in it, whatever its value's type. JSON
+    // that does not parse (cut, too large, malformed) is withheld: a text scan cannot tell where its values end.
+    const json = opts.truncated ? undefined : redactJson(buf);
+    return json ?? Buffer.from(`<withheld by mdmtap: a JSON body that ${why} names a secret key; ${bytes.length} bytes, ${secretTag(bytes)}>`);
   }
   if (binary || buf.includes(0)) {
-    const why = opts.truncated ? 'was cut at the capture limit' : 'could not be decoded';
     return Buffer.from(`<withheld by mdmtap: a binary body that ${why} names a secret key; ${bytes.length} bytes, ${secretTag(bytes)}>`);
   }
   return Buffer.from(scrubJson(redactXmlText(buf.toString('latin1'))), 'latin1');
@@ -168,13 +237,21 @@ export function redactBody(bytes: Uint8Array, opts: { truncated?: boolean } = {}
 /** JSON larger than this is left to the byte-level scan (a declaration is a few KB). */
 const MAX_JSON_REDACT = 4 * 1024 * 1024;
 
-/** A JSON body with every secret key's value tagged, or undefined when the body is not JSON. */
+const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** Whether a body is JSON by its first character (`{` or `[`, after white space or a byte-order mark). */
+function looksLikeJson(buf: Buffer): boolean {
+  const from = buf.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
+  const first = buf.subarray(from).find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  return first === 0x7b || first === 0x5b;
+}
+
+/** A JSON body with every secret key's value tagged, or undefined when it does not parse. */
 function redactJson(buf: Buffer): Buffer | undefined {
-  const first = buf.find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
-  if ((first !== 0x7b && first !== 0x5b) || buf.length > MAX_JSON_REDACT) return undefined;
+  if (buf.length > MAX_JSON_REDACT) return undefined;
   let value: PlistValue;
   try {
-    value = JSON.parse(buf.toString('utf8')) as PlistValue;
+    value = JSON.parse(buf.subarray(buf.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0).toString('utf8')) as PlistValue;
   } catch {
     return undefined;
   }

@@ -11,7 +11,7 @@
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, webcrypto, type KeyObject } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isIP } from 'node:net';
 
@@ -71,8 +71,12 @@ export async function ensureCa(dir: string, opts: { commonName?: string; keyType
   }
   const { certPem, key } = await createRoot(opts.commonName ?? 'mdmtap CA', opts.keyType ?? 'p256');
   // The key is written before the certificate: a certificate without its key would be reused as a broken CA.
-  writeFileSync(keyFile, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
-  chmodSync(keyFile, 0o600);
+  // Into a file of its own, then renamed: a ca.key left behind with looser modes (or open elsewhere) never holds it.
+  const fresh = `${keyFile}.${process.pid}.new`;
+  rmSync(fresh, { force: true });
+  writeFileSync(fresh, key.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600, flag: 'wx' });
+  chmodSync(fresh, 0o600);
+  renameSync(fresh, keyFile);
   writeFileSync(certFile, certPem, { mode: 0o644 });
   return authority(certPem, key, dir);
 }

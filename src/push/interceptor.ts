@@ -16,6 +16,7 @@ import net from 'node:net';
 import type { PushSeen } from '../model/message.js';
 import { sha256Hex } from '../mdm/hash.js';
 import type { ProxyError } from '../proxy/errors.js';
+import { quotedTarget } from '../proxy/hosts.js';
 
 export interface ApnsInterceptorOptions {
   /** The certificate for a ClientHello without a name (api.push.apple.com's). */
@@ -141,7 +142,7 @@ export function createApnsInterceptor(opts: ApnsInterceptorOptions): ApnsInterce
     };
     let answered = 0;
     const fail = (e: Error) => {
-      opts.onError({ kind: 'apns-unreachable', message: `APNs ${origin}: ${e.message}` });
+      opts.onError({ kind: 'apns-unreachable', message: `APNs ${quotedTarget(origin)}: ${e.message}` });
       if (!stream.headersSent && !stream.destroyed) {
         stream.respond({ ':status': 502, 'content-type': 'application/json' });
         stream.end(JSON.stringify({ reason: 'mdmtap: APNs could not be reached' }));

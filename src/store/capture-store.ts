@@ -8,10 +8,10 @@ import Database from 'better-sqlite3';
 import type { AnalyzerEvent } from '../model/events.js';
 import type { Exchange } from '../model/exchange.js';
 import type { CheckinMessage, CommandMessage, DeviceFacts, MdmMessage, PushSeen } from '../model/message.js';
-import { redactBody, redactHeaders } from '../mdm/redact.js';
+import { redactBody, redactHeaders, redactPath } from '../mdm/redact.js';
 import { platformOf } from '../mdm/catalogue.js';
 import { HEARTBEAT_MS, migrate, SCHEMA_VERSION } from './schema.js';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { fileProblem, folderProblem } from '../util/file-errors.js';
 import { Statements } from './statements.js';
 import { BatchQueue } from './batch-queue.js';
@@ -135,6 +135,9 @@ function openDatabase(file: string, opts: StoreOptions): OpenDatabase | undefine
   let db: Database.Database | undefined;
   try {
     if (existsSync(file) && statSync(file).isDirectory()) throw Object.assign(new Error(), { code: 'EISDIR' });
+    // A new capture is readable by its owner only (SQLite gives its -wal and -shm files the same mode): it holds
+    // device identities, and with --keep-secrets every secret.
+    if (!existsSync(file)) closeSync(openSync(file, 'wx', 0o600));
     db = new Database(file);
     refuseForeign(db);
     // 16 KB pages (new files only; an existing capture keeps its own). Each commit writes every page it touched
@@ -235,7 +238,7 @@ function writeExchange(s: Statements, it: Extract<Item, { kind: 'exchange' }>, o
     ended_ms: ex.endedAt,
     host: ex.host,
     method: ex.method,
-    path: ex.path,
+    path: keep ? ex.path : redactPath(ex.path),
     endpoint: msg?.endpoint ?? null,
     udid: who?.udid ?? null,
     channel: who?.channel ?? null,

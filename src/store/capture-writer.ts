@@ -11,6 +11,7 @@ import type { MdmMessage, PushSeen } from '../model/message.js';
 import type { RestoredState, StoreOptions } from './writer-messages.js';
 import type { FromWriter, ToWriter, WriterItem } from './writer-messages.js';
 import { isSoleCopy, movingSoleCopies, SOLE_COPY_FROM } from '../model/sole-copy.js';
+import { currentTagKey } from '../mdm/hash.js';
 
 export interface CaptureWriter {
   readonly file: string;
@@ -41,7 +42,7 @@ export async function openCaptureWriter(
   tuning: { maxInFlightBytes?: number; /** Tests running from sources point at the built worker. */ workerUrl?: URL } = {},
 ): Promise<CaptureWriter | undefined> {
   const { onError, ...plain } = opts;
-  const worker = new Worker(tuning.workerUrl ?? new URL('./writer-thread.js', import.meta.url), { workerData: { file, opts: plain } });
+  const worker = new Worker(tuning.workerUrl ?? new URL('./writer-thread.js', import.meta.url), { workerData: { file, opts: plain, tagKey: currentTagKey() } });
   const maxInFlight = tuning.maxInFlightBytes ?? MAX_IN_FLIGHT_BYTES;
   let items: WriterItem[] = [];
   let transfer: ArrayBuffer[] = [];

@@ -7,6 +7,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { openCaptureStore, type StoreOptions } from './capture-store.js';
 import type { FromWriter, ToWriter } from './writer-messages.js';
+import { useTagKey } from '../mdm/hash.js';
 
 // On Linux a priority set with pid 0 applies to the calling thread alone: the writer then gives way to the
 // forwarding thread when both want the CPU, which is the order that matters to devices. (Elsewhere it would
@@ -21,7 +22,9 @@ if (process.platform === 'linux') {
 
 const port = parentPort;
 if (!port) throw new Error('writer-thread runs as a worker thread');
-const { file, opts } = workerData as { file: string; opts: Omit<StoreOptions, 'onError'> };
+const { file, opts, tagKey } = workerData as { file: string; opts: Omit<StoreOptions, 'onError'>; tagKey?: Uint8Array };
+// Tags the bodies stored here as the main thread tags what it shows (one key per run).
+if (tagKey) useTagKey(tagKey);
 const send = (m: FromWriter) => port.postMessage(m);
 
 const store = openCaptureStore(file, { ...opts, onError: (error) => send({ type: 'error', error }) });

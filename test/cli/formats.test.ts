@@ -4,7 +4,7 @@
  * HAR export and of its JSON-lines export.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runCli, startCli } from '../helpers/cli.js';
@@ -60,6 +60,8 @@ describe('one capture, the same verdicts as SQLite, HAR and JSON lines', () => {
     const jsonl = join(dir, 'demo.jsonl');
     expect((await runCli(['export', db, '--format', 'har', '-o', har])).code).toBe(0);
     expect((await runCli(['export', db, '--format', 'jsonl', '-o', jsonl])).code).toBe(0);
+    // The capture and what is exported from it are the owner's only.
+    for (const f of [db, har, jsonl]) expect(statSync(f).mode & 0o777, f).toBe(0o600);
     const fromHar = await runCli(['analyze', har, '--json']);
     const fromJsonl = await runCli(['analyze', jsonl, '--json']);
     const expected = verdicts(live);

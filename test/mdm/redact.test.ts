@@ -1,9 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import * as plist from 'plist';
-import { mayHoldSecret, redactBody, redactHeaders, redactPlist, scrubText, SECRET_KEYS } from '../../src/mdm/redact.js';
+import { mayHoldSecret, redactBody, redactHeaders, redactPath, redactPlist, scrubText, SECRET_KEYS } from '../../src/mdm/redact.js';
+import { parseJson } from '../../src/mdm/ddm.js';
 import { decodePlist } from '../../src/plist/decode.js';
 import type { PlistValue } from '../../src/plist/value.js';
 import { fixture } from '../helpers/fixtures.js';
+import { currentTagKey, secretTag, sha256Hex, useTagKey } from '../../src/mdm/hash.js';
 
 function decoded(bytes: Uint8Array): PlistValue {
   const r = decodePlist(bytes);
@@ -29,7 +31,7 @@ describe('redaction', () => {
       expect(secrets.length).toBeGreaterThanOrEqual(2);
       const out = Buffer.from(redactBody(bytes)).toString('utf8');
       for (const s of secrets) expect(out).not.toContain(s);
-      expect(out).toMatch(/&lt;redacted:sha256:[0-9a-f]{8}&gt;/);
+      expect(out).toMatch(/&lt;redacted:[0-9a-f]{8}&gt;/);
       // What is not secret survives, so the stored body still says who and what.
       const back = decoded(Buffer.from(out)) as Record<string, PlistValue>;
       expect(back.MessageType).toBe('TokenUpdate');
@@ -47,7 +49,7 @@ describe('redaction', () => {
       expect(out).not.toContain('nested-secret');
       // Still JSON, with what is not secret kept.
       const back = JSON.parse(out) as unknown;
-      expect(JSON.stringify(back)).toMatch(/<redacted:sha256:[0-9a-f]{8}>/);
+      expect(JSON.stringify(back)).toMatch(/<redacted:[0-9a-f]{8}>/);
     }
     expect(JSON.parse(Buffer.from(redactBody(Buffer.from(JSON.stringify(credential)))).toString())).toMatchObject({ Type: credential.Type, UserName: 'alice' });
     // JSON that names no secret keeps its exact bytes (a tokens response, a status report).
@@ -66,6 +68,26 @@ describe('redaction', () => {
     expect(Buffer.from(redactBody(harmless)).equals(harmless)).toBe(true);
   });
 
+  it("a PIN's tag is keyed per run: equal PINs correlate, and trying the million PINs does not find it", () => {
+    const tag = secretTag('785079');
+    expect(tag).toBe(secretTag('785079'));
+    expect(tag).not.toBe(secretTag('785080'));
+    const found: string[] = [];
+    for (let pin = 0; pin < 1_000_000; pin++) {
+      const p = String(pin).padStart(6, '0');
+      if (tag === `<redacted:${sha256Hex(p).slice(0, 8)}>`) found.push(p);
+    }
+    expect(found).toEqual([]);
+    // Another run, another key: the same PIN gives another tag.
+    const key = currentTagKey();
+    try {
+      useTagKey(Buffer.alloc(32, 7));
+      expect(secretTag('785079')).not.toBe(tag);
+    } finally {
+      useTagKey(key);
+    }
+  });
+
   it('redacts secret keys at any depth and keeps everything else deep-equal', () => {
     const cmd: PlistValue = {
       CommandUUID: 'C-1',
@@ -74,7 +96,7 @@ describe('redaction', () => {
       Big: 2n ** 60n,
     };
     const r = redactPlist(cmd) as Record<string, any>;
-    expect(r.Command.PIN).toMatch(/^<redacted:sha256:[0-9a-f]{8}>$/);
+    expect(r.Command.PIN).toMatch(/^<redacted:[0-9a-f]{8}>$/);
     expect(r.Command.Message).toBe('Call IT');
     expect(r.Command.RequestType).toBe('DeviceLock');
     expect(r.Nested[0].NewPassword).toMatch(/^<redacted:/);
@@ -113,7 +135,7 @@ describe('redaction', () => {
     // An undecodable binary plist naming a secret key is withheld (its values cannot be located without the offset
     // table); one that names none keeps its bytes.
     const bin = Buffer.concat([Buffer.from('bplist00'), Buffer.from([0x53]), Buffer.from('PIN'), Buffer.from([0x54]), Buffer.from('1234')]);
-    expect(Buffer.from(redactBody(bin)).toString()).toMatch(/^<withheld by mdmtap: a binary body that could not be decoded names a secret key; 17 bytes, <redacted:sha256:[0-9a-f]{8}>>$/);
+    expect(Buffer.from(redactBody(bin)).toString()).toMatch(/^<withheld by mdmtap: a binary body that could not be decoded names a secret key; 17 bytes, <redacted:[0-9a-f]{8}>>$/);
     const harmless = Buffer.concat([Buffer.from('bplist00'), Buffer.from([0, 1, 2, 3])]);
     expect(Buffer.from(redactBody(harmless))).toEqual(harmless);
     expect(redactBody(new Uint8Array(0))).toHaveLength(0);
@@ -128,6 +150,56 @@ describe('redaction', () => {
   it('builds valid XML even when a string holds markup', () => {
     const out = Buffer.from(redactBody(Buffer.from(plist.build({ Name: '<&>', PIN: '1' })))).toString();
     expect(plist.parse(out)).toMatchObject({ Name: '<&>' });
+  });
+});
+
+describe('secrets found in review (every output reads redactBody, redactHeaders and redactPath)', () => {
+  const out = (body: Buffer | string, opts: { truncated?: boolean } = {}) => Buffer.from(redactBody(Buffer.from(body), opts)).toString('latin1');
+  const xml = (v: PlistValue) => plist.build(v as plist.PlistValue);
+
+  it('keys Apple names for secrets beyond the first list, and a profile\'s PKCS#12 content', () => {
+    const cases: Array<[PlistValue, string]> = [
+      [{ QueryResponses: { PushToken: Buffer.from('USER-PUSH-TOKEN-SECRET') } }, Buffer.from('USER-PUSH-TOKEN-SECRET').toString('base64')],
+      [{ PayloadContent: [{ PayloadType: 'com.apple.security.scep', PayloadContent: { Challenge: 'SCEP-CHALLENGE-SECRET' } }] }, 'SCEP-CHALLENGE-SECRET'],
+      [{ PayloadContent: [{ PayloadType: 'com.apple.security.pkcs12', PayloadContent: Buffer.from('PKCS12-KEY-SECRET') }] }, Buffer.from('PKCS12-KEY-SECRET').toString('base64')],
+      [{ Command: { RequestType: 'ApplyRedemptionCode', RedemptionCode: 'REDEEM-SECRET' } }, 'REDEEM-SECRET'],
+      [{ Command: { RequestType: 'InstallApplication', Configuration: { password: 'lower-case-SECRET', pin: '424242' } } }, 'lower-case-SECRET'],
+    ];
+    for (const [value, secret] of cases) expect(out(xml(value)), secret).not.toContain(secret);
+    expect(out(xml(cases[4][0]))).not.toContain('424242');
+    // A DDM identity asset (JSON): its PKCS#12 data and a watch-pairing error's token.
+    expect(out(JSON.stringify({ Identity: 'UEtDUzEyLURBVEEtU0VDUkVU', Password: 'p' }))).not.toContain('UEtDUzEyLURBVEEtU0VDUkVU');
+    expect(out(JSON.stringify({ code: 'WatchPairingTokenMissing', details: { 'security-token': 'WATCH-SECRET' } }))).not.toContain('WATCH-SECRET');
+  });
+
+  it('a UTF-16 plist, JSON with a byte-order mark, and JSON that does not parse never go out as they came', () => {
+    const body = xml({ Command: { RequestType: 'DeviceLock', PIN: '135791' } });
+    for (const bom of [Buffer.from([0xff, 0xfe]), Buffer.from([0xfe, 0xff])]) {
+      const le = bom[0] === 0xff;
+      const utf16 = Buffer.concat([bom, Buffer.from([...body].flatMap((c) => (le ? [c.charCodeAt(0), 0] : [0, c.charCodeAt(0)])))]);
+      expect(out(utf16).replace(/\0/g, '')).not.toContain('135791');
+    }
+    expect(out('\ufeff{"Password": "bom-SECRET"}')).not.toContain('bom-SECRET');
+    // Cut, or malformed: a quote inside the value, a number, a value that never closes.
+    for (const [text, secret] of [['{"Password": "a\\"b-SECRET", "x": ', 'b-SECRET'], ['{"PIN": 424242, ', '424242'], ['{"Password": "cut-SECR', 'cut-SECR']]) {
+      expect(out(text, { truncated: true }), secret).not.toContain(secret);
+      expect(out(text), secret).not.toContain(secret);
+    }
+  });
+
+  it('tags secret query parameters and credential headers of any name', () => {
+    expect(redactPath('/checkin?token=abc123SECRET&Password=pw-SECRET&id=keep')).not.toMatch(/abc123SECRET|pw-SECRET/);
+    expect(redactPath('/checkin?token=abc123SECRET&id=keep')).toContain('id=keep');
+    expect(redactPath('/mdm')).toBe('/mdm');
+    const h = redactHeaders({ 'x-api-key': 'KEY-SECRET', 'x-auth-token': 'TOK-SECRET', 'content-type': 'application/json' });
+    expect(JSON.stringify(h)).not.toMatch(/KEY-SECRET|TOK-SECRET/);
+    expect(h['content-type']).toBe('application/json');
+  });
+
+  it('a DDM body that is not JSON is reported without quoting it', () => {
+    const r = parseJson(Buffer.from('{"Password": hunter2-SECRET}'));
+    expect(r.ok).toBe(false);
+    expect(JSON.stringify(r)).not.toContain('hunter2');
   });
 });
 

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import Database from 'better-sqlite3';
-import { createWriteStream, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
@@ -26,7 +26,7 @@ import { openSqliteSource } from '../../src/store/sqlite-source.js';
 import { openJsonlSource } from '../../src/capture/jsonl-source.js';
 import type { CaptureSource } from '../../src/capture/source.js';
 import { Replayer } from '../../src/replay/replayer.js';
-import { sha256Hex } from '../../src/mdm/hash.js';
+import { secretTag, sha256Hex } from '../../src/mdm/hash.js';
 import { fixture } from '../helpers/fixtures.js';
 import { tempDir } from '../helpers/tls-peers.js';
 import { checkin, commandBody, idle, status, UDID } from '../helpers/mdm-bodies.js';
@@ -192,6 +192,9 @@ describe('writing a live capture', () => {
     setNow(T0 + 300 + 60_000 + 5_000);
     pipeline.tick();
     store.flush();
+    // Readable by the owner only, the WAL too: it holds identities (and with --keep-secrets, secrets).
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    if (existsSync(file + '-wal')) expect(statSync(file + '-wal').mode & 0o777).toBe(0o600);
     // Read the raw files while the writer still holds them (WAL not yet checkpointed).
     const raw = Buffer.concat([readFileSync(file), existsSync(file + '-wal') ? readFileSync(file + '-wal') : Buffer.alloc(0)]).toString('latin1');
     for (const secret of [...tokenUpdateSecrets(fixture('nanomdm/TokenUpdate.1.plist')), '918273', 'SIGNATURE-SECRET-abcdef']) {
@@ -206,7 +209,7 @@ describe('writing a live capture', () => {
     expect(dev.token_hash).toMatch(/^[0-9a-f]{64}$/);
     expect(dev.token_prefix).toMatch(/^[0-9a-f]{8}$/);
     const body = (db.prepare(`SELECT b.request_body FROM exchanges e JOIN exchange_bodies b ON b.id = e.id WHERE e.message_type = 'TokenUpdate'`).get() as { request_body: Buffer }).request_body.toString();
-    expect(body).toContain('&lt;redacted:sha256:');
+    expect(body).toContain('&lt;redacted:');
     expect(body).toContain('TokenUpdate');
     db.close();
     expect(errors).toEqual([]);
@@ -535,6 +538,9 @@ describe('the capture writer thread (what mdmtap start uses)', () => {
     const stored = row.request_body.toString();
     for (const s of tokenUpdateSecrets(tu)) expect(stored).not.toContain(s);
     expect(stored).toContain('TokenUpdate');
+    // Tagged under the run's key, handed to the thread: the dashboard's tag for the same value is the same.
+    const magic = String((plist.parse(tu.toString()) as Record<string, unknown>).PushMagic);
+    expect(stored).toContain(secretTag(magic).replace(/</g, '&lt;').replace(/>/g, '&gt;'));
     expect((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).toBe(1);
     db.close();
     const again = await openCaptureWriter(file, { keepSecrets: false, bodies: true, onError: () => {} }, { workerUrl });

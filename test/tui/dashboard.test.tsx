@@ -146,11 +146,11 @@ describe('dashboard', () => {
     await press(ui, KEY.tab);
     await press(ui, KEY.enter);
     const f = await until(ui.lastFrame, (x) => x.includes('Exchange detail'), 'the detail view');
-    expect(f).toMatch(/Token: "<redacted:sha256:[0-9a-f]{8}>"/);
-    expect(f).toMatch(/PushMagic: "<redacted:sha256:[0-9a-f]{8}>"/);
+    expect(f).toMatch(/Token: "<redacted:[0-9a-f]{8}>"/);
+    expect(f).toMatch(/PushMagic: "<redacted:[0-9a-f]{8}>"/);
     expect(f).not.toContain(Buffer.from(raw.Token).toString('base64').slice(0, 16));
     expect(f).not.toContain(raw.PushMagic);
-    expect(f).toMatch(/mdm-signature: <redacted:sha256:/);
+    expect(f).toMatch(/mdm-signature: <redacted:/);
     expect(f).not.toContain('SIGNATURE-VALUE');
   });
 

@@ -7,7 +7,7 @@ import type { AnalyzerEvent, DischargeBy, Outcome, RuleId, Severity } from '../.
 import type { Exchange } from '../../src/model/exchange.js';
 import type { MdmMessage, Platform } from '../../src/model/message.js';
 import type { PlistValue } from '../../src/plist/value.js';
-import { redactHeaders, redactPlist } from '../../src/mdm/redact.js';
+import { redactHeaders, redactPath, redactPlist } from '../../src/mdm/redact.js';
 import { decodePlist } from '../../src/plist/decode.js';
 import { commandInfo, platformOf, supportSummary, unsupportedOn } from '../../src/mdm/catalogue.js';
 import { Fleet, channelKey, type ChannelState, type FleetCounters } from '../../src/analysis/fleet.js';
@@ -267,7 +267,7 @@ export class DashboardStore {
   ingestExchange(ex: Exchange, msg: MdmMessage | undefined): void {
     const extra = this.opts.clientCertHeader ? [this.opts.clientCertHeader] : [];
     const detail: KeptDetail = {
-      exchangeId: ex.id, ts: ex.endedAt, method: ex.method, host: ex.host, path: ex.path, httpStatus: ex.status,
+      exchangeId: ex.id, ts: ex.endedAt, method: ex.method, host: ex.host, path: redactPath(ex.path), httpStatus: ex.status,
       requestHeaders: redactHeaders(ex.requestHeaders, extra), responseHeaders: redactHeaders(ex.responseHeaders, extra),
       bytes: 0,
     };

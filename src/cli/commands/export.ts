@@ -79,7 +79,8 @@ export function registerExport(program: Command): void {
       // A write that fails (a full disk, a folder given as -o) is one line and a non-zero exit, never a success.
       let writeError: Error | undefined;
       if (opts.output) {
-        const ws = createWriteStream(opts.output);
+        // Readable by its owner only, as the capture it comes from (a file that exists keeps its mode).
+        const ws = createWriteStream(opts.output, { mode: 0o600 });
         try {
           await new Promise<void>((resolve, reject) => {
             ws.once('open', () => resolve());
