@@ -17,8 +17,9 @@ export const explain = {
     `The server offered DeclarationsToken ${token} (${how}) and the device has not fetched the declaration items within ` +
     `${formatDuration(graceMs)}: its declarations are not being updated. Check that the tokens and declaration-items endpoints answer, and push.`,
   ddmNotNowSetup: (command: string) =>
-    `The device is in Setup Assistant (AwaitingConfiguration) and answered NotNow to ${command}: its DDM sync did not happen. ` +
-    `Send the command again until it is acknowledged; servers that did not have left devices never released (fleetdm/fleet#18160).`,
+    `The device is in Setup Assistant (AwaitingConfiguration), answered NotNow to ${command}, and the session ended with it ` +
+    `unacknowledged and the device not released: its DDM sync did not happen. Offer the command again, or release the device ` +
+    `(DeviceConfigured) without waiting for its result; a server that waited for it left devices never released (fleetdm/fleet#18160).`,
   notNowNoPush: (commands: string, graceMs: number) =>
     `The server kept sending commands after NotNow for ${commands} and sent no push within ${formatDuration(graceMs)}: ` +
     `the device will not come back for it on its own. After a session that does not end on NotNow, push.`,

@@ -154,6 +154,28 @@ describe('ddm-notnow-setup', () => {
     expect(warnings(evs, 'ddm-notnow-setup')).toEqual([]);
   });
 
+  it('refused, then offered again in the same session and acknowledged: the server did right, nothing is raised', () => {
+    const d = Device.device('DDM-11');
+    const evs = feedAll(new Analyzer({ pushGraceMs: GRACE }), [
+      d.checkin('TokenUpdate', { awaitingConfiguration: true }),
+      d.idle(['dm-1', 'DeclarativeManagement']),
+      d.report('NotNow', 'dm-1', ['dm-1', 'DeclarativeManagement']),
+      d.report('Acknowledged', 'dm-1', 'end'),
+    ]);
+    expect(warnings(evs, 'ddm-notnow-setup')).toEqual([]);
+  });
+
+  it('refused, and the device released in the same session (DeviceConfigured acknowledged): nothing is raised', () => {
+    const d = Device.device('DDM-12');
+    const evs = feedAll(new Analyzer({ pushGraceMs: GRACE }), [
+      d.checkin('TokenUpdate', { awaitingConfiguration: true }),
+      d.idle(['dm-1', 'DeclarativeManagement']),
+      d.report('NotNow', 'dm-1', ['dc-1', 'DeviceConfigured']),
+      d.report('Acknowledged', 'dc-1', 'end'),
+    ]);
+    expect(warnings(evs, 'ddm-notnow-setup')).toEqual([]);
+  });
+
   it('an acknowledged DeviceConfigured ends Setup Assistant: a NotNow after it is not this warning', () => {
     const d = Device.device('DDM-9');
     const evs = feedAll(new Analyzer({ pushGraceMs: GRACE }), [
