@@ -211,12 +211,15 @@ export class Statements {
   }
 
   loadState(): RestoredState {
-    const who = (r: { host: string | null; udid: string; channel: string; user_id: string | null }): WhoFields => ({
+    const who = (r: { host: string | null; udid: string; channel: string; user_id: string | null; user_short_name?: string | null }): WhoFields => ({
       udid: r.udid,
       channel: r.channel as WhoFields['channel'],
       ...(r.user_id ? { userId: r.user_id } : {}),
+      ...(r.user_short_name ? { userShortName: r.user_short_name } : {}),
       ...(r.host ? { host: r.host } : {}),
     });
+    // A Shared iPad user's short name is kept with the session an obligation or warning came from.
+    const shortName = (alias: string) => `(SELECT user_short_name FROM sessions s WHERE s.session_id = ${alias}.session_id) AS user_short_name`;
     type Row = { host: string | null; udid: string; channel: string; user_id: string | null };
     // Checked-out enrollments first: a token an enrolled channel holds now is that channel's, whatever it was before.
     const tokens = (this.db.prepare('SELECT host, udid, channel, user_id, token_hash, push_magic_hash, checked_out FROM devices WHERE token_hash IS NOT NULL ORDER BY checked_out DESC').all() as Array<Row & { token_hash: string; push_magic_hash: string | null; checked_out: number }>).map((r) => ({
@@ -225,7 +228,7 @@ export class Statements {
       ...(r.push_magic_hash ? { pushMagicHash: r.push_magic_hash } : {}),
       ...(r.checked_out ? { checkedOut: true } : {}),
     }));
-    const obligations = (this.db.prepare(`SELECT o.*, (SELECT coalesce(outstanding, notnow_commands) FROM sessions s WHERE s.session_id = o.session_id) AS notnow FROM obligations o WHERE state IN ('open', 'pending')`).all() as Array<Row & { session_id: string; opened_at: string; deadline: string; outcome: string; notnow: string | null }>).map((r) => ({
+    const obligations = (this.db.prepare(`SELECT o.*, (SELECT coalesce(outstanding, notnow_commands) FROM sessions s WHERE s.session_id = o.session_id) AS notnow, ${shortName('o')} FROM obligations o WHERE state IN ('open', 'pending')`).all() as Array<Row & { session_id: string; opened_at: string; deadline: string; outcome: string; notnow: string | null }>).map((r) => ({
       sessionId: r.session_id,
       who: who(r),
       openedAt: Date.parse(r.opened_at),
@@ -233,7 +236,7 @@ export class Statements {
       outcome: r.outcome as Outcome,
       commandUUIDs: r.notnow ? (JSON.parse(r.notnow) as string[]) : [],
     }));
-    const warnings = (this.db.prepare(`SELECT warning_id, rule, session_id, host, udid, channel, user_id FROM warnings WHERE resolved_at IS NULL AND session_id IS NOT NULL AND rule IN (${OBLIGATION_RULES.map(() => '?').join(', ')})`).all(...OBLIGATION_RULES) as Array<Row & { rule: string; session_id: string; warning_id: string | null }>).map((r) => ({
+    const warnings = (this.db.prepare(`SELECT warning_id, rule, session_id, host, udid, channel, user_id, ${shortName('warnings')} FROM warnings WHERE resolved_at IS NULL AND session_id IS NOT NULL AND rule IN (${OBLIGATION_RULES.map(() => '?').join(', ')})`).all(...OBLIGATION_RULES) as Array<Row & { rule: string; session_id: string; warning_id: string | null }>).map((r) => ({
       rule: r.rule as RuleId,
       sessionId: r.session_id,
       who: who(r),
