@@ -165,17 +165,18 @@ const SMALL_BODY_NEEDLES: readonly Buffer[] = [
 ].map((n) => Buffer.from(n, 'latin1'));
 const SMALL_BODY = 256 * 1024;
 
+/** The needles that are key names (not markup), and a needle spelt in UTF-16 of either byte order. */
+const names = (needles: readonly Buffer[]): Buffer[] => needles.filter((n) => /^[A-Za-z]/.test(n.toString('latin1')));
+const utf16 = (n: Buffer, bigEndian: boolean): Buffer =>
+  Buffer.from([...n.toString('latin1')].flatMap((c) => (bigEndian ? [0, c.charCodeAt(0)] : [c.charCodeAt(0), 0])));
+
 /** The needles as binary plists spell key strings: ASCII, and UTF-16BE. */
-const binaryForms = (needles: readonly Buffer[]): Buffer[] =>
-  needles.filter((n) => /^[A-Za-z]/.test(n.toString('latin1'))).flatMap((n) => [n, Buffer.from([...n.toString('latin1')].flatMap((c) => [0, c.charCodeAt(0)]))]);
+const binaryForms = (needles: readonly Buffer[]): Buffer[] => names(needles).flatMap((n) => [n, utf16(n, true)]);
 const SECRET_NEEDLES_BINARY = binaryForms(SECRET_NEEDLES);
 const SMALL_BODY_NEEDLES_BINARY = binaryForms(SMALL_BODY_NEEDLES);
 
 /** UTF-16 text (a plist with a byte-order mark, which Apple's parser reads and mdmtap's does not): both orders. */
-const SECRET_NEEDLES_UTF16: readonly Buffer[] = [...SECRET_NEEDLES, ...SMALL_BODY_NEEDLES].filter((n) => /^[A-Za-z]/.test(n.toString('latin1'))).flatMap((n) => [
-  Buffer.from([...n.toString('latin1')].flatMap((c) => [0, c.charCodeAt(0)])),
-  Buffer.from([...n.toString('latin1')].flatMap((c) => [c.charCodeAt(0), 0])),
-]);
+const SECRET_NEEDLES_UTF16: readonly Buffer[] = names([...SECRET_NEEDLES, ...SMALL_BODY_NEEDLES]).flatMap((n) => [utf16(n, true), utf16(n, false)]);
 
 function isUtf16(buf: Buffer): boolean {
   return buf.length >= 2 && ((buf[0] === 0xff && buf[1] === 0xfe) || (buf[0] === 0xfe && buf[1] === 0xff));
@@ -251,10 +252,14 @@ const MAX_JSON_REDACT = 4 * 1024 * 1024;
 
 const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
+/** The body after a UTF-8 byte-order mark, if it has one. */
+function withoutBom(buf: Buffer): Buffer {
+  return buf.subarray(0, 3).equals(UTF8_BOM) ? buf.subarray(3) : buf;
+}
+
 /** Whether a body is JSON by its first character (`{` or `[`, after white space or a byte-order mark). */
 function looksLikeJson(buf: Buffer): boolean {
-  const from = buf.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0;
-  const first = buf.subarray(from).find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
+  const first = withoutBom(buf).find((b) => b !== 0x20 && b !== 0x0a && b !== 0x0d && b !== 0x09);
   return first === 0x7b || first === 0x5b;
 }
 
@@ -263,7 +268,7 @@ function redactJson(buf: Buffer): Buffer | undefined {
   if (buf.length > MAX_JSON_REDACT) return undefined;
   let value: PlistValue;
   try {
-    value = JSON.parse(buf.subarray(buf.subarray(0, 3).equals(UTF8_BOM) ? 3 : 0).toString('utf8')) as PlistValue;
+    value = JSON.parse(withoutBom(buf).toString('utf8')) as PlistValue;
   } catch {
     return undefined;
   }
